@@ -1,0 +1,48 @@
+//! `dlclassifier`: train pixel classifiers from the command line.
+
+mod train_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dlclassifier", version, about = "Deep-learning pixel classifiers for microscopy images")]
+struct Cli {
+    /// Log engine events (repeat for more detail).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model from a QuPath training-data export.
+    Train(Box<train_cmd::TrainArgs>),
+    /// List architectures, encoders, parameter counts and freeze groups (JSON).
+    Catalog,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false).init();
+    let result = match cli.command {
+        Command::Train(args) => train_cmd::run(*args),
+        Command::Catalog => dlclassifier::models::catalog::catalog()
+            .and_then(|c| serde_json::to_string_pretty(&c).map_err(|e| dlclassifier::Error::config(e.to_string())))
+            .map(|text| println!("{text}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error chain joined, as scripts grep for it.
+            eprintln!("error: {}", e.to_string().replace('\n', "; "));
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `dlclassifier train`.
+
+use clap::Args;
+use dlclassifier::data::TrainingData;
+use dlclassifier::train::{self, EarlyStopping, JobControl, LossKind, SchedulerConfig, TrainingConfig};
+use dlclassifier::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training-data folder (config.json, train/, validation/).
+    #[arg(long)]
+    data: PathBuf,
+    /// Model folder to create.
+    #[arg(long)]
+    out: PathBuf,
+    /// Start from the settings in a JSON file (TrainingConfig fields).
+    #[arg(long, conflicts_with = "from_model")]
+    config: Option<PathBuf>,
+    /// Start from the settings a previous model was trained with.
+    #[arg(long)]
+    from_model: Option<PathBuf>,
+    #[arg(long)]
+    name: Option<String>,
+    /// Encoder: resnet18, resnet34, resnet50, mobilenet_v2, efficientnet-b0.
+    #[arg(long)]
+    encoder: Option<String>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Training crop size, a multiple of 32.
+    #[arg(long)]
+    tile_size: Option<usize>,
+    #[arg(long)]
+    samples_per_epoch: Option<usize>,
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// cross_entropy or ce_dice.
+    #[arg(long)]
+    loss: Option<String>,
+    /// onecycle, cosine, step or none.
+    #[arg(long)]
+    scheduler: Option<String>,
+    /// Early-stopping patience in epochs.
+    #[arg(long)]
+    patience: Option<usize>,
+    #[arg(long)]
+    no_early_stopping: bool,
+    /// Encoder freeze groups to keep fixed (see `dlclassifier catalog`).
+    #[arg(long, value_delimiter = ',')]
+    freeze: Vec<String>,
+    /// Local state dict to initialise from (.safetensors, .pt, .pth).
+    #[arg(long)]
+    init_weights: Option<PathBuf>,
+    /// auto, cpu, cuda, cuda:N or mps.
+    #[arg(long)]
+    device: Option<String>,
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Disable mixed precision on CUDA.
+    #[arg(long)]
+    no_amp: bool,
+    /// Start over instead of continuing an interrupted run.
+    #[arg(long)]
+    no_resume: bool,
+    /// Replace an existing model folder.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print one JSON line per epoch instead of a progress bar.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(&format!("\"{text}\"")).map_err(|_| Error::config(format!("unknown {what} '{text}'")))
+}
+
+impl TrainArgs {
+    fn config(&self) -> Result<TrainingConfig> {
+        let mut c = match (&self.config, &self.from_model) {
+            (Some(path), _) => dlclassifier::model_dir::read_json(path)?,
+            (None, Some(model)) => TrainingConfig::from_model(model)?,
+            (None, None) => TrainingConfig::default(),
+        };
+        // Settings from another run must not resume or overwrite by accident.
+        c.resume = !self.no_resume;
+        c.overwrite = self.overwrite;
+        // A new model gets its own name (by default the output folder's).
+        c.name = self.name.clone();
+        if let Some(v) = &self.encoder {
+            c.encoder = v.parse()?;
+        }
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = &self.$field { c.$field = v.clone(); })* };
+        }
+        set!(epochs, batch_size, tile_size, learning_rate, weight_decay, seed);
+        if let Some(v) = self.samples_per_epoch {
+            c.samples_per_epoch = Some(v);
+        }
+        if let Some(v) = &self.loss {
+            c.loss = parse_json::<LossKind>("loss", v)?;
+        }
+        if let Some(v) = &self.scheduler {
+            c.scheduler = SchedulerConfig::from_name(v)?;
+        }
+        if let Some(p) = self.patience {
+            c.early_stopping = Some(EarlyStopping { patience: p, ..c.early_stopping.unwrap_or_default() });
+        }
+        if self.no_early_stopping {
+            c.early_stopping = None;
+        }
+        if !self.freeze.is_empty() {
+            c.frozen_groups = self.freeze.clone();
+        }
+        if let Some(p) = &self.init_weights {
+            c.init_weights = Some(p.clone());
+        }
+        if let Some(d) = &self.device {
+            c.device = d.parse()?;
+        }
+        if let Some(t) = self.threads {
+            c.threads = Some(t);
+        }
+        if self.no_amp {
+            c.amp = false;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let config = args.config()?;
+    let data = TrainingData::load(&args.data)?;
+    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(config.epochs as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .expect("valid template"),
+    );
+    let control = JobControl::new();
+    let outcome = train::train(&data, &config, &args.out, &control, &mut |r| {
+        if args.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+        bar.set_position(r.epoch as u64);
+        bar.set_message(format!(
+            "loss {:.4} val {:.4} mIoU {:.3} (best {:.3} @{})",
+            r.train_loss, r.val_loss, r.metrics.mean_iou, r.best_score, r.best_epoch
+        ));
+    })?;
+    bar.finish();
+    let best = outcome.metadata.best_epoch.as_ref();
+    eprintln!(
+        "model written to {} ({:?}, {} epochs; best epoch {} mean IoU {:.4}, pixel accuracy {:.4})",
+        outcome.model_dir.display(),
+        outcome.metadata.status,
+        outcome.metadata.epochs_trained,
+        best.map_or(0, |b| b.epoch),
+        best.map_or(0.0, |b| b.metrics.mean_iou),
+        best.map_or(0.0, |b| b.metrics.pixel_accuracy),
+    );
+    Ok(())
+}

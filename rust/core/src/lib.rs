@@ -1,0 +1,16 @@
+//! dlclassifier core: training data, normalization, models, training and
+//! inference for pixel classifiers. Knows nothing about JNI or C.
+
+pub mod augment;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod model_dir;
+pub mod models;
+pub mod normalization;
+pub mod train;
+
+pub use error::{Error, Result};
+
+/// This library's version, recorded in model metadata.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

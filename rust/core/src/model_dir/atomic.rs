@@ -1,0 +1,68 @@
+//! Whole-directory writes that either fully happen or leave nothing behind.
+
+use crate::{Error, Result};
+use std::path::Path;
+
+/// Fills a fresh temporary folder beside `target` with `fill`, then renames
+/// it into place. An existing `target` is an error unless `overwrite`, in
+/// which case it is replaced only after the new folder is complete.
+pub fn write_atomically(target: &Path, overwrite: bool, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if target.exists() && !overwrite {
+        return Err(Error::data(target, "already exists; choose another output folder or allow overwriting"));
+    }
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = target.file_name().ok_or_else(|| Error::data(target, "not a folder name"))?.to_string_lossy();
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp-"))
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
+    fill(staging.path())?;
+    let staged = staging.keep();
+    let result = replace(&staged, target);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staged);
+    }
+    result
+}
+
+fn replace(staged: &Path, target: &Path) -> Result<()> {
+    if !target.exists() {
+        return std::fs::rename(staged, target).map_err(|e| Error::io(target, e));
+    }
+    // Move the old folder aside first so that the target is never half-written.
+    let old = staged.with_extension("old");
+    std::fs::rename(target, &old).map_err(|e| Error::io(target, e))?;
+    if let Err(e) = std::fs::rename(staged, target) {
+        let _ = std::fs::rename(&old, target);
+        return Err(Error::io(target, e));
+    }
+    std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_leaves_nothing_and_success_replaces() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("model");
+        let err = write_atomically(&target, false, |dir| {
+            std::fs::write(dir.join("a"), "1").unwrap();
+            Err(Error::config("boom"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "no temp folder left behind");
+
+        write_atomically(&target, false, |dir| std::fs::write(dir.join("a"), "1").map_err(|e| Error::io(dir, e))).unwrap();
+        let again = write_atomically(&target, false, |_| Ok(())).unwrap_err().to_string();
+        assert!(again.contains("already exists"), "{again}");
+        write_atomically(&target, true, |dir| std::fs::write(dir.join("b"), "2").map_err(|e| Error::io(dir, e))).unwrap();
+        assert!(!target.join("a").exists() && target.join("b").exists());
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,105 @@
+//! `metadata.json`: what inference needs to reproduce training exactly, and
+//! the full settings so that a later run can start from them.
+
+use super::{read_json, write_json, METADATA_FILE};
+use crate::models::{Architecture, EncoderKind, ModelSpec};
+use crate::normalization::NormalizationStats;
+use crate::train::{EpochRecord, TrainingConfig};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Bumped when the layout changes; readers migrate older versions.
+pub const METADATA_VERSION: u32 = 1;
+
+/// The `architecture` block, named as the Python extension names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchitectureMeta {
+    #[serde(rename = "type")]
+    pub kind: Architecture,
+    pub backbone: EncoderKind,
+    pub use_pretrained: bool,
+    pub in_channels: i64,
+    pub num_classes: i64,
+}
+
+/// The `input_config` block: channels and the exact normalization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputConfig {
+    pub num_channels: usize,
+    pub channel_names: Vec<String>,
+    pub bit_depth: Option<u32>,
+    pub normalization: NormalizationStats,
+}
+
+/// One output class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMeta {
+    pub index: usize,
+    pub name: String,
+    /// `#RRGGBB`.
+    pub color: String,
+}
+
+/// How a training run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Completed,
+    EarlyStopped,
+    Cancelled,
+}
+
+/// The whole `metadata.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetadata {
+    pub metadata_version: u32,
+    pub id: String,
+    pub name: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    pub library_version: String,
+    pub architecture: ArchitectureMeta,
+    pub input_config: InputConfig,
+    pub classes: Vec<ClassMeta>,
+    pub tile_size: usize,
+    pub downsample: f64,
+    pub status: RunStatus,
+    pub epochs_trained: usize,
+    /// The epoch whose weights were kept.
+    pub best_epoch: Option<EpochRecord>,
+    /// Device the model was trained on, e.g. `cpu (2 threads)`.
+    pub trained_on: String,
+    pub training: TrainingConfig,
+}
+
+impl ModelMetadata {
+    pub fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            architecture: self.architecture.kind,
+            encoder: self.architecture.backbone,
+            in_channels: self.architecture.in_channels,
+            num_classes: self.architecture.num_classes,
+        }
+    }
+
+    /// Reads `<dir>/metadata.json`, refusing versions newer than this library knows.
+    pub fn read(dir: &Path) -> Result<ModelMetadata> {
+        let path = dir.join(METADATA_FILE);
+        if !path.is_file() {
+            return Err(Error::data(dir, "not a model folder: metadata.json is missing"));
+        }
+        let meta: ModelMetadata = read_json(&path)?;
+        if meta.metadata_version > METADATA_VERSION {
+            return Err(Error::data(
+                &path,
+                format!("metadata version {} is newer than this library supports ({METADATA_VERSION}); update dlclassifier", meta.metadata_version),
+            ));
+        }
+        Ok(meta)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        write_json(&dir.join(METADATA_FILE), self)
+    }
+}

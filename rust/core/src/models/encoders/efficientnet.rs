@@ -1,0 +1,181 @@
+//! EfficientNet encoders in the layout of `efficientnet_pytorch` (names such as
+//! `_blocks.3._depthwise_conv`), which segmentation_models_pytorch uses for
+//! `efficientnet-bN`: TensorFlow "same" padding, swish, squeeze-excitation,
+//! drop-connect and TF BatchNorm constants.
+
+use super::{Encoder, Features};
+use crate::models::layers::{batch_norm, conv2d};
+use tch::nn;
+use tch::{Kind, Tensor};
+
+const BN_EPS: f64 = 1e-3;
+/// TensorFlow's momentum 0.99 expressed the PyTorch way.
+const BN_MOMENTUM: f64 = 0.01;
+const DROP_CONNECT_RATE: f64 = 0.2;
+const SE_RATIO: f64 = 0.25;
+
+/// One row of the EfficientNet block table.
+struct StageArgs {
+    repeats: usize,
+    kernel: i64,
+    stride: i64,
+    expand: i64,
+    c_in: i64,
+    c_out: i64,
+}
+
+const B0: [StageArgs; 7] = [
+    StageArgs { repeats: 1, kernel: 3, stride: 1, expand: 1, c_in: 32, c_out: 16 },
+    StageArgs { repeats: 2, kernel: 3, stride: 2, expand: 6, c_in: 16, c_out: 24 },
+    StageArgs { repeats: 2, kernel: 5, stride: 2, expand: 6, c_in: 24, c_out: 40 },
+    StageArgs { repeats: 3, kernel: 3, stride: 2, expand: 6, c_in: 40, c_out: 80 },
+    StageArgs { repeats: 3, kernel: 5, stride: 1, expand: 6, c_in: 80, c_out: 112 },
+    StageArgs { repeats: 4, kernel: 5, stride: 2, expand: 6, c_in: 112, c_out: 192 },
+    StageArgs { repeats: 1, kernel: 3, stride: 1, expand: 6, c_in: 192, c_out: 320 },
+];
+
+/// Block indices where segmentation_models_pytorch ends stages 2..4 (b0).
+const B0_STAGE_IDXS: [usize; 3] = [3, 5, 9];
+
+fn swish(x: &Tensor) -> Tensor {
+    x * x.sigmoid()
+}
+
+/// A convolution with TensorFlow "same" padding. For inputs whose size is a
+/// multiple of the total stride, which the models require, the padding of
+/// every layer is fixed: `k-1` split evenly for stride 1, and `k-2` with the
+/// extra pixel at the bottom/right for stride 2.
+#[derive(Debug)]
+struct SameConv {
+    conv: nn::Conv2D,
+    pad: [i64; 4],
+}
+
+impl SameConv {
+    fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, groups: i64, bias: bool) -> Self {
+        let total = if stride == 1 { kernel - 1 } else { (kernel - stride).max(0) };
+        let (lo, hi) = (total / 2, total - total / 2);
+        SameConv { conv: conv2d(p, c_in, c_out, kernel, stride, 0, groups, bias), pad: [lo, hi, lo, hi] }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        if self.pad.iter().all(|&p| p == 0) {
+            xs.apply(&self.conv)
+        } else {
+            xs.constant_pad_nd(self.pad).apply(&self.conv)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct MbConv {
+    expand: Option<(SameConv, nn::BatchNorm)>,
+    depthwise: SameConv,
+    bn1: nn::BatchNorm,
+    se_reduce: SameConv,
+    se_expand: SameConv,
+    project: SameConv,
+    bn2: nn::BatchNorm,
+    skip: bool,
+    drop_connect: f64,
+}
+
+impl MbConv {
+    fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, expand: i64, drop_connect: f64) -> Self {
+        let hidden = c_in * expand;
+        let squeezed = ((c_in as f64 * SE_RATIO) as i64).max(1);
+        MbConv {
+            expand: (expand != 1).then(|| {
+                (
+                    SameConv::new(&p / "_expand_conv", c_in, hidden, 1, 1, 1, false),
+                    batch_norm(&p / "_bn0", hidden, BN_EPS, BN_MOMENTUM),
+                )
+            }),
+            depthwise: SameConv::new(&p / "_depthwise_conv", hidden, hidden, kernel, stride, hidden, false),
+            bn1: batch_norm(&p / "_bn1", hidden, BN_EPS, BN_MOMENTUM),
+            se_reduce: SameConv::new(&p / "_se_reduce", hidden, squeezed, 1, 1, 1, true),
+            se_expand: SameConv::new(&p / "_se_expand", squeezed, hidden, 1, 1, 1, true),
+            project: SameConv::new(&p / "_project_conv", hidden, c_out, 1, 1, 1, false),
+            bn2: batch_norm(&p / "_bn2", c_out, BN_EPS, BN_MOMENTUM),
+            skip: stride == 1 && c_in == c_out,
+            drop_connect,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = match &self.expand {
+            Some((conv, bn)) => swish(&conv.forward(xs).apply_t(bn, train)),
+            None => xs.shallow_clone(),
+        };
+        x = swish(&self.depthwise.forward(&x).apply_t(&self.bn1, train));
+        let squeezed = x.adaptive_avg_pool2d([1, 1]);
+        let scale = self.se_expand.forward(&swish(&self.se_reduce.forward(&squeezed))).sigmoid();
+        x = self.project.forward(&(x * scale)).apply_t(&self.bn2, train);
+        if !self.skip {
+            return x;
+        }
+        if train && self.drop_connect > 0.0 {
+            // Stochastic depth: drop the whole residual branch per sample.
+            let keep = 1.0 - self.drop_connect;
+            let mask = (Tensor::rand([x.size()[0], 1, 1, 1], (Kind::Float, x.device())) + keep).floor();
+            x = x / keep * mask;
+        }
+        x + xs
+    }
+}
+
+/// EfficientNet-b0 as `efficientnet_pytorch` builds it, minus the classifier.
+/// The unused head conv stays so that state dicts map one to one.
+#[derive(Debug)]
+pub struct EfficientNet {
+    stem: SameConv,
+    bn0: nn::BatchNorm,
+    blocks: Vec<MbConv>,
+    stage_idxs: [usize; 3],
+    out_channels: [i64; 6],
+}
+
+impl EfficientNet {
+    pub fn b0(p: &nn::Path, in_channels: i64) -> EfficientNet {
+        let total: usize = B0.iter().map(|s| s.repeats).sum();
+        let mut blocks = Vec::with_capacity(total);
+        for s in &B0 {
+            for r in 0..s.repeats {
+                let idx = blocks.len();
+                let (c_in, stride) = if r == 0 { (s.c_in, s.stride) } else { (s.c_out, 1) };
+                let rate = DROP_CONNECT_RATE * idx as f64 / total as f64;
+                blocks.push(MbConv::new(p / "_blocks" / idx, c_in, s.c_out, s.kernel, stride, s.expand, rate));
+            }
+        }
+        // Present in smp's state dicts although its forward never uses them.
+        conv2d(p / "_conv_head", 320, 1280, 1, 1, 0, 1, false);
+        batch_norm(p / "_bn1", 1280, BN_EPS, BN_MOMENTUM);
+        EfficientNet {
+            stem: SameConv::new(p / "_conv_stem", in_channels, 32, 3, 2, 1, false),
+            bn0: batch_norm(p / "_bn0", 32, BN_EPS, BN_MOMENTUM),
+            blocks,
+            stage_idxs: B0_STAGE_IDXS,
+            out_channels: [in_channels, 32, 24, 40, 112, 320],
+        }
+    }
+}
+
+impl Encoder for EfficientNet {
+    fn features(&self, xs: &Tensor, train: bool) -> Features {
+        let mut out = vec![xs.shallow_clone()];
+        let mut x = swish(&self.stem.forward(xs).apply_t(&self.bn0, train));
+        out.push(x.shallow_clone());
+        let bounds = [0, self.stage_idxs[0], self.stage_idxs[1], self.stage_idxs[2], self.blocks.len()];
+        for w in bounds.windows(2) {
+            for block in &self.blocks[w[0]..w[1]] {
+                x = block.forward(&x, train);
+            }
+            out.push(x.shallow_clone());
+        }
+        out
+    }
+
+    fn out_channels(&self) -> &[i64] {
+        &self.out_channels
+    }
+}

@@ -1,0 +1,127 @@
+//! Encoders (backbones): one file per family, torchvision / smp parameter names.
+
+mod efficientnet;
+mod mobilenet_v2;
+mod resnet;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use tch::{nn, Tensor};
+
+/// Feature maps of the input and the five stages, finest first (strides 1..32).
+pub type Features = Vec<Tensor>;
+
+/// A backbone producing the multi-scale features a decoder consumes.
+pub trait Encoder: fmt::Debug + Send {
+    /// The input followed by the outputs of stages 1..5.
+    fn features(&self, xs: &Tensor, train: bool) -> Features;
+    /// Channels of each entry of `features`.
+    fn out_channels(&self) -> &[i64];
+}
+
+/// The encoders the engine can build, named as segmentation_models_pytorch names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EncoderKind {
+    #[serde(rename = "resnet18")]
+    ResNet18,
+    #[serde(rename = "resnet34")]
+    ResNet34,
+    #[serde(rename = "resnet50")]
+    ResNet50,
+    #[serde(rename = "mobilenet_v2")]
+    MobileNetV2,
+    #[serde(rename = "efficientnet-b0")]
+    EfficientNetB0,
+}
+
+/// A set of encoder parameters that can be frozen together, from the input side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FreezeGroup {
+    pub name: &'static str,
+    /// Variable-name prefixes (below `encoder.`) that belong to the group.
+    pub prefixes: Vec<String>,
+}
+
+impl EncoderKind {
+    pub const ALL: [EncoderKind; 5] = [
+        EncoderKind::ResNet18,
+        EncoderKind::ResNet34,
+        EncoderKind::ResNet50,
+        EncoderKind::MobileNetV2,
+        EncoderKind::EfficientNetB0,
+    ];
+
+    /// The smp name, e.g. `resnet34`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EncoderKind::ResNet18 => "resnet18",
+            EncoderKind::ResNet34 => "resnet34",
+            EncoderKind::ResNet50 => "resnet50",
+            EncoderKind::MobileNetV2 => "mobilenet_v2",
+            EncoderKind::EfficientNetB0 => "efficientnet-b0",
+        }
+    }
+
+    /// Builds the encoder's variables under `p` (normally `encoder`).
+    pub fn build(self, p: &nn::Path, in_channels: i64) -> Box<dyn Encoder> {
+        match self {
+            EncoderKind::ResNet18 => Box::new(resnet::ResNet::new(p, in_channels, [2, 2, 2, 2], false)),
+            EncoderKind::ResNet34 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], false)),
+            EncoderKind::ResNet50 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], true)),
+            EncoderKind::MobileNetV2 => Box::new(mobilenet_v2::MobileNetV2::new(p, in_channels)),
+            EncoderKind::EfficientNetB0 => Box::new(efficientnet::EfficientNet::b0(p, in_channels)),
+        }
+    }
+
+    /// Freezable groups in input-to-output order; freezing group `i` means
+    /// freezing groups `0..=i` in practice, since early features are the most generic.
+    pub fn freeze_groups(self) -> Vec<FreezeGroup> {
+        fn group(name: &'static str, prefixes: &[&str]) -> FreezeGroup {
+            FreezeGroup { name, prefixes: prefixes.iter().map(|p| p.to_string()).collect() }
+        }
+        fn indexed(base: &str, range: std::ops::Range<usize>) -> Vec<String> {
+            range.map(|i| format!("{base}.{i}.")).collect()
+        }
+        match self {
+            EncoderKind::ResNet18 | EncoderKind::ResNet34 | EncoderKind::ResNet50 => vec![
+                group("stem", &["conv1.", "bn1."]),
+                group("layer1", &["layer1."]),
+                group("layer2", &["layer2."]),
+                group("layer3", &["layer3."]),
+                group("layer4", &["layer4."]),
+            ],
+            EncoderKind::MobileNetV2 => [("stem", 0..2), ("stage2", 2..4), ("stage3", 4..7), ("stage4", 7..14), ("stage5", 14..19)]
+                .into_iter()
+                .map(|(name, r)| FreezeGroup { name, prefixes: indexed("features", r) })
+                .collect(),
+            EncoderKind::EfficientNetB0 => {
+                let mut groups = vec![group("stem", &["_conv_stem.", "_bn0."])];
+                for (name, r) in [("stage2", 0..3), ("stage3", 3..5), ("stage4", 5..9)] {
+                    groups.push(FreezeGroup { name, prefixes: indexed("_blocks", r) });
+                }
+                let mut last = indexed("_blocks", 9..16);
+                last.extend(["_conv_head.".to_string(), "_bn1.".to_string()]);
+                groups.push(FreezeGroup { name: "stage5", prefixes: last });
+                groups
+            }
+        }
+    }
+}
+
+impl fmt::Display for EncoderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EncoderKind {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        EncoderKind::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| {
+            let known: Vec<_> = EncoderKind::ALL.iter().map(|e| e.name()).collect();
+            crate::Error::config(format!("unknown encoder '{s}'; known: {}", known.join(", ")))
+        })
+    }
+}

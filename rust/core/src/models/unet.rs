@@ -1,0 +1,80 @@
+//! The UNet decoder of segmentation_models_pytorch (BatchNorm, nearest 2x
+//! upsampling, no attention, no center block) and its segmentation head.
+
+use super::layers::{batch_norm_default, conv2d};
+use tch::{nn, Tensor};
+
+/// smp's default decoder widths, coarsest first.
+pub const DECODER_CHANNELS: [i64; 5] = [256, 128, 64, 32, 16];
+
+/// smp's `Conv2dReLU`: a 3x3 conv without bias (BatchNorm follows), BatchNorm, ReLU.
+#[derive(Debug)]
+struct ConvBnRelu {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+}
+
+impl ConvBnRelu {
+    fn new(p: nn::Path, c_in: i64, c_out: i64) -> Self {
+        ConvBnRelu { conv: conv2d(&p / "0", c_in, c_out, 3, 1, 1, 1, false), bn: batch_norm_default(&p / "1", c_out) }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+    }
+}
+
+#[derive(Debug)]
+struct DecoderBlock {
+    conv1: ConvBnRelu,
+    conv2: ConvBnRelu,
+}
+
+/// Upsamples each level 2x, concatenates the encoder skip of that scale and
+/// applies two conv-BN-ReLU layers.
+#[derive(Debug)]
+pub struct UnetDecoder {
+    blocks: Vec<DecoderBlock>,
+}
+
+impl UnetDecoder {
+    /// `encoder_channels` as `Encoder::out_channels` returns them (input first).
+    pub fn new(p: &nn::Path, encoder_channels: &[i64]) -> UnetDecoder {
+        // The input itself (stride 1) is never a skip.
+        let reversed: Vec<i64> = encoder_channels[1..].iter().rev().copied().collect();
+        let mut c_in = reversed[0];
+        let blocks = DECODER_CHANNELS
+            .iter()
+            .enumerate()
+            .map(|(i, &c_out)| {
+                let skip = reversed.get(i + 1).copied().unwrap_or(0);
+                let bp = p / "blocks" / i;
+                let block = DecoderBlock {
+                    conv1: ConvBnRelu::new(&bp / "conv1", c_in + skip, c_out),
+                    conv2: ConvBnRelu::new(&bp / "conv2", c_out, c_out),
+                };
+                c_in = c_out;
+                block
+            })
+            .collect();
+        UnetDecoder { blocks }
+    }
+
+    pub fn out_channels(&self) -> i64 {
+        DECODER_CHANNELS[DECODER_CHANNELS.len() - 1]
+    }
+
+    pub fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+        let mut levels = features[1..].iter().rev();
+        let mut x = levels.next().expect("encoder features").shallow_clone();
+        for block in &self.blocks {
+            // A scale factor, not the skip's size, keeps traced models size-agnostic.
+            x = x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice());
+            if let Some(skip) = levels.next() {
+                x = Tensor::cat(&[&x, skip], 1);
+            }
+            x = block.conv2.forward(&block.conv1.forward(&x, train), train);
+        }
+        x
+    }
+}

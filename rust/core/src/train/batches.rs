@@ -1,0 +1,81 @@
+//! Turns normalized training images into shuffled, augmented batches; runs
+//! on a helper thread so that augmentation overlaps the model's compute.
+
+use crate::augment::{AugmentConfig, Augmenter};
+use ndarray::{Array2, Array3};
+use rand::seq::SliceRandom;
+use rand::{rngs::StdRng, SeedableRng};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use tch::{Device, Kind, Tensor};
+
+/// Host-side batch: images `[B, C, T, T]` and labels `[B, T, T]`, flattened.
+pub struct HostBatch {
+    pub images: Vec<f32>,
+    pub labels: Vec<i64>,
+    pub count: usize,
+}
+
+impl HostBatch {
+    /// Copies the batch to `device` as a float image tensor and an int64 label tensor.
+    pub fn to_tensors(&self, channels: usize, tile: usize, device: Device) -> (Tensor, Tensor) {
+        let (b, c, t) = (self.count as i64, channels as i64, tile as i64);
+        let x = Tensor::from_slice(&self.images).view([b, c, t, t]).to_device(device);
+        let y = Tensor::from_slice(&self.labels).view([b, t, t]).to_device(device);
+        (x.to_kind(Kind::Float), y)
+    }
+}
+
+/// The normalized training set, shared with the batch thread.
+pub struct TrainingImages {
+    pub samples: Vec<(Array3<f32>, Array2<u8>)>,
+    pub is_rgb: bool,
+}
+
+/// Crops drawn per epoch when the user does not say: enough to cover every
+/// training image's area about once.
+pub fn default_samples_per_epoch(images: &TrainingImages, tile: usize) -> usize {
+    images
+        .samples
+        .iter()
+        .map(|(img, _)| {
+            let area = (img.shape()[1] * img.shape()[2]) as f64;
+            ((area / (tile * tile) as f64).round() as usize).max(1)
+        })
+        .sum()
+}
+
+/// Starts producing the batches of one epoch. The sequence depends only on
+/// `seed` and `epoch`, so a resumed run sees the same data as an uninterrupted one.
+pub fn epoch_batches(
+    images: Arc<TrainingImages>,
+    augment: AugmentConfig,
+    seed: u64,
+    epoch: usize,
+    samples: usize,
+    batch_size: usize,
+    tile: usize,
+) -> Receiver<HostBatch> {
+    let epoch_seed = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut augmenter = Augmenter::new(augment, epoch_seed.wrapping_add(1));
+    let (tx, rx) = sync_channel(2);
+    std::thread::spawn(move || {
+        let mut order: Vec<usize> = (0..samples).map(|i| i % images.samples.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(epoch_seed));
+        for chunk in order.chunks(batch_size) {
+            let mut batch = HostBatch { images: Vec::new(), labels: Vec::new(), count: chunk.len() };
+            for &i in chunk {
+                let (image, mask) = &images.samples[i];
+                let (image, mask) = augmenter.random_crop(image.clone(), mask.clone(), tile);
+                let (image, mask) = augmenter.augment(image, mask, images.is_rgb);
+                batch.images.extend(image.iter());
+                batch.labels.extend(mask.iter().map(|&v| v as i64));
+            }
+            // The receiver is gone when training stopped early; nothing left to do.
+            if tx.send(batch).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}

@@ -1,0 +1,214 @@
+//! Every training option, with defaults. Serialized whole into a model's
+//! metadata so that a later run can start from a previous model's settings.
+
+use super::loss::LossKind;
+use super::scheduler::SchedulerConfig;
+use crate::augment::AugmentConfig;
+use crate::device::DeviceChoice;
+use crate::models::{Architecture, EncoderKind, OUTPUT_STRIDE};
+use crate::normalization::NormalizationConfig;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Which validation quantity decides the best epoch and early stopping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorMetric {
+    #[default]
+    MeanIou,
+    ValLoss,
+}
+
+/// Stop when the monitored metric has not improved by `min_delta` for `patience` epochs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EarlyStopping {
+    pub patience: usize,
+    pub min_delta: f64,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        EarlyStopping { patience: 10, min_delta: 1e-3 }
+    }
+}
+
+/// All settings of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Model name written to the metadata; defaults to the output folder's name.
+    pub name: Option<String>,
+    pub architecture: Architecture,
+    pub encoder: EncoderKind,
+    /// Optional local state dict (smp / torchvision names) to start from.
+    pub init_weights: Option<PathBuf>,
+    /// Side of the square training crops; a multiple of 32.
+    pub tile_size: usize,
+    /// Downsample factor the tiles were exported at; recorded for inference.
+    pub downsample: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Random crops drawn per epoch; `None` covers each training image's area about once.
+    pub samples_per_epoch: Option<usize>,
+    /// Peak learning rate of AdamW.
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub loss: LossKind,
+    /// Use the class weights of the training data's config.json.
+    pub use_class_weights: bool,
+    /// Per-class factors multiplied into the class weights.
+    pub class_weight_multipliers: Option<Vec<f32>>,
+    pub scheduler: SchedulerConfig,
+    pub monitor: MonitorMetric,
+    pub early_stopping: Option<EarlyStopping>,
+    /// Names of encoder freeze groups (see the catalog) kept fixed during training.
+    pub frozen_groups: Vec<String>,
+    /// Maximum global gradient norm; `None` disables clipping.
+    pub gradient_clip: Option<f64>,
+    pub seed: u64,
+    pub device: DeviceChoice,
+    /// Mixed precision; takes effect on CUDA only.
+    pub amp: bool,
+    /// Intra-op CPU threads; `None` keeps libtorch's default.
+    pub threads: Option<usize>,
+    pub augmentation: AugmentConfig,
+    /// Overrides the normalization of the data's config.json.
+    pub normalization: Option<NormalizationConfig>,
+    /// Continue from the checkpoints of an interrupted run into the same output folder.
+    pub resume: bool,
+    /// Replace an existing model folder.
+    pub overwrite: bool,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            name: None,
+            architecture: Architecture::Unet,
+            encoder: EncoderKind::ResNet34,
+            init_weights: None,
+            tile_size: 256,
+            downsample: 1.0,
+            batch_size: 8,
+            epochs: 50,
+            samples_per_epoch: None,
+            learning_rate: 1e-3,
+            weight_decay: 1e-4,
+            loss: LossKind::CeDice,
+            use_class_weights: true,
+            class_weight_multipliers: None,
+            scheduler: SchedulerConfig::default(),
+            monitor: MonitorMetric::MeanIou,
+            early_stopping: Some(EarlyStopping::default()),
+            frozen_groups: Vec::new(),
+            gradient_clip: Some(1.0),
+            seed: 42,
+            device: DeviceChoice::Auto,
+            amp: true,
+            threads: None,
+            augmentation: AugmentConfig::default(),
+            normalization: None,
+            resume: true,
+            overwrite: false,
+        }
+    }
+}
+
+impl TrainingConfig {
+    /// The settings a previous model was trained with (its `metadata.json`),
+    /// ready to be adjusted and reused.
+    pub fn from_model(model_dir: &Path) -> Result<TrainingConfig> {
+        Ok(crate::model_dir::ModelMetadata::read(model_dir)?.training)
+    }
+
+    /// Rejects settings that cannot work, before any data is touched.
+    pub fn validate(&self) -> Result<()> {
+        let stride = OUTPUT_STRIDE as usize;
+        if self.tile_size == 0 || self.tile_size % stride != 0 {
+            return Err(Error::config(format!("tile_size must be a positive multiple of {stride}, got {}", self.tile_size)));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::config("batch_size must be at least 1"));
+        }
+        if self.epochs == 0 {
+            return Err(Error::config("epochs must be at least 1"));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::config(format!("learning_rate must be positive, got {}", self.learning_rate)));
+        }
+        if !(self.weight_decay >= 0.0) {
+            return Err(Error::config(format!("weight_decay must be >= 0, got {}", self.weight_decay)));
+        }
+        if !(self.downsample > 0.0) {
+            return Err(Error::config(format!("downsample must be positive, got {}", self.downsample)));
+        }
+        if let Some(clip) = self.gradient_clip {
+            if !(clip > 0.0) {
+                return Err(Error::config(format!("gradient_clip must be positive, got {clip}")));
+            }
+        }
+        if self.threads == Some(0) {
+            return Err(Error::config("threads must be at least 1"));
+        }
+        if let Some(m) = &self.class_weight_multipliers {
+            if m.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(Error::config(format!("class weight multipliers must be positive, got {m:?}")));
+            }
+        }
+        let groups = self.encoder.freeze_groups();
+        for name in &self.frozen_groups {
+            if !groups.iter().any(|g| g.name == name) {
+                let known: Vec<_> = groups.iter().map(|g| g.name).collect();
+                return Err(Error::config(format!(
+                    "encoder {} has no freeze group '{name}'; groups: {}",
+                    self.encoder,
+                    known.join(", ")
+                )));
+            }
+        }
+        self.augmentation.validate()?;
+        if let Some(n) = &self.normalization {
+            n.validate()?;
+        }
+        self.scheduler.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let c = TrainingConfig::default();
+        c.validate().unwrap();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainingConfig>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn partial_json_fills_defaults_and_unknown_fields_are_refused() {
+        let c: TrainingConfig = serde_json::from_str(r#"{"encoder":"mobilenet_v2","epochs":3,"scheduler":{"type":"step","gamma":0.5}}"#).unwrap();
+        assert_eq!(c.encoder, EncoderKind::MobileNetV2);
+        assert_eq!(c.scheduler, SchedulerConfig::Step { step_size: 10, gamma: 0.5 });
+        assert_eq!(c.batch_size, 8);
+        let err = serde_json::from_str::<TrainingConfig>(r#"{"epoch":3}"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `epoch`"), "{err}");
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let bad = |f: fn(&mut TrainingConfig)| {
+            let mut c = TrainingConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|c| c.tile_size = 100).contains("multiple of 32"));
+        assert!(bad(|c| c.batch_size = 0).contains("batch_size"));
+        assert!(bad(|c| c.learning_rate = -1.0).contains("learning_rate"));
+        assert!(bad(|c| c.frozen_groups = vec!["layer9".into()]).contains("no freeze group 'layer9'"));
+        assert!(bad(|c| c.class_weight_multipliers = Some(vec![1.0, 0.0])).contains("multipliers"));
+    }
+}

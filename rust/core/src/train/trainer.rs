@@ -1,0 +1,369 @@
+//! The training loop: AdamW on a segmentation model, per-epoch validation,
+//! best-model tracking, early stopping, checkpoints and the final model folder.
+
+use super::batches::{default_samples_per_epoch, epoch_batches, TrainingImages};
+use super::checkpoint::{checkpoint_dir, RunState};
+use super::control::{EpochRecord, JobControl};
+use super::grad_scaler::GradScaler;
+use super::loss::Loss;
+use super::metrics::ConfusionMatrix;
+use super::{MonitorMetric, TrainingConfig};
+use crate::data::TrainingData;
+use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
+use crate::models::{weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
+use crate::normalization::{NormalizationConfig, NormalizationStats};
+use crate::{Error, Result};
+use ndarray::{Array2, Array3};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::nn::{self, ModuleT, OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+
+/// A finished run: where the model is and how it got there.
+#[derive(Debug, Clone)]
+pub struct TrainingOutcome {
+    pub model_dir: PathBuf,
+    pub metadata: ModelMetadata,
+    pub history: Vec<EpochRecord>,
+}
+
+/// One validation image on the device, padded to a multiple of the model stride.
+struct ValidationItem {
+    image: Tensor,
+    labels: Tensor,
+}
+
+/// Trains a model on `data` and writes it to `out_dir` (atomically). Calls
+/// `on_epoch` after every epoch. Honours `control`: a cancelled run still
+/// writes the best model so far, unless no epoch finished.
+pub fn train(
+    data: &TrainingData,
+    config: &TrainingConfig,
+    out_dir: &Path,
+    control: &JobControl,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<TrainingOutcome> {
+    config.validate()?;
+    if out_dir.exists() && !config.overwrite {
+        return Err(Error::data(out_dir, "already exists; choose another output folder or allow overwriting"));
+    }
+    if let Some(n) = config.threads {
+        tch::set_num_threads(n as i32);
+    }
+    tch::manual_seed(config.seed as i64);
+    let device = config.device.resolve()?;
+    let amp = config.amp && device.is_cuda();
+    let num_classes = data.config.num_classes();
+    let channels = data.num_channels();
+    let ignore = data.config.unlabeled_index as i64;
+
+    let norm_config = config
+        .normalization
+        .clone()
+        .or_else(|| data.config.channels.as_ref().map(|c| c.normalization.clone()))
+        .unwrap_or_default();
+    let spec = ModelSpec { architecture: config.architecture, encoder: config.encoder, in_channels: channels as i64, num_classes: num_classes as i64 };
+    let ckpt_dir = checkpoint_dir(out_dir);
+
+    let mut vs = VarStore::new(device);
+    let model = SegmentationModel::new(&vs.root(), spec)?;
+    let mut best_vs = VarStore::new(device);
+    SegmentationModel::new(&best_vs.root(), spec)?;
+    if let Some(path) = &config.init_weights {
+        let report = weights::load_state_dict(&vs, path, false)?;
+        if !report.mismatched.is_empty() || report.loaded == 0 {
+            return Err(Error::Model(format!("{} does not fit the model:\n  {}", path.display(), report.problems().join("\n  "))));
+        }
+        tracing::info!(loaded = report.loaded, missing = report.missing.len(), unexpected = report.unexpected.len(), "initial weights loaded");
+    }
+
+    let resumed = if config.resume { RunState::load(&ckpt_dir, &mut vs, &mut best_vs)? } else { None };
+    let (normalization, mut history) = match resumed {
+        Some(state) => {
+            if state.spec != spec || state.config.tile_size != config.tile_size {
+                return Err(Error::data(&ckpt_dir, "checkpoint of a run with other model settings; delete it or disable resume"));
+            }
+            tracing::info!(epochs_done = state.history.len(), "resuming interrupted run");
+            (state.normalization, state.history)
+        }
+        None => (compute_normalization(data, &norm_config)?, Vec::new()),
+    };
+    freeze_groups(&vs, config)?;
+
+    let train_images = Arc::new(TrainingImages {
+        samples: data.train.iter().map(|s| Ok((normalized(&s.image, &normalization)?, s.mask.clone()))).collect::<Result<_>>()?,
+        is_rgb: channels == 3,
+    });
+    let validation = validation_items(data, &normalization, device)?;
+    let class_weights = class_weights(data, config, num_classes)?;
+    let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
+    let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
+    let steps_per_epoch = samples.div_ceil(config.batch_size);
+    let scheduler = super::Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
+    let mut opt = nn::AdamW { beta1: 0.9, beta2: 0.999, wd: config.weight_decay, eps: 1e-8, amsgrad: false }.build(&vs, config.learning_rate)?;
+    let trainable = vs.trainable_variables();
+    let mut scaler = amp.then(GradScaler::default);
+
+    let start = Instant::now();
+    let elapsed_before = history.last().map(|r| r.elapsed_s).unwrap_or(0.0);
+    let mut status = RunStatus::Completed;
+    tracing::info!(device = %crate::device::describe(device), samples, steps_per_epoch, "training started");
+
+    for epoch in history.len()..config.epochs {
+        if !control.wait_if_paused() {
+            status = RunStatus::Cancelled;
+            break;
+        }
+        let mut lr = config.learning_rate;
+        let mut loss_sum = 0.0;
+        let mut steps = 0usize;
+        let batches = epoch_batches(train_images.clone(), config.augmentation.clone(), config.seed, epoch, samples, config.batch_size, config.tile_size);
+        for (step, batch) in batches.iter().enumerate() {
+            if control.is_cancelled() {
+                break;
+            }
+            lr = scheduler.lr(epoch, step);
+            opt.set_lr(lr);
+            let (x, y) = batch.to_tensors(channels, config.tile_size, device);
+            let logits = tch::autocast(amp, || model.forward_t(&x, true));
+            let loss = loss_fn.compute(&logits, &y);
+            opt.zero_grad();
+            let apply_step = match &mut scaler {
+                Some(s) => {
+                    (&loss * s.scale()).backward();
+                    s.unscale(&trainable)
+                }
+                None => {
+                    loss.backward();
+                    true
+                }
+            };
+            if apply_step {
+                if let Some(max) = config.gradient_clip {
+                    opt.clip_grad_norm(max);
+                }
+                opt.step();
+            }
+            loss_sum += loss.double_value(&[]);
+            steps += 1;
+        }
+        if control.is_cancelled() {
+            status = RunStatus::Cancelled;
+            break;
+        }
+        let (val_loss, metrics) = validate(&model, &validation, &loss_fn, num_classes, ignore);
+        let score = match config.monitor {
+            MonitorMetric::MeanIou => metrics.mean_iou,
+            MonitorMetric::ValLoss => val_loss,
+        };
+        let last = history.last();
+        let min_delta = config.early_stopping.as_ref().map_or(0.0, |e| e.min_delta);
+        let improved = match last {
+            None => true,
+            Some(l) => match config.monitor {
+                MonitorMetric::MeanIou => score > l.best_score + min_delta,
+                MonitorMetric::ValLoss => score < l.best_score - min_delta,
+            },
+        };
+        if improved {
+            best_vs.copy(&vs)?;
+        }
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            total_epochs: config.epochs,
+            train_loss: loss_sum / steps.max(1) as f64,
+            val_loss,
+            metrics,
+            learning_rate: lr,
+            elapsed_s: elapsed_before + start.elapsed().as_secs_f64(),
+            best_epoch: if improved { epoch + 1 } else { last.map_or(0, |l| l.best_epoch) },
+            best_score: if improved { score } else { last.map_or(score, |l| l.best_score) },
+            epochs_without_improvement: if improved { 0 } else { last.map_or(0, |l| l.epochs_without_improvement) + 1 },
+            is_best: improved,
+        };
+        tracing::info!(epoch = record.epoch, train_loss = record.train_loss, val_loss, mean_iou = record.metrics.mean_iou, lr, "epoch done");
+        history.push(record.clone());
+        RunState { spec, normalization: normalization.clone(), config: config.clone(), history: history.clone() }.save(&ckpt_dir, &vs, &best_vs, improved)?;
+        on_epoch(&record);
+        if let Some(es) = &config.early_stopping {
+            if record.epochs_without_improvement >= es.patience {
+                status = RunStatus::EarlyStopped;
+                break;
+            }
+        }
+    }
+
+    if history.is_empty() {
+        return Err(Error::Cancelled);
+    }
+    vs.copy(&best_vs)?;
+    let best = history.iter().rev().find(|r| r.is_best).cloned();
+    let metadata = build_metadata(data, config, out_dir, spec, normalization, status, &history, best, device);
+    model_dir::write_atomically(out_dir, config.overwrite, |dir| {
+        vs.save(dir.join(model_dir::WEIGHTS_FILE))?;
+        model_dir::export_torchscript(spec, &vs, config.tile_size as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))?;
+        metadata.write(dir)?;
+        model_dir::write_json(&dir.join(model_dir::HISTORY_FILE), &history)?;
+        model_dir::plot_history(&history, &dir.join(model_dir::PLOT_FILE))
+    })?;
+    let _ = std::fs::remove_dir_all(&ckpt_dir);
+    Ok(TrainingOutcome { model_dir: out_dir.to_path_buf(), metadata, history })
+}
+
+fn compute_normalization(data: &TrainingData, config: &NormalizationConfig) -> Result<NormalizationStats> {
+    let images: Vec<&Array3<f32>> = data.train.iter().map(|s| &s.image).collect();
+    NormalizationStats::compute(config, &images)
+}
+
+fn normalized(image: &Array3<f32>, stats: &NormalizationStats) -> Result<Array3<f32>> {
+    let mut out = image.clone();
+    stats.apply(&mut out)?;
+    Ok(out)
+}
+
+/// Freezes the variables of the configured encoder groups.
+fn freeze_groups(vs: &VarStore, config: &TrainingConfig) -> Result<()> {
+    let groups = config.encoder.freeze_groups();
+    let prefixes: Vec<String> = groups
+        .iter()
+        .filter(|g| config.frozen_groups.iter().any(|n| n == g.name))
+        .flat_map(|g| g.prefixes.iter().map(|p| format!("encoder.{p}")))
+        .collect();
+    for (name, var) in vs.variables() {
+        if prefixes.iter().any(|p| name.starts_with(p)) {
+            let _ = var.set_requires_grad(false);
+        }
+    }
+    Ok(())
+}
+
+/// Class weights from the data's config, times the user's multipliers.
+fn class_weights(data: &TrainingData, config: &TrainingConfig, classes: usize) -> Result<Option<Vec<f32>>> {
+    let base = if config.use_class_weights { data.config.class_weights.clone() } else { None };
+    let weights = match (base, &config.class_weight_multipliers) {
+        (None, None) => return Ok(None),
+        (Some(w), None) => w,
+        (base, Some(m)) => {
+            if m.len() != classes {
+                return Err(Error::config(format!("{} class weight multipliers given for {classes} classes", m.len())));
+            }
+            let base = base.unwrap_or_else(|| vec![1.0; classes]);
+            base.iter().zip(m).map(|(b, m)| b * m).collect()
+        }
+    };
+    Ok(Some(weights))
+}
+
+/// Pads each validation image to a multiple of the model stride (reflection
+/// for the image, unlabeled for the mask) and moves it to the device once.
+fn validation_items(data: &TrainingData, stats: &NormalizationStats, device: Device) -> Result<Vec<ValidationItem>> {
+    let stride = OUTPUT_STRIDE;
+    let ignore = data.config.unlabeled_index as i64;
+    data.validation
+        .iter()
+        .map(|s| {
+            let image = normalized(&s.image, stats)?;
+            let (c, h, w) = image.dim();
+            let (ph, pw) = (pad_to(h as i64, stride), pad_to(w as i64, stride));
+            let x = Tensor::from_slice(image.as_standard_layout().as_slice().expect("contiguous")).view([1, c as i64, h as i64, w as i64]);
+            let x = pad_reflect(&x, ph, pw);
+            let labels = mask_tensor(&s.mask).to_kind(Kind::Int64);
+            let y = Tensor::full([h as i64 + ph, w as i64 + pw], ignore, (Kind::Int64, Device::Cpu));
+            y.narrow(0, 0, h as i64).narrow(1, 0, w as i64).copy_(&labels);
+            Ok(ValidationItem { image: x.to_device(device), labels: y.unsqueeze(0).to_device(device) })
+        })
+        .collect()
+}
+
+fn pad_to(size: i64, stride: i64) -> i64 {
+    (stride - size % stride) % stride
+}
+
+/// Reflection padding needs a pad smaller than the image; repeat for tiny images.
+fn pad_reflect(x: &Tensor, mut ph: i64, mut pw: i64) -> Tensor {
+    let mut x = x.shallow_clone();
+    while ph > 0 || pw > 0 {
+        let size = x.size();
+        let (sh, sw) = ((ph).min(size[2] - 1), (pw).min(size[3] - 1));
+        x = if sh > 0 || sw > 0 { x.reflection_pad2d([0, sw, 0, sh]) } else { x.replication_pad2d([0, pw, 0, ph]) };
+        if sh == 0 && sw == 0 {
+            break;
+        }
+        ph -= sh;
+        pw -= sw;
+    }
+    x
+}
+
+fn mask_tensor(mask: &Array2<u8>) -> Tensor {
+    let (h, w) = mask.dim();
+    Tensor::from_slice(mask.as_standard_layout().as_slice().expect("contiguous")).view([h as i64, w as i64])
+}
+
+fn validate(model: &SegmentationModel, items: &[ValidationItem], loss_fn: &Loss, classes: usize, ignore: i64) -> (f64, super::SegmentationMetrics) {
+    let mut cm = ConfusionMatrix::new(classes);
+    let mut weighted_loss = 0.0;
+    let mut labelled = 0i64;
+    tch::no_grad(|| {
+        for item in items {
+            let logits = model.forward_t(&item.image, false);
+            let n = item.labels.ne(ignore).sum(Kind::Int64).int64_value(&[]);
+            weighted_loss += loss_fn.compute(&logits, &item.labels).double_value(&[]) * n as f64;
+            labelled += n;
+            cm.add(&logits, &item.labels, ignore);
+        }
+    });
+    (weighted_loss / labelled.max(1) as f64, cm.metrics())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_metadata(
+    data: &TrainingData,
+    config: &TrainingConfig,
+    out_dir: &Path,
+    spec: ModelSpec,
+    normalization: NormalizationStats,
+    status: RunStatus,
+    history: &[EpochRecord],
+    best: Option<EpochRecord>,
+    device: Device,
+) -> ModelMetadata {
+    let name = config.name.clone().unwrap_or_else(|| out_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()));
+    let now = chrono::Utc::now();
+    let channel_names = data
+        .config
+        .channels
+        .as_ref()
+        .map(|c| c.channel_names.clone())
+        .filter(|n| n.len() == spec.in_channels as usize)
+        .unwrap_or_else(|| (0..spec.in_channels).map(|i| format!("Channel {}", i + 1)).collect());
+    ModelMetadata {
+        metadata_version: METADATA_VERSION,
+        id: format!("{}-{}", name, now.format("%Y%m%d-%H%M%S")),
+        name,
+        created: now.to_rfc3339(),
+        library_version: crate::VERSION.to_string(),
+        architecture: ArchitectureMeta {
+            kind: spec.architecture,
+            backbone: spec.encoder,
+            use_pretrained: config.init_weights.is_some(),
+            in_channels: spec.in_channels,
+            num_classes: spec.num_classes,
+        },
+        input_config: InputConfig { num_channels: spec.in_channels as usize, channel_names, bit_depth: data.bit_depth(), normalization },
+        classes: data
+            .config
+            .classes
+            .iter()
+            .map(|c| ClassMeta { index: c.index, name: c.name.clone(), color: format!("#{:02X}{:02X}{:02X}", c.color[0], c.color[1], c.color[2]) })
+            .collect(),
+        tile_size: config.tile_size,
+        downsample: config.downsample,
+        status,
+        epochs_trained: history.len(),
+        best_epoch: best,
+        trained_on: crate::device::describe(device),
+        training: config.clone(),
+    }
+}
