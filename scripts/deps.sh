@@ -28,8 +28,17 @@ wheel() { # wheel NAME==VERSION -> path of the downloaded wheel
   echo "$found"
 }
 
+# Debian packages the scripts themselves need.
+install_system() {
+  command -v unzip >/dev/null && return 0
+  log "installing unzip (Debian)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq unzip >&2
+  else sudo apt-get update -qq && sudo apt-get install -y -qq unzip >&2; fi
+}
+
 install_libtorch() {
   [ -f "$LIBTORCH/.complete" ] && return 0
+  install_system
   log "installing trimmed libtorch $TORCH_VERSION into $LIBTORCH"
   local tmp="$LIBTORCH.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp/unpack" "$tmp/lib"
@@ -69,5 +78,6 @@ case "${1:-all}" in
   libtorch) install_libtorch; echo "$LIBTORCH" ;;
   python) install_python; echo "$VENV" ;;
   all) install_libtorch; install_python ;;
+  system) install_system ;;
   *) echo "usage: $0 [libtorch|python|all]" >&2; exit 2 ;;
 esac

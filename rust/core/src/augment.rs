@@ -231,9 +231,8 @@ fn elastic(
         gaussian_blur(&noise, sigma) * alpha
     };
     let (dy, dx) = (field(), field());
-    let source = Array2::from_shape_fn((h, w), |(y, x)| {
-        (reflect(y as f32 + dy[[y, x]], h), reflect(x as f32 + dx[[y, x]], w))
-    });
+    let source =
+        Array2::from_shape_fn((h, w), |(y, x)| (reflect(y as f32 + dy[[y, x]], h), reflect(x as f32 + dx[[y, x]], w)));
     let mask = source.mapv(|(sy, sx)| mask[[sy.round() as usize, sx.round() as usize]]);
     let image = Array3::from_shape_fn((channels, h, w), |(c, y, x)| {
         let (sy, sx) = source[[y, x]];
@@ -302,7 +301,8 @@ mod tests {
     use ndarray::array;
 
     fn only(set: impl FnOnce(&mut AugmentConfig)) -> AugmentConfig {
-        let mut c = AugmentConfig { flip_horizontal: false, flip_vertical: false, rotate90: false, ..Default::default() };
+        let mut c =
+            AugmentConfig { flip_horizontal: false, flip_vertical: false, rotate90: false, ..Default::default() };
         set(&mut c);
         c
     }
@@ -519,7 +519,10 @@ mod tests {
     fn crop_of_an_exact_tile_is_unchanged() {
         let image = coordinates(5, 5);
         let mask = Array2::from_elem((5, 5), 1u8);
-        assert_eq!(Augmenter::new(AugmentConfig::default(), 0).random_crop(image.clone(), mask.clone(), 5), (image, mask));
+        assert_eq!(
+            Augmenter::new(AugmentConfig::default(), 0).random_crop(image.clone(), mask.clone(), 5),
+            (image, mask)
+        );
     }
 
     #[test]
@@ -573,8 +576,12 @@ mod tests {
         for config in bad {
             assert!(config.validate().is_err(), "{config:?}");
         }
-        assert!(AugmentConfig { color_jitter: Some(ColorJitter::default()), elastic: Some(Elastic::default()), ..Default::default() }
-            .validate()
-            .is_ok());
+        assert!(AugmentConfig {
+            color_jitter: Some(ColorJitter::default()),
+            elastic: Some(Elastic::default()),
+            ..Default::default()
+        }
+        .validate()
+        .is_ok());
     }
 }

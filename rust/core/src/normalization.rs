@@ -91,27 +91,19 @@ impl NormalizationConfig {
     /// Checks the parameters that could otherwise produce an empty or inverted range.
     pub fn validate(&self) -> Result<()> {
         if !(self.clip_percentile > 50.0 && self.clip_percentile <= 100.0) {
-            return Err(Error::config(format!(
-                "clip_percentile must be in (50, 100], got {}",
-                self.clip_percentile
-            )));
+            return Err(Error::config(format!("clip_percentile must be in (50, 100], got {}", self.clip_percentile)));
         }
         if self.strategy == Strategy::FixedRange {
             let (lo, hi) = self.fixed_range();
             if !(lo.is_finite() && hi.is_finite() && hi > lo) {
-                return Err(Error::config(format!(
-                    "fixed_range needs finite min < max, got min {lo}, max {hi}"
-                )));
+                return Err(Error::config(format!("fixed_range needs finite min < max, got min {lo}, max {hi}")));
             }
         }
         Ok(())
     }
 
     fn fixed_range(&self) -> (f64, f64) {
-        (
-            self.fixed_min.unwrap_or(DEFAULT_FIXED_RANGE.0),
-            self.fixed_max.unwrap_or(DEFAULT_FIXED_RANGE.1),
-        )
+        (self.fixed_min.unwrap_or(DEFAULT_FIXED_RANGE.0), self.fixed_max.unwrap_or(DEFAULT_FIXED_RANGE.1))
     }
 }
 
@@ -137,9 +129,8 @@ impl NormalizationStats {
     /// Measures statistics over CHW `images`, which must share a channel count.
     pub fn compute(config: &NormalizationConfig, images: &[&Array3<f32>]) -> Result<Self> {
         config.validate()?;
-        let first = images
-            .first()
-            .ok_or_else(|| Error::config("cannot compute normalization statistics of no images"))?;
+        let first =
+            images.first().ok_or_else(|| Error::config("cannot compute normalization statistics of no images"))?;
         let num_channels = first.dim().0;
         if let Some((i, bad)) = images.iter().enumerate().find(|(_, im)| im.dim().0 != num_channels) {
             return Err(Error::config(format!(
@@ -147,11 +138,8 @@ impl NormalizationStats {
                 bad.dim().0
             )));
         }
-        let groups: Vec<Option<usize>> = if config.per_channel {
-            (0..num_channels).map(Some).collect()
-        } else {
-            vec![None]
-        };
+        let groups: Vec<Option<usize>> =
+            if config.per_channel { (0..num_channels).map(Some).collect() } else { vec![None] };
         let mut stats = NormalizationStats {
             config: config.clone(),
             num_channels,
@@ -230,9 +218,7 @@ impl NormalizationStats {
                     Strategy::Percentile99 => (self.p_low[g], self.p_high[g]),
                     Strategy::FixedRange => self.config.fixed_range(),
                     // The mean sits at 0.5 and ±Z_CLIP std at 0 and 1.
-                    Strategy::ZScore => {
-                        (self.mean[g] - Z_CLIP * self.std[g], self.mean[g] + Z_CLIP * self.std[g])
-                    }
+                    Strategy::ZScore => (self.mean[g] - Z_CLIP * self.std[g], self.mean[g] + Z_CLIP * self.std[g]),
                 };
                 if hi > lo {
                     let scale = 1.0 / (hi - lo);
@@ -439,7 +425,11 @@ mod tests {
     #[test]
     fn fixed_range_uses_given_bounds_or_8_bit_default() {
         let mut im = array![[[0.0f32, 1000.0, 5000.0]]];
-        let cfg = NormalizationConfig { fixed_min: Some(1000.0), fixed_max: Some(3000.0), ..config(Strategy::FixedRange, false) };
+        let cfg = NormalizationConfig {
+            fixed_min: Some(1000.0),
+            fixed_max: Some(3000.0),
+            ..config(Strategy::FixedRange, false)
+        };
         let s = NormalizationStats::compute(&cfg, &[&im]).unwrap();
         s.apply(&mut im).unwrap();
         assert_eq!(im, array![[[0.0f32, 0.0, 1.0]]]);
@@ -468,9 +458,7 @@ mod tests {
     #[test]
     fn constant_images_map_to_a_constant_without_nan() {
         let flat = Array3::from_elem((1, 3, 3), 42.0f32);
-        for (strategy, expected) in
-            [(Strategy::MinMax, 0.0), (Strategy::Percentile99, 0.0), (Strategy::ZScore, 0.5)]
-        {
+        for (strategy, expected) in [(Strategy::MinMax, 0.0), (Strategy::Percentile99, 0.0), (Strategy::ZScore, 0.5)] {
             let s = NormalizationStats::compute(&config(strategy, false), &[&flat]).unwrap();
             let mut im = flat.clone();
             s.apply(&mut im).unwrap();
@@ -486,7 +474,8 @@ mod tests {
         let im = two_channels();
         let bad_clip = NormalizationConfig { clip_percentile: 40.0, ..Default::default() };
         assert!(NormalizationStats::compute(&bad_clip, &[&im]).unwrap_err().to_string().contains("clip_percentile"));
-        let inverted = NormalizationConfig { fixed_min: Some(5.0), fixed_max: Some(5.0), ..config(Strategy::FixedRange, false) };
+        let inverted =
+            NormalizationConfig { fixed_min: Some(5.0), fixed_max: Some(5.0), ..config(Strategy::FixedRange, false) };
         assert!(NormalizationStats::compute(&inverted, &[&im]).is_err());
         assert!(NormalizationStats::compute(&Default::default(), &[]).is_err());
         let one = Array3::<f32>::zeros((1, 2, 2));
@@ -503,11 +492,15 @@ mod tests {
     #[test]
     fn config_parses_export_json_and_defaults() {
         let c: NormalizationConfig =
-            serde_json::from_str(r#"{"strategy": "percentile_99", "per_channel": false, "clip_percentile": 99.0}"#).unwrap();
+            serde_json::from_str(r#"{"strategy": "percentile_99", "per_channel": false, "clip_percentile": 99.0}"#)
+                .unwrap();
         assert_eq!(c, NormalizationConfig::default());
-        let c: NormalizationConfig = serde_json::from_str(r#"{"strategy": "fixed_range", "min": 10, "max": 4095}"#).unwrap();
+        let c: NormalizationConfig =
+            serde_json::from_str(r#"{"strategy": "fixed_range", "min": 10, "max": 4095}"#).unwrap();
         assert_eq!((c.strategy, c.fixed_min, c.fixed_max), (Strategy::FixedRange, Some(10.0), Some(4095.0)));
-        for (name, s) in [("min_max", Strategy::MinMax), ("z_score", Strategy::ZScore), ("percentile_99", Strategy::Percentile99)] {
+        for (name, s) in
+            [("min_max", Strategy::MinMax), ("z_score", Strategy::ZScore), ("percentile_99", Strategy::Percentile99)]
+        {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{name}\""));
         }
         assert!(serde_json::from_str::<NormalizationConfig>(r#"{"strategy": "percentile99"}"#).is_err());

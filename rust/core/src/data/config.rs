@@ -145,13 +145,21 @@ impl DataConfig {
         if let Some((pos, c)) = classes.iter().enumerate().find(|(pos, c)| c.index != *pos) {
             return Err(Error::data(
                 path,
-                format!("class indices must run 0..{} without gaps or repeats; position {pos} has index {} ('{}')", classes.len(), c.index, c.name),
+                format!(
+                    "class indices must run 0..{} without gaps or repeats; position {pos} has index {} ('{}')",
+                    classes.len(),
+                    c.index,
+                    c.name
+                ),
             ));
         }
         if (raw.unlabeled_index as usize) < classes.len() {
             return Err(Error::data(
                 path,
-                format!("unlabeled_index {} collides with class '{}'", raw.unlabeled_index, classes[raw.unlabeled_index as usize].name),
+                format!(
+                    "unlabeled_index {} collides with class '{}'",
+                    raw.unlabeled_index, classes[raw.unlabeled_index as usize].name
+                ),
             ));
         }
         if let Some(weights) = &raw.class_weights {
@@ -232,7 +240,10 @@ mod tests {
     fn short_form_gets_default_colours() {
         let c = DataConfig::load(data_dir("bbbc007-scribbles/config.json")).unwrap();
         assert_eq!(c.num_classes(), 2);
-        assert_eq!(c.classes[1], ClassInfo { index: 1, name: "Nucleus".into(), color: [0, 0xAA, 0], pixel_count: None });
+        assert_eq!(
+            c.classes[1],
+            ClassInfo { index: 1, name: "Nucleus".into(), color: [0, 0xAA, 0], pixel_count: None }
+        );
         assert_eq!(c.classes[0].color, [255, 0, 0]);
         let w = c.class_weights.unwrap();
         assert!((w[0] - 0.873234).abs() < 1e-6 && (w[1] - 1.16982).abs() < 1e-6, "{w:?}");
@@ -295,7 +306,9 @@ mod tests {
         assert!(error(r##"{"classes": [{"index": 0, "name": "a", "color": "#12345"}, "b"]}"##).contains("#RRGGBB"));
         assert!(error(r#"{"classes": ["a", "b"], "unlabeled_index": 1}"#).contains("collides with class 'b'"));
         assert!(error(r#"{"classes": ["a", "b"], "unlabeled_index": 300}"#).contains("invalid config"));
-        assert!(error(r#"{"classes": ["a", "b"], "channel_config": {"num_channels": 0}}"#).contains("num_channels is 0"));
+        assert!(
+            error(r#"{"classes": ["a", "b"], "channel_config": {"num_channels": 0}}"#).contains("num_channels is 0")
+        );
         assert!(error(r#"{"classes": ["a", "b"], "channel_config": {"num_channels": 1, "normalization": {"clip_percentile": 20}}}"#)
             .contains("clip_percentile"));
     }

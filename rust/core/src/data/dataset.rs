@@ -125,7 +125,12 @@ impl Checker<'_> {
         if mask.dim() != (h, w) {
             return Err(Error::data(
                 mask_path,
-                format!("mask is {}x{} (width x height) but image {} is {w}x{h}", mask.dim().1, mask.dim().0, image_path.display()),
+                format!(
+                    "mask is {}x{} (width x height) but image {} is {w}x{h}",
+                    mask.dim().1,
+                    mask.dim().0,
+                    image_path.display()
+                ),
             ));
         }
         self.check_channels(c, image_path)?;
@@ -141,10 +146,9 @@ impl Checker<'_> {
             }
         }
         match &self.channels {
-            Some((first, first_path)) if *first != c => Err(Error::data(
-                path,
-                format!("image has {c} channels but {} has {first}", first_path.display()),
-            )),
+            Some((first, first_path)) if *first != c => {
+                Err(Error::data(path, format!("image has {c} channels but {} has {first}", first_path.display())))
+            }
             Some(_) => Ok(()),
             None => {
                 self.channels = Some((c, path.to_path_buf()));
@@ -303,14 +307,20 @@ mod tests {
 
         /// An image with `channels` and a mask of `h`x`w` cycling through `labels`.
         fn sample(&self, split: &str, name: &str, channels: usize, h: u32, w: u32, labels: &[u8]) {
-            write_raw(self.path(&format!("{split}/images/{name}.raw")), &Array3::zeros((channels, h as usize, w as usize)))
-                .unwrap();
+            write_raw(
+                self.path(&format!("{split}/images/{name}.raw")),
+                &Array3::zeros((channels, h as usize, w as usize)),
+            )
+            .unwrap();
             self.mask(split, name, h, w, labels);
         }
 
         fn mask(&self, split: &str, name: &str, h: u32, w: u32, labels: &[u8]) {
             let pixels = (0..(h * w) as usize).map(|i| labels[i % labels.len()]).collect();
-            image::GrayImage::from_raw(w, h, pixels).unwrap().save(self.path(&format!("{split}/masks/{name}.png"))).unwrap();
+            image::GrayImage::from_raw(w, h, pixels)
+                .unwrap()
+                .save(self.path(&format!("{split}/masks/{name}.png")))
+                .unwrap();
         }
 
         fn load_error(&self) -> String {
@@ -378,7 +388,10 @@ mod tests {
     fn mask_value_out_of_range_gives_value_and_count() {
         let f = Fixture::new();
         f.mask("train", "patch_0000", 3, 4, &[0, 2, 1, 1]);
-        assert_contains(f.load_error(), &["patch_0000.png", "3 pixels have value 2", "classes are 0..1", "unlabeled is 255"]);
+        assert_contains(
+            f.load_error(),
+            &["patch_0000.png", "3 pixels have value 2", "classes are 0..1", "unlabeled is 255"],
+        );
     }
 
     #[test]

@@ -214,16 +214,16 @@ mod tests {
     /// A hand-built little-endian TIFF: 2x2, two 8-bit samples, PlanarConfiguration 2.
     fn planar_tiff() -> Vec<u8> {
         let entries: [(u16, u16, u32, u32); 10] = [
-            (256, 3, 1, 2),     // ImageWidth
-            (257, 3, 1, 2),     // ImageLength
+            (256, 3, 1, 2),           // ImageWidth
+            (257, 3, 1, 2),           // ImageLength
             (258, 3, 2, 8 | 8 << 16), // BitsPerSample 8, 8 (inline)
-            (259, 3, 1, 1),     // Compression none
-            (262, 3, 1, 1),     // BlackIsZero
-            (273, 4, 2, 134),   // StripOffsets -> array at 134
-            (277, 3, 1, 2),     // SamplesPerPixel
-            (278, 3, 1, 2),     // RowsPerStrip
-            (279, 4, 2, 142),   // StripByteCounts -> array at 142
-            (284, 3, 1, 2),     // PlanarConfiguration planar
+            (259, 3, 1, 1),           // Compression none
+            (262, 3, 1, 1),           // BlackIsZero
+            (273, 4, 2, 134),         // StripOffsets -> array at 134
+            (277, 3, 1, 2),           // SamplesPerPixel
+            (278, 3, 1, 2),           // RowsPerStrip
+            (279, 4, 2, 142),         // StripByteCounts -> array at 142
+            (284, 3, 1, 2),           // PlanarConfiguration planar
         ];
         let mut b = b"II*\0".to_vec();
         b.extend_from_slice(&8u32.to_le_bytes());

@@ -23,7 +23,8 @@ pub fn write_raw(path: impl AsRef<Path>, image: &Array3<f32>) -> Result<()> {
     let (c, h, w) = image.dim();
     let mut bytes = Vec::with_capacity(HEADER_LEN + image.len() * 4);
     for dim in [h, w, c] {
-        let dim = i32::try_from(dim).map_err(|_| Error::data(path, format!("dimension {dim} does not fit the .raw header")))?;
+        let dim = i32::try_from(dim)
+            .map_err(|_| Error::data(path, format!("dimension {dim} does not fit the .raw header")))?;
         bytes.extend_from_slice(&dim.to_le_bytes());
     }
     // HWC order: channel varies fastest.
@@ -43,7 +44,11 @@ fn decode(bytes: &[u8]) -> std::result::Result<Array3<f32>, String> {
         return Err(format!(".raw header has non-positive size {h}x{w}x{c} (height x width x channels)"));
     }
     let (h, w, c) = (h as usize, w as usize, c as usize);
-    let expected = h.checked_mul(w).and_then(|n| n.checked_mul(c)).and_then(|n| n.checked_mul(4)).and_then(|n| n.checked_add(HEADER_LEN));
+    let expected = h
+        .checked_mul(w)
+        .and_then(|n| n.checked_mul(c))
+        .and_then(|n| n.checked_mul(4))
+        .and_then(|n| n.checked_add(HEADER_LEN));
     if expected != Some(bytes.len()) {
         let expected = expected.map_or_else(|| "too many".to_string(), |n| n.to_string());
         return Err(format!(

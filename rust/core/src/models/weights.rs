@@ -49,7 +49,12 @@ pub fn read_named_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
         "pt" | "pth" | "bin" => Tensor::loadz_multi(path),
         _ => return Err(Error::data(path, "unknown weight format; expected .safetensors, .pt, .pth or .bin")),
     };
-    tensors.map_err(|e| Error::data(path, format!("cannot read weights: {e}")))
+    // libtorch appends a C++ backtrace; the first line says what went wrong.
+    tensors.map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default().to_string();
+        Error::data(path, format!("cannot read weights: {first}"))
+    })
 }
 
 /// Copies matching tensors of `path` into `vs`. `num_batches_tracked`

@@ -30,6 +30,8 @@ impl HostBatch {
 pub struct TrainingImages {
     pub samples: Vec<(Array3<f32>, Array2<u8>)>,
     pub is_rgb: bool,
+    /// Label of crop padding.
+    pub unlabeled: u8,
 }
 
 /// Crops drawn per epoch when the user does not say: enough to cover every
@@ -57,7 +59,7 @@ pub fn epoch_batches(
     tile: usize,
 ) -> Receiver<HostBatch> {
     let epoch_seed = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut augmenter = Augmenter::new(augment, epoch_seed.wrapping_add(1));
+    let mut augmenter = Augmenter::new(augment, epoch_seed.wrapping_add(1)).with_unlabeled(images.unlabeled);
     let (tx, rx) = sync_channel(2);
     std::thread::spawn(move || {
         let mut order: Vec<usize> = (0..samples).map(|i| i % images.samples.len()).collect();

@@ -94,6 +94,7 @@ pub fn train(
     let train_images = Arc::new(TrainingImages {
         samples: data.train.iter().map(|s| Ok((normalized(&s.image, &normalization)?, s.mask.clone()))).collect::<Result<_>>()?,
         is_rgb: channels == 3,
+        unlabeled: data.config.unlabeled_index,
     });
     let validation = validation_items(data, &normalization, device)?;
     let class_weights = class_weights(data, config, num_classes)?;

@@ -1,0 +1,83 @@
+//! Interoperability with the Python stack we replace: smp state dicts load
+//! into our models, and our TorchScript files load in Python torch with the
+//! same outputs. Needs the test Python environment (`scripts/deps.sh python`),
+//! found through `DLC_PYTHON`, which `make test` sets.
+
+mod common;
+
+use dlclassifier::model_dir;
+use dlclassifier::models::{weights, Architecture, EncoderKind, ModelSpec, SegmentationModel};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Kind, Tensor};
+
+fn python() -> String {
+    std::env::var("DLC_PYTHON").expect("set DLC_PYTHON to the test venv's python (make test does: scripts/deps.sh python)")
+}
+
+fn run_python(script: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new(python()).arg(common::repo().join(script)).args(args).output().expect("python runs");
+    eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn io(dir: &Path) -> HashMap<String, Tensor> {
+    Tensor::read_safetensors(dir.join("io.safetensors")).unwrap().into_iter().collect()
+}
+
+#[test]
+fn smp_state_dicts_load_and_give_smps_logits() {
+    for (encoder, c, k) in [(EncoderKind::ResNet34, 3, 2), (EncoderKind::EfficientNetB0, 2, 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let status = run_python("tests/python/smp_state_dict.py", &[encoder.name(), &c.to_string(), &k.to_string(), dir.path().to_str().unwrap()]).status;
+        assert!(status.success());
+        let io = io(dir.path());
+        // PyTorch pickles of OrderedDicts (`model.pth`) need a pickle reader: issue 6.
+        for file in ["state_dict.safetensors"] {
+            let vs = VarStore::new(Device::Cpu);
+            let model = SegmentationModel::new(&vs.root(), ModelSpec { architecture: Architecture::Unet, encoder, in_channels: c, num_classes: k }).unwrap();
+            let report = weights::load_state_dict(&vs, &dir.path().join(file), true).unwrap();
+            assert!(report.is_exact(), "{file}: {:?}", report.problems());
+            let logits = tch::no_grad(|| model.forward_t(&io["input"], false));
+            let diff = (&logits - &io["expected"]).abs().max().double_value(&[]);
+            assert!(diff <= 1e-4, "{encoder} from {file}: max abs diff {diff}");
+        }
+    }
+}
+
+#[test]
+fn mismatched_state_dicts_are_refused_with_every_problem_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run_python("tests/python/smp_state_dict.py", &["resnet18", "3", "2", dir.path().to_str().unwrap()]).status.success());
+    let vs = VarStore::new(Device::Cpu);
+    // Wrong encoder and channel count for that file.
+    SegmentationModel::new(&vs.root(), ModelSpec { architecture: Architecture::Unet, encoder: EncoderKind::ResNet34, in_channels: 1, num_classes: 2 }).unwrap();
+    let err = weights::load_state_dict(&vs, &dir.path().join("state_dict.safetensors"), true).unwrap_err().to_string();
+    assert!(err.contains("missing: encoder.layer1.2.conv1.weight"), "{err}");
+    assert!(err.contains("shape mismatch: encoder.conv1.weight is [64, 1, 7, 7] in the model, [64, 3, 7, 7] in the file"), "{err}");
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a tensor file").unwrap();
+    let err = weights::load_state_dict(&vs, &garbage, true).unwrap_err().to_string();
+    assert!(err.contains("cannot read weights"), "{err}");
+}
+
+#[test]
+fn our_torchscript_loads_in_python_torch_with_the_same_output() {
+    let spec = ModelSpec { architecture: Architecture::Unet, encoder: EncoderKind::MobileNetV2, in_channels: 3, num_classes: 3 };
+    let vs = VarStore::new(Device::Cpu);
+    let model = SegmentationModel::new(&vs.root(), spec).unwrap();
+    // Non-trivial BatchNorm statistics, as after training.
+    let _ = tch::no_grad(|| model.forward_t(&(Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu)) * 2.0 + 0.5), true));
+    let dir = tempfile::tempdir().unwrap();
+    let pt = dir.path().join(model_dir::TORCHSCRIPT_FILE);
+    model_dir::export_torchscript(spec, &vs, 64, &pt).unwrap();
+    // A different size than the trace's: the exported graph must not bake in shapes.
+    let input = Tensor::randn([2, 3, 96, 128], (Kind::Float, Device::Cpu));
+    let expected = tch::no_grad(|| model.forward_t(&input, false));
+    let io_file = dir.path().join("io.safetensors");
+    Tensor::write_safetensors(&[("input", &input), ("expected", &expected)], &io_file).unwrap();
+    let out = run_python("tests/python/torchscript_parity.py", &[pt.to_str().unwrap(), io_file.to_str().unwrap(), "--atol", "1e-4"]);
+    assert!(out.status.success(), "Python torch disagrees with our model");
+}
