@@ -1,5 +1,6 @@
 //! `dlclassifier`: train pixel classifiers from the command line.
 
+mod bench_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,8 @@ enum Command {
     Train(Box<train_cmd::TrainArgs>),
     /// List architectures, encoders, parameter counts and freeze groups (JSON).
     Catalog,
+    /// Measure training throughput (samples/s) on synthetic batches (JSON).
+    BenchTrain(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false).init();
     let result = match cli.command {
         Command::Train(args) => train_cmd::run(*args),
+        Command::BenchTrain(args) => bench_cmd::run(args),
         Command::Catalog => dlclassifier::models::catalog::catalog()
             .and_then(|c| serde_json::to_string_pretty(&c).map_err(|e| dlclassifier::Error::config(e.to_string())))
             .map(|text| println!("{text}")),

@@ -25,6 +25,12 @@ pub struct Loss {
     ignore_index: i64,
 }
 
+impl Clone for Loss {
+    fn clone(&self) -> Self {
+        Loss { kind: self.kind, weights: self.weights.as_ref().map(|w| w.shallow_clone()), ignore_index: self.ignore_index }
+    }
+}
+
 impl Loss {
     pub fn new(kind: LossKind, class_weights: Option<&[f32]>, ignore_index: i64, device: tch::Device) -> Loss {
         let weights = class_weights.map(|w| Tensor::from_slice(w).to_device(device));

@@ -8,6 +8,7 @@ mod grad_scaler;
 mod loss;
 mod metrics;
 mod scheduler;
+mod step;
 mod trainer;
 
 pub use checkpoint::checkpoint_dir;
@@ -16,4 +17,5 @@ pub use control::{EpochRecord, JobControl};
 pub use loss::{Loss, LossKind};
 pub use metrics::{ConfusionMatrix, SegmentationMetrics};
 pub use scheduler::{Scheduler, SchedulerConfig};
+pub use step::StepRunner;
 pub use trainer::{train, TrainingOutcome};

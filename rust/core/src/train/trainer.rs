@@ -4,9 +4,9 @@
 use super::batches::{default_samples_per_epoch, epoch_batches, TrainingImages};
 use super::checkpoint::{checkpoint_dir, RunState};
 use super::control::{EpochRecord, JobControl};
-use super::grad_scaler::GradScaler;
 use super::loss::Loss;
 use super::metrics::ConfusionMatrix;
+use super::step::StepRunner;
 use super::{MonitorMetric, TrainingConfig};
 use crate::data::TrainingData;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
@@ -17,7 +17,7 @@ use ndarray::{Array2, Array3};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::nn::{self, ModuleT, OptimizerConfig, VarStore};
+use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 /// A finished run: where the model is and how it got there.
@@ -53,7 +53,6 @@ pub fn train(
     }
     tch::manual_seed(config.seed as i64);
     let device = config.device.resolve()?;
-    let amp = config.amp && device.is_cuda();
     let num_classes = data.config.num_classes();
     let channels = data.num_channels();
     let ignore = data.config.unlabeled_index as i64;
@@ -102,9 +101,7 @@ pub fn train(
     let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
     let steps_per_epoch = samples.div_ceil(config.batch_size);
     let scheduler = super::Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
-    let mut opt = nn::AdamW { beta1: 0.9, beta2: 0.999, wd: config.weight_decay, eps: 1e-8, amsgrad: false }.build(&vs, config.learning_rate)?;
-    let trainable = vs.trainable_variables();
-    let mut scaler = amp.then(GradScaler::default);
+    let mut runner = StepRunner::new(&vs, loss_fn.clone(), config.learning_rate, config.weight_decay, config.gradient_clip, config.amp)?;
 
     let start = Instant::now();
     let elapsed_before = history.last().map(|r| r.elapsed_s).unwrap_or(0.0);
@@ -125,28 +122,8 @@ pub fn train(
                 break;
             }
             lr = scheduler.lr(epoch, step);
-            opt.set_lr(lr);
             let (x, y) = batch.to_tensors(channels, config.tile_size, device);
-            let logits = tch::autocast(amp, || model.forward_t(&x, true));
-            let loss = loss_fn.compute(&logits, &y);
-            opt.zero_grad();
-            let apply_step = match &mut scaler {
-                Some(s) => {
-                    (&loss * s.scale()).backward();
-                    s.unscale(&trainable)
-                }
-                None => {
-                    loss.backward();
-                    true
-                }
-            };
-            if apply_step {
-                if let Some(max) = config.gradient_clip {
-                    opt.clip_grad_norm(max);
-                }
-                opt.step();
-            }
-            loss_sum += loss.double_value(&[]);
+            loss_sum += runner.step(&model, &x, &y, lr);
             steps += 1;
         }
         if control.is_cancelled() {
