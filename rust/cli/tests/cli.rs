@@ -1,0 +1,81 @@
+//! The `dlclassifier` binary as users run it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data").join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dlclassifier")).args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn train_writes_a_model_and_reports_each_epoch_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    let out = run(&[
+        "train", "--data", data("nuclei-dsb2018").to_str().unwrap(), "--out", model.to_str().unwrap(),
+        "--encoder", "mobilenet_v2", "--epochs", "2", "--samples-per-epoch", "4", "--tile-size", "64",
+        "--batch-size", "2", "--threads", "2", "--device", "cpu", "--scheduler", "step", "--loss", "cross_entropy", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["epoch"], 2);
+    assert!(lines[1]["mean_iou"].as_f64().is_some());
+    for f in ["model.pt", "model.safetensors", "metadata.json", "training_history.json", "training_curves.png"] {
+        assert!(model.join(f).is_file(), "{f}");
+    }
+    let png = image::open(model.join("training_curves.png")).unwrap();
+    assert!(png.width() > 500);
+    assert!(stderr(&out).contains("model written to"));
+
+    // Settings reused from that model, with one change; --overwrite replaces it.
+    let again = run(&["train", "--data", data("nuclei-dsb2018").to_str().unwrap(), "--out", model.to_str().unwrap(),
+        "--from-model", model.to_str().unwrap(), "--epochs", "1", "--overwrite", "--json"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["training"]["encoder"], "mobilenet_v2");
+    assert_eq!(meta["training"]["epochs"], 1);
+    assert_eq!(meta["training"]["scheduler"]["type"], "step");
+}
+
+#[test]
+fn bad_input_gives_one_line_and_a_failing_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("m");
+    let cases: [(&[&str], &str); 4] = [
+        (&["train", "--data", "/nonexistent", "--out", out_dir.to_str().unwrap()], "/nonexistent"),
+        (&["train", "--data", data("ihc-dab").to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--encoder", "vgg99"], "unknown encoder 'vgg99'"),
+        (&["train", "--data", data("ihc-dab").to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--tile-size", "100"], "multiple of 32"),
+        (&["train", "--data", data("ihc-dab").to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--device", "cuda:7"], "CUDA"),
+    ];
+    for (args, expected) in cases {
+        let out = run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
+        assert!(!out_dir.exists());
+    }
+}
+
+#[test]
+fn catalog_lists_encoders_with_freeze_groups() {
+    let out = run(&["catalog"]);
+    assert!(out.status.success());
+    let catalog: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let encoders = catalog[0]["encoders"].as_array().unwrap();
+    assert_eq!(catalog[0]["name"], "unet");
+    assert_eq!(encoders.len(), 5);
+    let r18 = encoders.iter().find(|e| e["name"] == "resnet18").unwrap();
+    assert_eq!(r18["model_parameters"], 14_328_354);
+    assert_eq!(r18["freeze_groups"][1]["name"], "layer1");
+}
