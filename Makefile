@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 CACHE ?= $(HOME)/.cache/dlclassifier
+export DLC_CACHE := $(CACHE)
 export LIBTORCH := $(CACHE)/libtorch-2.11.0
 export DLC_PYTHON := $(CACHE)/venv-torch-2.11.0/bin/python
 CARGO ?= cargo

@@ -51,11 +51,13 @@ fn train_writes_a_model_and_reports_each_epoch_as_json() {
 fn bad_input_gives_one_line_and_a_failing_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("m");
+    let ihc = data("ihc-dab");
+    let (ihc, out) = (ihc.to_str().unwrap(), out_dir.to_str().unwrap());
     let cases: [(&[&str], &str); 4] = [
-        (&["train", "--data", "/nonexistent", "--out", out_dir.to_str().unwrap()], "/nonexistent"),
-        (&["train", "--data", data("ihc-dab").to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--encoder", "vgg99"], "unknown encoder 'vgg99'"),
-        (&["train", "--data", data("ihc-dab").to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--tile-size", "100"], "multiple of 32"),
-        (&["train", "--data", data("ihc-dab").to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--device", "cuda:7"], "CUDA"),
+        (&["train", "--data", "/nonexistent", "--out", out], "/nonexistent"),
+        (&["train", "--data", ihc, "--out", out, "--encoder", "vgg99"], "unknown encoder 'vgg99'"),
+        (&["train", "--data", ihc, "--out", out, "--tile-size", "100"], "multiple of 32"),
+        (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA"),
     ];
     for (args, expected) in cases {
         let out = run(args);
