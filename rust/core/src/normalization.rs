@@ -111,6 +111,7 @@ impl NormalizationConfig {
 /// `per_channel`, a single entry otherwise. Saved in model metadata.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NormalizationStats {
+    #[serde(flatten)]
     pub config: NormalizationConfig,
     /// Channels of the images the statistics were measured on.
     pub num_channels: usize,

@@ -37,6 +37,10 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     assert_eq!(meta.classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Background", "Nucleus"]);
     assert_eq!(meta.classes[1].color, "#FF0000");
     assert_eq!(meta.training, config);
+    assert_eq!(meta.input_config.normalization, outcome.metadata.input_config.normalization);
+    let raw: serde_json::Value = model_dir::read_json(&dir.join(model_dir::METADATA_FILE)).unwrap();
+    assert_eq!(raw["input_config"]["normalization"]["strategy"], "percentile_99", "the Python extension's layout");
+    assert!(raw["input_config"]["normalization"]["p_high"][0].as_f64().unwrap() > 0.0);
     assert_eq!(train::TrainingConfig::from_model(&dir).unwrap(), config);
     let history: Vec<EpochRecord> = model_dir::read_json(&dir.join(model_dir::HISTORY_FILE)).unwrap();
     assert_eq!(history, outcome.history);
