@@ -345,3 +345,32 @@ fn build_metadata(
         training: config.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_weights_combine_the_data_config_and_user_multipliers() {
+        let data = TrainingData::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/nuclei-dsb2018")).unwrap();
+        let mut config = TrainingConfig::default();
+        assert_eq!(class_weights(&data, &config, 2).unwrap(), Some(vec![0.630239, 2.419553]));
+        config.class_weight_multipliers = Some(vec![2.0, 0.5]);
+        assert_eq!(class_weights(&data, &config, 2).unwrap(), Some(vec![0.630239 * 2.0, 2.419553 * 0.5]));
+        config.use_class_weights = false;
+        assert_eq!(class_weights(&data, &config, 2).unwrap(), Some(vec![2.0, 0.5]));
+        config.class_weight_multipliers = None;
+        assert_eq!(class_weights(&data, &config, 2).unwrap(), None);
+        config.class_weight_multipliers = Some(vec![1.0]);
+        assert!(class_weights(&data, &config, 2).unwrap_err().to_string().contains("1 class weight multipliers given for 2 classes"));
+    }
+
+    #[test]
+    fn reflection_padding_reaches_multiples_of_the_stride_even_for_tiny_images() {
+        let x = Tensor::arange(3 * 5, (Kind::Float, Device::Cpu)).view([1, 1, 3, 5]);
+        let padded = pad_reflect(&x, pad_to(3, 32), pad_to(5, 32));
+        assert_eq!(padded.size(), [1, 1, 32, 32]);
+        assert_eq!(padded.narrow(2, 0, 3).narrow(3, 0, 5), x);
+        assert_eq!(pad_to(64, 32), 0);
+    }
+}
