@@ -3,13 +3,20 @@
 use crate::{Error, Result};
 use std::path::Path;
 
+/// Refuses an existing `target` unless `overwrite`; lets long jobs fail
+/// before they start rather than when they write.
+pub fn ensure_writable(target: &Path, overwrite: bool) -> Result<()> {
+    if target.exists() && !overwrite {
+        return Err(Error::data(target, "already exists; choose another output folder or allow overwriting"));
+    }
+    Ok(())
+}
+
 /// Fills a fresh temporary folder beside `target` with `fill`, then renames
 /// it into place. An existing `target` is an error unless `overwrite`, in
 /// which case it is replaced only after the new folder is complete.
 pub fn write_atomically(target: &Path, overwrite: bool, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if target.exists() && !overwrite {
-        return Err(Error::data(target, "already exists; choose another output folder or allow overwriting"));
-    }
+    ensure_writable(target, overwrite)?;
     let parent = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -35,6 +35,11 @@ impl LoadReport {
         out.extend(self.mismatched.iter().map(|(n, m, f)| format!("shape mismatch: {n} is {m:?} in the model, {f:?} in the file")));
         out
     }
+
+    /// The error for weights that do not fit, listing every problem.
+    pub fn misfit(&self, path: &Path) -> Error {
+        Error::Model(format!("{} does not fit the model:\n  {}", path.display(), self.problems().join("\n  ")))
+    }
 }
 
 /// Reads the named tensors of a `.safetensors` file or a PyTorch pickle
@@ -83,11 +88,7 @@ pub fn load_state_dict(vs: &VarStore, path: &Path, strict: bool) -> Result<LoadR
         }
     }
     if strict && !report.is_exact() {
-        return Err(Error::Model(format!(
-            "{} does not fit the model:\n  {}",
-            path.display(),
-            report.problems().join("\n  ")
-        )));
+        return Err(report.misfit(path));
     }
     tch::no_grad(|| -> Result<()> {
         for (var, src) in &to_copy {

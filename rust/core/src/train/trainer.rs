@@ -45,9 +45,7 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<TrainingOutcome> {
     config.validate()?;
-    if out_dir.exists() && !config.overwrite {
-        return Err(Error::data(out_dir, "already exists; choose another output folder or allow overwriting"));
-    }
+    model_dir::ensure_writable(out_dir, config.overwrite)?;
     if let Some(n) = config.threads {
         tch::set_num_threads(n as i32);
     }
@@ -72,7 +70,7 @@ pub fn train(
     if let Some(path) = &config.init_weights {
         let report = weights::load_state_dict(&vs, path, false)?;
         if !report.mismatched.is_empty() || report.loaded == 0 {
-            return Err(Error::Model(format!("{} does not fit the model:\n  {}", path.display(), report.problems().join("\n  "))));
+            return Err(report.misfit(path));
         }
         tracing::info!(loaded = report.loaded, missing = report.missing.len(), unexpected = report.unexpected.len(), "initial weights loaded");
     }
@@ -88,7 +86,7 @@ pub fn train(
         }
         None => (compute_normalization(data, &norm_config)?, Vec::new()),
     };
-    freeze_groups(&vs, config)?;
+    freeze_groups(&vs, config);
 
     let train_images = Arc::new(TrainingImages {
         samples: data.train.iter().map(|s| Ok((normalized(&s.image, &normalization)?, s.mask.clone()))).collect::<Result<_>>()?,
@@ -201,7 +199,7 @@ fn normalized(image: &Array3<f32>, stats: &NormalizationStats) -> Result<Array3<
 }
 
 /// Freezes the variables of the configured encoder groups.
-fn freeze_groups(vs: &VarStore, config: &TrainingConfig) -> Result<()> {
+fn freeze_groups(vs: &VarStore, config: &TrainingConfig) {
     let groups = config.encoder.freeze_groups();
     let prefixes: Vec<String> = groups
         .iter()
@@ -213,7 +211,6 @@ fn freeze_groups(vs: &VarStore, config: &TrainingConfig) -> Result<()> {
             let _ = var.set_requires_grad(false);
         }
     }
-    Ok(())
 }
 
 /// Class weights from the data's config, times the user's multipliers.
