@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent installer for native and test dependencies, cached outside the clone.
-# Usage: scripts/deps.sh [libtorch|python|system|all]
+# Usage: scripts/deps.sh [libtorch|onnxruntime|python|system|all]
 # Prints nothing but progress; re-running is cheap once the cache is filled.
 set -euo pipefail
 
@@ -8,7 +8,10 @@ CACHE="${DLC_CACHE:-$HOME/.cache/dlclassifier}"
 TORCH_VERSION=2.11.0
 CUDART_VERSION=13.0.96
 CUPTI_VERSION=13.0.85
+ORT_VERSION=1.31.0
+ONNX_VERSION=1.23.2
 LIBTORCH="$CACHE/libtorch-$TORCH_VERSION"
+ONNXRUNTIME="$CACHE/onnxruntime-$ORT_VERSION"
 VENV="$CACHE/venv-torch-$TORCH_VERSION"
 WHEELS="$CACHE/wheels"
 
@@ -60,24 +63,43 @@ install_libtorch() {
   mv "$tmp" "$LIBTORCH"
 }
 
+# libonnxruntime.so for ort's load-dynamic, taken from the PyPI wheel.
+install_onnxruntime() {
+  [ -f "$ONNXRUNTIME/.complete" ] && return 0
+  install_system
+  log "installing libonnxruntime $ORT_VERSION into $ONNXRUNTIME"
+  local tmp="$ONNXRUNTIME.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp/lib"
+  unzip -q -j "$(wheel "onnxruntime==$ORT_VERSION")" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" \
+    'onnxruntime/capi/libonnxruntime_providers_shared.so' -d "$tmp/lib"
+  ln -s "libonnxruntime.so.$ORT_VERSION" "$tmp/lib/libonnxruntime.so"
+  rm -rf "$ONNXRUNTIME"
+  touch "$tmp/.complete"
+  mv "$tmp" "$ONNXRUNTIME"
+}
+
 # Python torch + segmentation_models_pytorch: used only by tests and benchmarks
 # that compare our engine with the Python stack it replaces.
+# The stamp holds the package list, so adding a package upgrades an existing venv.
 install_python() {
-  [ -f "$VENV/.complete" ] && return 0
-  log "creating Python test environment in $VENV (torch $TORCH_VERSION, smp)"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check \
-    "$(wheel "torch==$TORCH_VERSION")" \
-    "torchvision==0.26.0" "segmentation-models-pytorch==0.5.0" \
-    numpy safetensors pillow tifffile >&2
-  touch "$VENV/.complete"
+  local packages="torch==$TORCH_VERSION torchvision==0.26.0 segmentation-models-pytorch==0.5.0"
+  packages+=" onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION numpy safetensors pillow tifffile"
+  [ -f "$VENV/.complete" ] && [ "$(cat "$VENV/.complete")" = "$packages" ] && return 0
+  log "preparing Python test environment in $VENV ($packages)"
+  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+  local torch_whl ort_whl
+  torch_whl=$(wheel "torch==$TORCH_VERSION")
+  ort_whl=$(wheel "onnxruntime==$ORT_VERSION")
+  # shellcheck disable=SC2086
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$torch_whl" "$ort_whl" $packages >&2
+  echo "$packages" > "$VENV/.complete"
 }
 
 case "${1:-all}" in
   libtorch) install_libtorch; echo "$LIBTORCH" ;;
+  onnxruntime) install_onnxruntime; echo "$ONNXRUNTIME" ;;
   python) install_python; echo "$VENV" ;;
-  all) install_libtorch; install_python ;;
+  all) install_libtorch; install_onnxruntime; install_python ;;
   system) install_system ;;
-  *) echo "usage: $0 [libtorch|python|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [libtorch|onnxruntime|python|all]" >&2; exit 2 ;;
 esac

@@ -1,6 +1,8 @@
-//! `dlclassifier`: train pixel classifiers from the command line.
+//! `dlclassifier`: train and apply pixel classifiers from the command line.
 
 mod bench_cmd;
+mod bench_infer_cmd;
+mod infer_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,10 +22,20 @@ struct Cli {
 enum Command {
     /// Train a model from a QuPath training-data export.
     Train(Box<train_cmd::TrainArgs>),
+    /// Apply a model to a whole image, tile by tile, and write the result files.
+    Infer(Box<infer_cmd::InferArgs>),
+    /// Write model.onnx for an existing model folder.
+    Export {
+        /// Model folder (metadata.json and model.safetensors).
+        #[arg(long)]
+        model: std::path::PathBuf,
+    },
     /// List architectures, encoders, parameter counts and freeze groups (JSON).
     Catalog,
     /// Measure training throughput (samples/s) on synthetic batches (JSON).
     BenchTrain(bench_cmd::BenchArgs),
+    /// Measure tile inference throughput of the ONNX path against its bare run (JSON).
+    BenchInfer(bench_infer_cmd::BenchInferArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +49,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train_cmd::run(*args),
         Command::BenchTrain(args) => bench_cmd::run(args),
+        Command::BenchInfer(args) => bench_infer_cmd::run(args),
+        Command::Infer(args) => infer_cmd::run(*args),
+        Command::Export { model } => {
+            dlclassifier::model_dir::export_onnx_dir(&model).map(|path| println!("wrote {}", path.display()))
+        }
         Command::Catalog => dlclassifier::models::catalog::catalog()
             .and_then(|c| serde_json::to_string_pretty(&c).map_err(|e| dlclassifier::Error::config(e.to_string())))
             .map(|text| println!("{text}")),

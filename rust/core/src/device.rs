@@ -7,7 +7,7 @@ use std::str::FromStr;
 use tch::Device;
 
 /// A device as users write it: `auto`, `cpu`, `cuda`, `cuda:N` or `mps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum DeviceChoice {
     #[default]
     Auto,

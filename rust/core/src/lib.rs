@@ -1,13 +1,18 @@
 //! dlclassifier core: training data, normalization, models, training and
 //! inference for pixel classifiers. Knows nothing about JNI or C.
 
+pub mod apply;
 pub mod augment;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod inference;
 pub mod model_dir;
 pub mod models;
 pub mod normalization;
+pub mod onnx;
+pub mod outputs;
+pub mod tiling;
 pub mod train;
 
 pub use error::{Error, Result};

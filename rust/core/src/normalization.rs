@@ -196,15 +196,10 @@ impl NormalizationStats {
                 image.dim().0
             )));
         }
-        let clip = self.clip_range();
-        for (mut plane, (scale, offset)) in image.axis_iter_mut(Axis(0)).zip(self.affine()) {
-            plane.mapv_inplace(|x| {
-                let y = x * scale + offset;
-                match clip {
-                    Some((lo, hi)) => y.clamp(lo, hi),
-                    None => y,
-                }
-            });
+        let norm = Normalizer::from_stats(self);
+        for (c, mut plane) in image.axis_iter_mut(Axis(0)).enumerate() {
+            let (scale, offset) = norm.affine(c);
+            plane.mapv_inplace(|x| norm.clip(x * scale + offset));
         }
         Ok(())
     }
@@ -231,6 +226,46 @@ impl NormalizationStats {
                 }
             })
             .collect()
+    }
+}
+
+/// Per-channel `x * scale + offset`, optionally clipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalizer {
+    affine: Vec<(f32, f32)>,
+    clip: Option<(f32, f32)>,
+}
+
+impl Normalizer {
+    /// Replays the statistics stored with a trained model.
+    pub fn from_stats(stats: &NormalizationStats) -> Normalizer {
+        Normalizer { affine: stats.affine(), clip: stats.clip_range() }
+    }
+
+    /// Passes values through unchanged: for imported models whose metadata
+    /// names no normalization (the graph is assumed to normalize itself).
+    pub fn identity(channels: usize) -> Normalizer {
+        Normalizer { affine: vec![(1.0, 0.0); channels], clip: None }
+    }
+
+    pub fn channels(&self) -> usize {
+        self.affine.len()
+    }
+
+    pub fn affine(&self, channel: usize) -> (f32, f32) {
+        self.affine[channel]
+    }
+
+    pub fn clip_range(&self) -> Option<(f32, f32)> {
+        self.clip
+    }
+
+    #[inline]
+    pub fn clip(&self, v: f32) -> f32 {
+        match self.clip {
+            Some((lo, hi)) => v.clamp(lo, hi),
+            None => v,
+        }
     }
 }
 

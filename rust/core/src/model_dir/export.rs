@@ -1,8 +1,10 @@
-//! TorchScript export of a trained model, loadable by Python's `torch.jit.load`.
+//! Exports of a trained model: TorchScript, loadable by Python's
+//! `torch.jit.load`, and ONNX for a model folder written earlier.
 
-use crate::models::{ModelSpec, SegmentationModel};
-use crate::Result;
-use std::path::Path;
+use super::{ModelMetadata, ONNX_FILE, WEIGHTS_FILE};
+use crate::models::{weights, ModelSpec, SegmentationModel};
+use crate::{onnx, Error, Result};
+use std::path::{Path, PathBuf};
 use tch::nn::{ModuleT, VarStore};
 use tch::{CModule, Device, Kind, Tensor};
 
@@ -21,4 +23,20 @@ pub fn export_torchscript(spec: ModelSpec, trained: &VarStore, tile_size: i64, p
     })?;
     module.save(path)?;
     Ok(())
+}
+
+/// Writes `model.onnx` into an existing model folder from its `metadata.json`
+/// and `model.safetensors`, e.g. for folders from before ONNX export existed.
+/// The file is written beside its target and renamed into place, so a failure
+/// leaves any previous `model.onnx` intact and nothing half-written.
+pub fn export_onnx_dir(dir: &Path) -> Result<PathBuf> {
+    let spec = ModelMetadata::read(dir)?.spec();
+    let vs = VarStore::new(Device::Cpu);
+    SegmentationModel::new(&vs.root(), spec)?;
+    weights::load_state_dict(&vs, &dir.join(WEIGHTS_FILE), true)?;
+    let staging = tempfile::Builder::new().prefix(".model.onnx.tmp-").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    onnx::export_onnx(spec, &vs, staging.path())?;
+    let target = dir.join(ONNX_FILE);
+    staging.persist(&target).map_err(|e| Error::io(&target, e.error))?;
+    Ok(target)
 }

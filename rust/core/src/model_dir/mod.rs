@@ -1,6 +1,6 @@
 //! A trained model on disk, compatible with the Python extension's layout:
-//! `model.pt` (TorchScript), `model.safetensors` (weights with smp names),
-//! `metadata.json`, `training_history.json` and `training_curves.png`.
+//! `model.pt` (TorchScript), `model.onnx`, `model.safetensors` (weights with
+//! smp names), `metadata.json`, `training_history.json` and `training_curves.png`.
 
 mod atomic;
 mod export;
@@ -8,11 +8,12 @@ mod metadata;
 mod plot;
 
 pub use atomic::{ensure_writable, write_atomically};
-pub use export::export_torchscript;
+pub use export::{export_onnx_dir, export_torchscript};
 pub use metadata::{ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 pub use plot::plot_history;
 
 pub const TORCHSCRIPT_FILE: &str = "model.pt";
+pub const ONNX_FILE: &str = "model.onnx";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const METADATA_FILE: &str = "metadata.json";
 pub const HISTORY_FILE: &str = "training_history.json";

@@ -3,12 +3,13 @@
 
 pub mod catalog;
 pub mod encoders;
-mod layers;
+pub(crate) mod layers;
 mod unet;
 pub mod weights;
 
 pub use encoders::{EncoderKind, FreezeGroup};
 
+use crate::onnx::GraphBuilder;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -68,7 +69,7 @@ pub struct SegmentationModel {
     spec: ModelSpec,
     encoder: Box<dyn encoders::Encoder>,
     decoder: unet::UnetDecoder,
-    head: nn::Conv2D,
+    head: layers::Conv2d,
 }
 
 impl SegmentationModel {
@@ -107,6 +108,14 @@ impl SegmentationModel {
             }
             _ => Err(Error::config(format!("expected a [N, C, H, W] input, got shape {size:?}"))),
         }
+    }
+
+    /// Adds the eval-mode forward pass to `g`, reading the value `input`;
+    /// returns the name of the logits.
+    pub fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> String {
+        let features = self.encoder.export_onnx(g, input);
+        let x = self.decoder.export_onnx(g, &features);
+        g.conv(&x, &self.head, None)
     }
 }
 

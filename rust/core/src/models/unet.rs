@@ -1,7 +1,8 @@
 //! The UNet decoder of segmentation_models_pytorch (BatchNorm, nearest 2x
 //! upsampling, no attention, no center block) and its segmentation head.
 
-use super::layers::{batch_norm_default, conv2d};
+use super::layers::{batch_norm_default, conv2d, BatchNorm2d, Conv2d};
+use crate::onnx::GraphBuilder;
 use tch::{nn, Tensor};
 
 /// smp's default decoder widths, coarsest first.
@@ -10,8 +11,8 @@ pub const DECODER_CHANNELS: [i64; 5] = [256, 128, 64, 32, 16];
 /// smp's `Conv2dReLU`: a 3x3 conv without bias (BatchNorm follows), BatchNorm, ReLU.
 #[derive(Debug)]
 struct ConvBnRelu {
-    conv: nn::Conv2D,
-    bn: nn::BatchNorm,
+    conv: Conv2d,
+    bn: BatchNorm2d,
 }
 
 impl ConvBnRelu {
@@ -21,6 +22,11 @@ impl ConvBnRelu {
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
         xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.conv(x, &self.conv, Some(&self.bn));
+        g.relu(&y)
     }
 }
 
@@ -74,6 +80,21 @@ impl UnetDecoder {
                 x = Tensor::cat(&[&x, skip], 1);
             }
             x = block.conv2.forward(&block.conv1.forward(&x, train), train);
+        }
+        x
+    }
+
+    /// `forward` in eval mode as ONNX, from the names `Encoder::export_onnx` returns.
+    pub fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
+        let mut levels = features[1..].iter().rev();
+        let mut x = levels.next().expect("encoder features").clone();
+        for block in &self.blocks {
+            x = g.upsample2x(&x);
+            if let Some(skip) = levels.next() {
+                x = g.concat(&[&x, skip]);
+            }
+            let y = block.conv1.export_onnx(g, &x);
+            x = block.conv2.export_onnx(g, &y);
         }
         x
     }

@@ -1,5 +1,7 @@
 //! Segmentation metrics from a confusion matrix over labelled pixels.
 
+use crate::{Error, Result};
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -37,6 +39,18 @@ impl ConfusionMatrix {
         for (slot, c) in self.counts.iter_mut().zip(counts) {
             *slot += c as u64;
         }
+    }
+
+    /// Adds class maps of equal shape, skipping `ignore` in `truth`.
+    pub fn add_labels(&mut self, truth: ArrayView2<u8>, predicted: ArrayView2<u8>, ignore: u8) -> Result<()> {
+        for (&t, &p) in truth.iter().zip(predicted.iter()).filter(|(&t, _)| t != ignore) {
+            let (t, p) = (t as usize, p as usize);
+            if t >= self.classes || p >= self.classes {
+                return Err(Error::config(format!("class {} is outside the model's {} classes", t.max(p), self.classes)));
+            }
+            self.counts[t * self.classes + p] += 1;
+        }
+        Ok(())
     }
 
     pub fn count(&self, truth: usize, predicted: usize) -> u64 {
@@ -81,6 +95,18 @@ mod tests {
         // class 0: tp 1, union 2; class 1: tp 1, union 3; class 2: tp 0, union 1
         assert_eq!(m.per_class_iou, vec![Some(0.5), Some(1.0 / 3.0), Some(0.0)]);
         assert!((m.mean_iou - (0.5 + 1.0 / 3.0) / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn class_maps_count_like_logits() {
+        let truth = ndarray::array![[0u8, 1, 1], [2, 255, 0]];
+        let predicted = ndarray::array![[0u8, 0, 1], [1, 2, 0]];
+        let mut cm = ConfusionMatrix::new(3);
+        cm.add_labels(truth.view(), predicted.view(), 255).unwrap();
+        assert_eq!((cm.count(0, 0), cm.count(1, 0), cm.count(1, 1), cm.count(2, 1)), (2, 1, 1, 1));
+        assert_eq!(cm.metrics().pixel_accuracy, 0.6);
+        let bad = ndarray::array![[3u8]];
+        assert!(cm.add_labels(bad.view(), bad.view(), 255).unwrap_err().to_string().contains("class 3 is outside the model's 3 classes"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::data::TrainingData;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 use crate::models::{weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
-use crate::{Error, Result};
+use crate::{onnx, Error, Result};
 use ndarray::{Array2, Array3};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -179,6 +179,7 @@ pub fn train(
     model_dir::write_atomically(out_dir, config.overwrite, |dir| {
         vs.save(dir.join(model_dir::WEIGHTS_FILE))?;
         model_dir::export_torchscript(spec, &vs, config.tile_size as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))?;
+        onnx::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE))?;
         metadata.write(dir)?;
         model_dir::write_json(&dir.join(model_dir::HISTORY_FILE), &history)?;
         model_dir::plot_history(&history, &dir.join(model_dir::PLOT_FILE))

@@ -4,7 +4,8 @@
 //! drop-connect and TF BatchNorm constants.
 
 use super::{Encoder, Features};
-use crate::models::layers::{batch_norm, conv2d};
+use crate::models::layers::{batch_norm, conv2d, BatchNorm2d, Conv2d};
+use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::{Kind, Tensor};
 
@@ -41,13 +42,18 @@ fn swish(x: &Tensor) -> Tensor {
     x * x.sigmoid()
 }
 
+fn swish_onnx(g: &mut GraphBuilder, x: &str) -> String {
+    let s = g.sigmoid(x);
+    g.mul(x, &s)
+}
+
 /// A convolution with TensorFlow "same" padding. For inputs whose size is a
 /// multiple of the total stride, which the models require, the padding of
 /// every layer is fixed: `k-1` split evenly for stride 1, and `k-2` with the
 /// extra pixel at the bottom/right for stride 2.
 #[derive(Debug)]
 struct SameConv {
-    conv: nn::Conv2D,
+    conv: Conv2d,
     pad: [i64; 4],
 }
 
@@ -65,17 +71,23 @@ impl SameConv {
             xs.constant_pad_nd(self.pad).apply(&self.conv)
         }
     }
+
+    /// The padding becomes the Conv's own (ONNX allows it asymmetric), `bn` folded in.
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, bn: Option<&BatchNorm2d>) -> String {
+        let [left, right, top, bottom] = self.pad;
+        g.conv_padded(x, &self.conv, bn, [top, left, bottom, right])
+    }
 }
 
 #[derive(Debug)]
 struct MbConv {
-    expand: Option<(SameConv, nn::BatchNorm)>,
+    expand: Option<(SameConv, BatchNorm2d)>,
     depthwise: SameConv,
-    bn1: nn::BatchNorm,
+    bn1: BatchNorm2d,
     se_reduce: SameConv,
     se_expand: SameConv,
     project: SameConv,
-    bn2: nn::BatchNorm,
+    bn2: BatchNorm2d,
     skip: bool,
     drop_connect: f64,
 }
@@ -122,6 +134,31 @@ impl MbConv {
         }
         x + xs
     }
+
+    /// `forward` in eval mode, where drop-connect is the identity.
+    fn export_onnx(&self, g: &mut GraphBuilder, xs: &str) -> String {
+        let mut x = match &self.expand {
+            Some((conv, bn)) => {
+                let y = conv.export_onnx(g, xs, Some(bn));
+                swish_onnx(g, &y)
+            }
+            None => xs.to_string(),
+        };
+        let d = self.depthwise.export_onnx(g, &x, Some(&self.bn1));
+        x = swish_onnx(g, &d);
+        let squeezed = g.global_average_pool(&x);
+        let reduced = self.se_reduce.export_onnx(g, &squeezed, None);
+        let activated = swish_onnx(g, &reduced);
+        let expanded = self.se_expand.export_onnx(g, &activated, None);
+        let scale = g.sigmoid(&expanded);
+        let scaled = g.mul(&x, &scale);
+        x = self.project.export_onnx(g, &scaled, Some(&self.bn2));
+        if self.skip {
+            g.add(&x, xs)
+        } else {
+            x
+        }
+    }
 }
 
 /// EfficientNet-b0 as `efficientnet_pytorch` builds it, minus the classifier.
@@ -129,7 +166,7 @@ impl MbConv {
 #[derive(Debug)]
 pub struct EfficientNet {
     stem: SameConv,
-    bn0: nn::BatchNorm,
+    bn0: BatchNorm2d,
     blocks: Vec<MbConv>,
     stage_idxs: [usize; 3],
     out_channels: [i64; 6],
@@ -177,5 +214,20 @@ impl Encoder for EfficientNet {
 
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
+        let mut out = vec![input.to_string()];
+        let stem = self.stem.export_onnx(g, input, Some(&self.bn0));
+        let mut x = swish_onnx(g, &stem);
+        out.push(x.clone());
+        let bounds = [0, self.stage_idxs[0], self.stage_idxs[1], self.stage_idxs[2], self.blocks.len()];
+        for w in bounds.windows(2) {
+            for block in &self.blocks[w[0]..w[1]] {
+                x = block.export_onnx(g, &x);
+            }
+            out.push(x.clone());
+        }
+        out
     }
 }

@@ -1,15 +1,16 @@
 //! MobileNetV2 encoder (torchvision layout, ReLU6, as segmentation_models_pytorch uses it).
 
 use super::{Encoder, Features};
-use crate::models::layers::{batch_norm_default as bn, conv2d};
+use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::Tensor;
 
 /// torchvision's `Conv2dNormActivation`: conv (no bias), BatchNorm, ReLU6.
 #[derive(Debug)]
 struct ConvBnRelu6 {
-    conv: nn::Conv2D,
-    bn: nn::BatchNorm,
+    conv: Conv2d,
+    bn: BatchNorm2d,
 }
 
 impl ConvBnRelu6 {
@@ -23,14 +24,19 @@ impl ConvBnRelu6 {
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
         xs.apply(&self.conv).apply_t(&self.bn, train).clamp(0.0, 6.0)
     }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.conv(x, &self.conv, Some(&self.bn));
+        g.clip(&y, 0.0, 6.0)
+    }
 }
 
 #[derive(Debug)]
 struct InvertedResidual {
     expand: Option<ConvBnRelu6>,
     depthwise: ConvBnRelu6,
-    project: nn::Conv2D,
-    project_bn: nn::BatchNorm,
+    project: Conv2d,
+    project_bn: BatchNorm2d,
     residual: bool,
 }
 
@@ -58,6 +64,20 @@ impl InvertedResidual {
         let y = self.depthwise.forward(&x, train).apply(&self.project).apply_t(&self.project_bn, train);
         if self.residual {
             y + xs
+        } else {
+            y
+        }
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, xs: &str) -> String {
+        let x = match &self.expand {
+            Some(e) => e.export_onnx(g, xs),
+            None => xs.to_string(),
+        };
+        let d = self.depthwise.export_onnx(g, &x);
+        let y = g.conv(&d, &self.project, Some(&self.project_bn));
+        if self.residual {
+            g.add(&y, xs)
         } else {
             y
         }
@@ -121,5 +141,22 @@ impl Encoder for MobileNetV2 {
 
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
+        let mut out = vec![input.to_string()];
+        let mut x = input.to_string();
+        let mut start = 0;
+        for end in STAGE_ENDS {
+            for layer in &self.features[start..end] {
+                x = match layer {
+                    Layer::Conv(c) => c.export_onnx(g, &x),
+                    Layer::Block(b) => b.export_onnx(g, &x),
+                };
+            }
+            out.push(x.clone());
+            start = end;
+        }
+        out
     }
 }

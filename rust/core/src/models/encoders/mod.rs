@@ -4,6 +4,7 @@ mod efficientnet;
 mod mobilenet_v2;
 mod resnet;
 
+use crate::onnx::GraphBuilder;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,9 @@ pub trait Encoder: fmt::Debug + Send {
     fn features(&self, xs: &Tensor, train: bool) -> Features;
     /// Channels of each entry of `features`.
     fn out_channels(&self) -> &[i64];
+    /// Adds the eval-mode `features` to `g`, reading the value `input`;
+    /// returns their names in the same order.
+    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String>;
 }
 
 /// The encoders the engine can build, named as segmentation_models_pytorch names them.

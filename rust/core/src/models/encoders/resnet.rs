@@ -1,34 +1,23 @@
 //! ResNet encoders (torchvision layout, as segmentation_models_pytorch uses them).
 
 use super::{Encoder, Features};
-use crate::models::layers::{batch_norm_default as bn, conv2d};
+use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::Tensor;
 
 #[derive(Debug)]
 struct Downsample {
-    conv: nn::Conv2D,
-    bn: nn::BatchNorm,
+    conv: Conv2d,
+    bn: BatchNorm2d,
 }
 
+/// A basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1) residual block.
 #[derive(Debug)]
-enum Block {
-    Basic {
-        conv1: nn::Conv2D,
-        bn1: nn::BatchNorm,
-        conv2: nn::Conv2D,
-        bn2: nn::BatchNorm,
-        downsample: Option<Downsample>,
-    },
-    Bottleneck {
-        conv1: nn::Conv2D,
-        bn1: nn::BatchNorm,
-        conv2: nn::Conv2D,
-        bn2: nn::BatchNorm,
-        conv3: nn::Conv2D,
-        bn3: nn::BatchNorm,
-        downsample: Option<Downsample>,
-    },
+struct Block {
+    /// `conv1`/`bn1`, `conv2`/`bn2`(, `conv3`/`bn3`), with a ReLU between consecutive pairs.
+    convs: Vec<(Conv2d, BatchNorm2d)>,
+    downsample: Option<Downsample>,
 }
 
 impl Block {
@@ -39,58 +28,60 @@ impl Block {
             conv: conv2d(&p / "downsample" / "0", c_in, c_out, 1, stride, 0, 1, false),
             bn: bn(&p / "downsample" / "1", c_out),
         });
-        if bottleneck {
-            Block::Bottleneck {
-                conv1: conv2d(&p / "conv1", c_in, planes, 1, 1, 0, 1, false),
-                bn1: bn(&p / "bn1", planes),
-                conv2: conv2d(&p / "conv2", planes, planes, 3, stride, 1, 1, false),
-                bn2: bn(&p / "bn2", planes),
-                conv3: conv2d(&p / "conv3", planes, c_out, 1, 1, 0, 1, false),
-                bn3: bn(&p / "bn3", c_out),
-                downsample,
-            }
+        // (in, out, kernel, stride) per conv; torchvision strides the 3x3 conv.
+        let shapes = if bottleneck {
+            vec![(c_in, planes, 1, 1), (planes, planes, 3, stride), (planes, c_out, 1, 1)]
         } else {
-            Block::Basic {
-                conv1: conv2d(&p / "conv1", c_in, planes, 3, stride, 1, 1, false),
-                bn1: bn(&p / "bn1", planes),
-                conv2: conv2d(&p / "conv2", planes, planes, 3, 1, 1, 1, false),
-                bn2: bn(&p / "bn2", planes),
-                downsample,
-            }
-        }
+            vec![(c_in, planes, 3, stride), (planes, planes, 3, 1)]
+        };
+        let convs = shapes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (ci, co, k, s))| {
+                let n = i + 1;
+                (conv2d(&p / format!("conv{n}"), ci, co, k, s, k / 2, 1, false), bn(&p / format!("bn{n}"), co))
+            })
+            .collect();
+        Block { convs, downsample }
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        let (ys, downsample) = match self {
-            Block::Basic { conv1, bn1, conv2, bn2, downsample } => (
-                xs.apply(conv1).apply_t(bn1, train).relu().apply(conv2).apply_t(bn2, train),
-                downsample,
-            ),
-            Block::Bottleneck { conv1, bn1, conv2, bn2, conv3, bn3, downsample } => (
-                xs.apply(conv1)
-                    .apply_t(bn1, train)
-                    .relu()
-                    .apply(conv2)
-                    .apply_t(bn2, train)
-                    .relu()
-                    .apply(conv3)
-                    .apply_t(bn3, train),
-                downsample,
-            ),
-        };
-        let identity = match downsample {
+        let mut ys = xs.shallow_clone();
+        for (i, (conv, bn)) in self.convs.iter().enumerate() {
+            if i > 0 {
+                ys = ys.relu();
+            }
+            ys = ys.apply(conv).apply_t(bn, train);
+        }
+        let identity = match &self.downsample {
             Some(d) => xs.apply(&d.conv).apply_t(&d.bn, train),
             None => xs.shallow_clone(),
         };
         (ys + identity).relu()
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let mut ys = x.to_string();
+        for (i, (conv, bn)) in self.convs.iter().enumerate() {
+            if i > 0 {
+                ys = g.relu(&ys);
+            }
+            ys = g.conv(&ys, conv, Some(bn));
+        }
+        let identity = match &self.downsample {
+            Some(d) => g.conv(x, &d.conv, Some(&d.bn)),
+            None => x.to_string(),
+        };
+        let sum = g.add(&ys, &identity);
+        g.relu(&sum)
     }
 }
 
 /// A torchvision ResNet without its pooling and classifier.
 #[derive(Debug)]
 pub struct ResNet {
-    conv1: nn::Conv2D,
-    bn1: nn::BatchNorm,
+    conv1: Conv2d,
+    bn1: BatchNorm2d,
     layers: [Vec<Block>; 4],
     out_channels: [i64; 6],
 }
@@ -138,5 +129,20 @@ impl Encoder for ResNet {
 
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
+        let mut features = vec![input.to_string()];
+        let stem = g.conv(input, &self.conv1, Some(&self.bn1));
+        let mut x = g.relu(&stem);
+        features.push(x.clone());
+        x = g.max_pool(&x, 3, 2, 1);
+        for layer in &self.layers {
+            for block in layer {
+                x = block.export_onnx(g, &x);
+            }
+            features.push(x.clone());
+        }
+        features
     }
 }

@@ -1,0 +1,143 @@
+//! `dlclassifier infer`: apply a model to a whole image.
+
+use clap::Args;
+use dlclassifier::apply::{apply_to_image, OutputOptions};
+use dlclassifier::data::{read_image, read_mask};
+use dlclassifier::inference::{InferenceOptions, Predictor};
+use dlclassifier::outputs::{PixelSize, SampleType};
+use dlclassifier::tiling::{InMemoryImage, TilingOptions};
+use dlclassifier::train::JobControl;
+use dlclassifier::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct InferArgs {
+    /// Model folder written by training (or by `export`).
+    #[arg(long, required_unless_present = "onnx")]
+    model: Option<PathBuf>,
+    /// An external ONNX model instead of a model folder.
+    #[arg(long, conflicts_with = "model")]
+    onnx: Option<PathBuf>,
+    /// metadata.json for --onnx (classes, normalization, tile size).
+    #[arg(long, requires = "onnx")]
+    metadata: Option<PathBuf>,
+    /// Image to classify (TIFF, PNG, JPEG).
+    #[arg(long)]
+    image: PathBuf,
+    /// Folder for the result files.
+    #[arg(long)]
+    out: PathBuf,
+    /// Tile side in pixels (default: the model's training tile size).
+    #[arg(long)]
+    tile: Option<usize>,
+    /// Pixels shared by neighbouring tiles.
+    #[arg(long, default_value_t = 64)]
+    overlap: usize,
+    /// linear, gaussian, center_crop or none.
+    #[arg(long, default_value = "linear")]
+    blend: String,
+    /// Tiles per model call.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Average over the 8 flips and rotations of each tile.
+    #[arg(long)]
+    tta: bool,
+    /// auto, onnx or torch.
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// auto, cpu, cuda, cuda:N or mps.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Half precision (GPU only).
+    #[arg(long)]
+    fp16: bool,
+    /// Also write probabilities.tif, as float32 or uint8.
+    #[arg(long)]
+    probabilities: Option<String>,
+    #[arg(long)]
+    no_class_map: bool,
+    #[arg(long)]
+    no_overlay: bool,
+    /// Overlay opacity, 0-255.
+    #[arg(long, default_value_t = 128)]
+    overlay_alpha: u8,
+    /// Pixel size in µm, for areas in µm².
+    #[arg(long)]
+    pixel_size: Option<f64>,
+    /// A ground-truth mask (class indices, 255 = unlabeled) to score the prediction against.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Print the report as JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: InferArgs) -> Result<()> {
+    let options = InferenceOptions {
+        backend: a.backend.parse()?,
+        device: a.device.parse()?,
+        fp16: a.fp16,
+        threads: a.threads,
+        ..Default::default()
+    };
+    let predictor = match (&a.model, &a.onnx) {
+        (Some(dir), _) => Predictor::open(dir, &options)?,
+        (None, Some(onnx)) => Predictor::open_onnx(onnx, a.metadata.as_deref(), &options)?,
+        (None, None) => return Err(Error::config("give --model or --onnx")),
+    };
+    let tiling = TilingOptions {
+        tile_size: a.tile.unwrap_or(predictor.info().tile_size),
+        overlap: a.overlap,
+        blend: a.blend.parse()?,
+        batch_size: a.batch,
+        tta: a.tta,
+    };
+    tiling.validate()?;
+    let probabilities = a
+        .probabilities
+        .as_deref()
+        .map(|p| match p {
+            "float32" | "f32" => Ok(SampleType::Float32),
+            "uint8" | "u8" => Ok(SampleType::Uint8),
+            _ => Err(Error::config(format!("unknown probability type '{p}'; use float32 or uint8"))),
+        })
+        .transpose()?;
+    let outputs = OutputOptions {
+        class_map: !a.no_class_map,
+        probabilities,
+        overlay_alpha: (!a.no_overlay).then_some(a.overlay_alpha),
+        measurements: true,
+        pixel_size: a.pixel_size.map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }),
+        truth: a.truth.as_deref().map(read_mask).transpose()?,
+    };
+    let image = InMemoryImage(read_image(&a.image)?);
+    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(ProgressStyle::with_template("{bar:30} tile {pos}/{len} [{elapsed_precise}<{eta_precise}]").expect("valid template"));
+    let report = apply_to_image(&predictor, &image, &a.out, &tiling, &outputs, &JobControl::new(), &mut |p| {
+        bar.set_length(p.tiles_total as u64);
+        bar.set_position(p.tiles_done as u64);
+    })?;
+    bar.finish_and_clear();
+    if a.json {
+        println!("{}", serde_json::to_string(&report).map_err(|e| Error::config(e.to_string()))?);
+        return Ok(());
+    }
+    println!("{} tiles in {:.1} s on {}", report.tiles, report.seconds, predictor.info().backend);
+    for c in &report.measurements.classes {
+        let area = c.area.map(|a| format!(", {a:.1} {}", report.measurements.area_unit.as_deref().unwrap_or(""))).unwrap_or_default();
+        println!("  {:<16} {:>6.2}% of pixels{area}", c.name, 100.0 * c.fraction);
+    }
+    if let Some(score) = &report.truth {
+        println!("Against {}: pixel accuracy {:.3}, mean IoU {:.3}", a.truth.as_ref().expect("given").display(), score.pixel_accuracy, score.mean_iou);
+        for (class, iou) in predictor.info().classes.iter().zip(&score.per_class_iou) {
+            println!("  IoU {:<12} {}", class.name, iou.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".to_string()));
+        }
+    }
+    for file in &report.files {
+        println!("wrote {}", file.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Applying a model to a whole image: tiles are read, predicted and blended,
+//! and the chosen result files are written while finished rows stream in.
+
+use crate::inference::Predictor;
+use crate::outputs::{class_colors, Agreement, ClassCounts, ClassMap, Measurements, Overlay, PixelSize, ProbabilityTiff, SampleType, Sinks};
+use crate::tiling::{predict_image, Progress, RegionReader, TilingOptions};
+use crate::train::{JobControl, SegmentationMetrics};
+use crate::{Error, Result};
+use ndarray::Array2;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+pub const CLASS_MAP_FILE: &str = "class_map.png";
+pub const PROBABILITIES_FILE: &str = "probabilities.tif";
+pub const OVERLAY_FILE: &str = "overlay.png";
+pub const MEASUREMENTS_JSON: &str = "measurements.json";
+pub const MEASUREMENTS_CSV: &str = "measurements.csv";
+
+/// Unlabeled pixels of a truth mask, as in QuPath's training exports.
+const UNLABELED: u8 = 255;
+
+/// Which result files to write, and an optional truth to score against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputOptions {
+    /// `class_map.png`: 8-bit class indices.
+    pub class_map: bool,
+    /// `probabilities.tif`: one sample per class, in this type.
+    pub probabilities: Option<SampleType>,
+    /// `overlay.png`: class colours at this opacity (0-255).
+    pub overlay_alpha: Option<u8>,
+    /// `measurements.json` and `.csv`: per-class pixel counts, fractions and areas.
+    pub measurements: bool,
+    /// Calibration for areas in physical units.
+    pub pixel_size: Option<PixelSize>,
+    /// A `[H, W]` ground-truth class map (255 = unlabeled): the report then
+    /// carries pixel accuracy and IoU of the prediction against it.
+    pub truth: Option<Array2<u8>>,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions { class_map: true, probabilities: None, overlay_alpha: Some(128), measurements: true, pixel_size: None, truth: None }
+    }
+}
+
+/// What a finished run wrote and measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplyReport {
+    pub files: Vec<PathBuf>,
+    pub measurements: Measurements,
+    /// Agreement with [`OutputOptions::truth`], when given.
+    pub truth: Option<SegmentationMetrics>,
+    pub tiles: usize,
+    pub seconds: f64,
+}
+
+/// Predicts the whole image of `reader` and writes the selected outputs
+/// into `out_dir` (created if needed). Each file appears only when complete.
+pub fn apply_to_image(
+    predictor: &Predictor,
+    reader: &dyn RegionReader,
+    out_dir: &Path,
+    tiling: &TilingOptions,
+    outputs: &OutputOptions,
+    control: &JobControl,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<ApplyReport> {
+    let start = std::time::Instant::now();
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let info = predictor.info();
+    let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
+    if let Some(truth) = &outputs.truth {
+        if truth.dim() != (h, w) {
+            return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
+        }
+    }
+    let mut files = Vec::new();
+    let mut file = |name: &str| {
+        files.push(out_dir.join(name));
+        out_dir.join(name)
+    };
+    let mut class_map = outputs.class_map.then(|| ClassMap::create(&file(CLASS_MAP_FILE), w, h)).transpose()?;
+    let mut probabilities = outputs.probabilities.map(|t| ProbabilityTiff::create(&file(PROBABILITIES_FILE), k, w, h, t)).transpose()?;
+    let mut overlay =
+        outputs.overlay_alpha.map(|a| Overlay::create(&file(OVERLAY_FILE), w, h, &class_colors(&info.classes, a)?)).transpose()?;
+    let mut counts = ClassCounts::new(k);
+    let mut agreement = outputs.truth.clone().map(|t| Agreement::new(t, k, UNLABELED));
+    let mut sinks = Sinks::new().labels(&mut counts);
+    if let Some(s) = agreement.as_mut() {
+        sinks = sinks.labels(s);
+    }
+    if let Some(s) = class_map.as_mut() {
+        sinks = sinks.labels(s);
+    }
+    if let Some(s) = overlay.as_mut() {
+        sinks = sinks.labels(s);
+    }
+    if let Some(s) = probabilities.as_mut() {
+        sinks = sinks.probabilities(s);
+    }
+    let mut tiles = 0;
+    predict_image(reader, predictor, tiling, &mut sinks, control, &mut |p| {
+        tiles = p.tiles_total;
+        on_progress(p)
+    })?;
+    drop(sinks);
+    let names: Vec<String> = info.classes.iter().map(|c| c.name.clone()).collect();
+    let measurements = counts.measurements(&names, outputs.pixel_size.clone())?;
+    if outputs.measurements {
+        measurements.write_json(&file(MEASUREMENTS_JSON))?;
+        measurements.write_csv(&file(MEASUREMENTS_CSV))?;
+    }
+    let truth = agreement.map(|a| a.metrics());
+    Ok(ApplyReport { files, measurements, truth, tiles, seconds: start.elapsed().as_secs_f64() })
+}

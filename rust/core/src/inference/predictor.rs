@@ -1,0 +1,195 @@
+//! A model ready for prediction: its backend, the normalization it was
+//! trained with and what callers need to know about its classes.
+
+use super::backend::{Backend, BackendChoice, InferenceOptions};
+use super::imported::ImportedMetadata;
+use super::onnx_runtime::OnnxBackend;
+use super::tiles::{self, Outputs, TileLayout};
+use super::torchscript::TorchScriptBackend;
+use crate::model_dir::{ClassMeta, ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
+use crate::models::OUTPUT_STRIDE;
+use crate::normalization::Normalizer;
+use crate::tiling::TileModel;
+use crate::{Error, Result};
+use ndarray::{Array4, ArrayView4};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+/// What a caller needs to feed a model and read its output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// The model folder or imported `.onnx` file.
+    pub source: PathBuf,
+    pub in_channels: usize,
+    pub num_classes: usize,
+    pub classes: Vec<ClassMeta>,
+    /// The tile size the model was trained at, a good default for tiling.
+    pub tile_size: usize,
+    /// Input height and width the graph insists on, if it is not size-agnostic.
+    pub fixed_size: Option<(usize, usize)>,
+    /// The engine running it, e.g. `onnxruntime 1.31.0 cpu`.
+    pub backend: String,
+}
+
+/// A loaded model. `predict` may be called from many threads at once.
+pub struct Predictor {
+    info: ModelInfo,
+    normalizer: Normalizer,
+    backend: Box<dyn Backend>,
+}
+
+impl Predictor {
+    /// Opens a model folder written by training (`metadata.json` plus `model.onnx` and/or `model.pt`).
+    pub fn open(dir: &Path, options: &InferenceOptions) -> Result<Predictor> {
+        options.validate()?;
+        let meta = ModelMetadata::read(dir)?;
+        let stats = &meta.input_config.normalization;
+        if stats.num_channels != meta.architecture.in_channels as usize {
+            return Err(Error::data(
+                dir.join(crate::model_dir::METADATA_FILE),
+                format!("normalization is for {} channels but the model takes {}", stats.num_channels, meta.architecture.in_channels),
+            ));
+        }
+        let backend = open_backend(dir, options)?;
+        let info = ModelInfo {
+            name: meta.name.clone(),
+            source: dir.to_path_buf(),
+            in_channels: meta.architecture.in_channels as usize,
+            num_classes: meta.architecture.num_classes as usize,
+            classes: meta.classes.clone(),
+            tile_size: meta.tile_size,
+            fixed_size: None,
+            backend: backend.describe(),
+        };
+        let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend };
+        predictor.probe()?;
+        Ok(predictor)
+    }
+
+    /// Imports an external ONNX model. Channels, classes and a fixed input
+    /// size come from the graph; `metadata` (a `metadata.json` in our layout,
+    /// all fields optional) adds class names, normalization and tile size and
+    /// must agree with the graph.
+    pub fn open_onnx(path: &Path, metadata: Option<&Path>, options: &InferenceOptions) -> Result<Predictor> {
+        if options.backend == BackendChoice::Torch {
+            return Err(Error::config("an imported ONNX model runs on the onnx backend only"));
+        }
+        let backend = OnnxBackend::open(path, options)?;
+        let (input, output) = backend.signature()?;
+        let meta = metadata.map(ImportedMetadata::read).transpose()?.unwrap_or_default();
+        let resolved = meta.resolve(path, &input, &output)?;
+        let info = ModelInfo {
+            name: resolved.name,
+            source: path.to_path_buf(),
+            in_channels: resolved.in_channels,
+            num_classes: resolved.classes.len(),
+            classes: resolved.classes,
+            tile_size: resolved.tile_size,
+            fixed_size: resolved.fixed_size,
+            backend: backend.describe(),
+        };
+        Ok(Predictor { info, normalizer: resolved.normalizer, backend: Box::new(backend) })
+    }
+
+    /// Runs one small blank tile so that model files that contradict
+    /// `metadata.json` fail at open, not halfway through an image.
+    fn probe(&self) -> Result<()> {
+        let size = OUTPUT_STRIDE as usize;
+        let blank = Array4::zeros((1, self.info.in_channels, size, size));
+        self.predict_probabilities(blank.view()).map(drop).map_err(|e| {
+            Error::Model(format!("{} does not match its metadata.json: {e}", self.info.backend))
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Predicts a batch of tiles from a caller's buffer into the caller's
+    /// output buffers. Tiles of any size work: they are reflection-padded to
+    /// the model's stride and the results cropped back.
+    pub fn predict(&self, tiles: &[u8], layout: &TileLayout, outputs: Outputs) -> Result<()> {
+        self.check_size(layout.height, layout.width)?;
+        let input = tiles::decode(tiles, layout, &self.normalizer, self.multiple())?;
+        let mut outputs = Some(outputs);
+        self.backend.run(input.view(), &mut |logits| {
+            self.check_logits(logits, layout.height, layout.width)?;
+            tiles::write_outputs(logits, layout, outputs.take().expect("one run per call"))
+        })
+    }
+
+    /// Class probabilities `[N, K, H, W]` of raw (not normalized) float tiles `[N, C, H, W]`.
+    pub fn predict_probabilities(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>> {
+        let (_, _, h, w) = tiles.dim();
+        self.check_size(h, w)?;
+        let input = tiles::decode_array(tiles, &self.normalizer, self.multiple())?;
+        let mut result = None;
+        self.backend.run(input.view(), &mut |logits| {
+            self.check_logits(logits, h, w)?;
+            result = Some(tiles::probabilities(logits, h, w));
+            Ok(())
+        })?;
+        Ok(result.expect("backend ran"))
+    }
+
+    /// Padding multiple for size-agnostic graphs; fixed-size graphs get their size exactly.
+    fn multiple(&self) -> usize {
+        if self.info.fixed_size.is_some() {
+            1
+        } else {
+            OUTPUT_STRIDE as usize
+        }
+    }
+
+    fn check_size(&self, height: usize, width: usize) -> Result<()> {
+        match self.info.fixed_size {
+            Some((h, w)) if (h, w) != (height, width) => {
+                Err(Error::config(format!("this model only takes {h}x{w} tiles, got {height}x{width}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_logits(&self, logits: ArrayView4<f32>, height: usize, width: usize) -> Result<()> {
+        let (_, k, h, w) = logits.dim();
+        if k != self.info.num_classes || h < height || w < width {
+            return Err(Error::Model(format!(
+                "{} produced [{k}, {h}, {w}] logits per tile, expected {} classes at {height}x{width}",
+                self.info.source.display(),
+                self.info.num_classes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Picks the engine: ONNX Runtime on the CPU when `model.onnx` exists,
+/// TorchScript otherwise (GPUs, or folders without an ONNX file).
+fn open_backend(dir: &Path, options: &InferenceOptions) -> Result<Box<dyn Backend>> {
+    let onnx = dir.join(ONNX_FILE);
+    let choice = match options.backend {
+        BackendChoice::Auto if options.device.resolve()? == Device::Cpu && onnx.is_file() => BackendChoice::Onnx,
+        BackendChoice::Auto => BackendChoice::Torch,
+        other => other,
+    };
+    Ok(match choice {
+        BackendChoice::Onnx => Box::new(OnnxBackend::open(&onnx, options)?),
+        _ => Box::new(TorchScriptBackend::open(&dir.join(TORCHSCRIPT_FILE), options)?),
+    })
+}
+
+impl TileModel for Predictor {
+    fn in_channels(&self) -> usize {
+        self.info.in_channels
+    }
+
+    fn num_classes(&self) -> usize {
+        self.info.num_classes
+    }
+
+    fn predict(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>> {
+        self.predict_probabilities(tiles)
+    }
+}

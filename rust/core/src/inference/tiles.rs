@@ -1,0 +1,268 @@
+//! The tile buffer contract: N tiles in one contiguous native-endian buffer,
+//! normalized inside the engine exactly as in training, and results written
+//! into caller-owned buffers.
+
+use crate::normalization::Normalizer;
+use crate::tiling::reader::reflect;
+use crate::{Error, Result};
+use ndarray::{Array4, ArrayView4};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Element type of an input buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    U8,
+    U16,
+    F32,
+}
+
+impl Dtype {
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::U8 => 1,
+            Dtype::U16 => 2,
+            Dtype::F32 => 4,
+        }
+    }
+}
+
+/// Memory order of one tile: channels last (`HWC`, as images are stored) or first (`CHW`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Hwc,
+    Chw,
+}
+
+/// Shape and encoding of a tile batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileLayout {
+    pub count: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub order: Order,
+    pub dtype: Dtype,
+}
+
+impl TileLayout {
+    pub fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Bytes the input buffer must hold.
+    pub fn input_bytes(&self) -> usize {
+        self.count * self.channels * self.pixels() * self.dtype.size()
+    }
+
+    fn check(&self, channels: usize) -> Result<()> {
+        if self.count == 0 || self.height == 0 || self.width == 0 {
+            return Err(Error::config(format!("tile batch must not be empty, got {} tiles of {}x{}", self.count, self.height, self.width)));
+        }
+        if self.channels != channels {
+            return Err(Error::config(format!("model expects {channels} input channels, tiles have {}", self.channels)));
+        }
+        Ok(())
+    }
+}
+
+/// Element type of a probability output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbabilityFormat {
+    /// Probabilities in [0, 1].
+    F32,
+    /// Probabilities scaled to 0..=255 and rounded.
+    U8,
+}
+
+/// Caller-owned destinations; at least one must be given. Probabilities use
+/// the input's order (`[N,H,W,K]` for HWC, `[N,K,H,W]` for CHW); the class
+/// map is `[N,H,W]` bytes holding the argmax class.
+pub struct Outputs<'a> {
+    pub probabilities: Option<(&'a mut [u8], ProbabilityFormat)>,
+    pub class_map: Option<&'a mut [u8]>,
+}
+
+impl FromStr for Dtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "u8" | "uint8" => Ok(Dtype::U8),
+            "u16" | "uint16" => Ok(Dtype::U16),
+            "f32" | "float32" => Ok(Dtype::F32),
+            _ => Err(Error::config(format!("unknown dtype '{s}'; use uint8, uint16 or float32"))),
+        }
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dtype::U8 => "uint8",
+            Dtype::U16 => "uint16",
+            Dtype::F32 => "float32",
+        })
+    }
+}
+
+/// Decodes and normalizes the tiles into a model input `[N, C, H', W']`
+/// whose height and width are padded up to multiples of `multiple` by
+/// reflection, so that any tile size can be predicted.
+pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, multiple: usize) -> Result<Array4<f32>> {
+    layout.check(norm.channels())?;
+    if bytes.len() != layout.input_bytes() {
+        return Err(Error::config(format!(
+            "tile buffer holds {} bytes but {} {}x{}x{} {} tiles need {}",
+            bytes.len(),
+            layout.count,
+            layout.channels,
+            layout.height,
+            layout.width,
+            layout.dtype,
+            layout.input_bytes()
+        )));
+    }
+    match layout.dtype {
+        Dtype::U8 => Ok(decode_with(layout, norm, multiple, |i| bytes[i] as f32)),
+        Dtype::U16 => Ok(decode_with(layout, norm, multiple, |i| u16::from_ne_bytes([bytes[2 * i], bytes[2 * i + 1]]) as f32)),
+        Dtype::F32 => Ok(decode_with(layout, norm, multiple, |i| {
+            f32::from_ne_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])
+        })),
+    }
+}
+
+/// Normalizes raw CHW tiles (the tiling engine's path) into a padded model input.
+pub fn decode_array(tiles: ArrayView4<f32>, norm: &Normalizer, multiple: usize) -> Result<Array4<f32>> {
+    let (count, channels, height, width) = tiles.dim();
+    let layout = TileLayout { count, channels, height, width, order: Order::Chw, dtype: Dtype::F32 };
+    layout.check(norm.channels())?;
+    let tiles = tiles.as_standard_layout();
+    let flat = tiles.as_slice().expect("standard layout");
+    Ok(decode_with(&layout, norm, multiple, |i| flat[i]))
+}
+
+fn decode_with(layout: &TileLayout, norm: &Normalizer, multiple: usize, value: impl Fn(usize) -> f32) -> Array4<f32> {
+    let (h, w, c) = (layout.height, layout.width, layout.channels);
+    let (ph, pw) = (h.div_ceil(multiple) * multiple, w.div_ceil(multiple) * multiple);
+    let rows: Vec<usize> = (0..ph).map(|y| reflect(y as isize, h)).collect();
+    let cols: Vec<usize> = (0..pw).map(|x| reflect(x as isize, w)).collect();
+    // Element index of (tile, channel, y, x) in the caller's buffer.
+    let (tile_stride, chan_stride, row_stride, col_stride) = match layout.order {
+        Order::Hwc => (h * w * c, 1, w * c, c),
+        Order::Chw => (h * w * c, h * w, w, 1),
+    };
+    let mut out = Array4::<f32>::zeros((layout.count, c, ph, pw));
+    let planes = out.as_slice_mut().expect("fresh array").chunks_exact_mut(ph * pw);
+    for (i, plane) in planes.enumerate() {
+        let (n, ch) = (i / c, i % c);
+        let (scale, offset) = norm.affine(ch);
+        let base = n * tile_stride + ch * chan_stride;
+        for (row, &y) in plane.chunks_exact_mut(pw).zip(&rows) {
+            let row_base = base + y * row_stride;
+            for (dst, &x) in row.iter_mut().zip(&cols) {
+                *dst = norm.clip(value(row_base + x * col_stride) * scale + offset);
+            }
+        }
+    }
+    out
+}
+
+/// Softmax over classes of `logits` `[N, K, H', W']`, cropped to the layout's
+/// tile size, written to the caller's buffers.
+pub fn write_outputs(logits: ArrayView4<f32>, layout: &TileLayout, outputs: Outputs) -> Result<()> {
+    let k = logits.dim().1;
+    let pixels = layout.pixels();
+    let Outputs { mut probabilities, mut class_map } = outputs;
+    if probabilities.is_none() && class_map.is_none() {
+        return Err(Error::config("no output buffer given: ask for probabilities, a class map or both"));
+    }
+    if k > 256 && class_map.is_some() {
+        return Err(Error::config(format!("a byte class map cannot hold {k} classes")));
+    }
+    if let Some((buf, format)) = &probabilities {
+        let size = if *format == ProbabilityFormat::F32 { 4 } else { 1 };
+        expect_len("probability", buf.len(), layout.count * k * pixels * size)?;
+    }
+    if let Some(buf) = &class_map {
+        expect_len("class map", buf.len(), layout.count * pixels)?;
+    }
+    for_each_pixel(logits, layout.height, layout.width, |t, pixel, probs, best| {
+        if let Some(buf) = class_map.as_deref_mut() {
+            buf[t * pixels + pixel] = best as u8;
+        }
+        if let Some((buf, format)) = probabilities.as_mut() {
+            for (c, &p) in probs.iter().enumerate() {
+                let index = match layout.order {
+                    Order::Hwc => (t * pixels + pixel) * k + c,
+                    Order::Chw => (t * k + c) * pixels + pixel,
+                };
+                match format {
+                    ProbabilityFormat::F32 => buf[4 * index..4 * index + 4].copy_from_slice(&p.to_ne_bytes()),
+                    ProbabilityFormat::U8 => buf[index] = (p * 255.0).round() as u8,
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Class probabilities `[N, K, height, width]` from padded logits.
+pub fn probabilities(logits: ArrayView4<f32>, height: usize, width: usize) -> Array4<f32> {
+    let (n, k, _, _) = logits.dim();
+    let mut out = Array4::<f32>::zeros((n, k, height, width));
+    let flat = out.as_slice_mut().expect("fresh array");
+    let pixels = height * width;
+    for_each_pixel(logits, height, width, |t, pixel, probs, _| {
+        for (c, &p) in probs.iter().enumerate() {
+            flat[(t * k + c) * pixels + pixel] = p;
+        }
+    });
+    out
+}
+
+/// Calls `visit(tile, pixel, probabilities, argmax)` for every pixel of the
+/// `height`x`width` top-left crop of each tile's logits.
+fn for_each_pixel(logits: ArrayView4<f32>, height: usize, width: usize, mut visit: impl FnMut(usize, usize, &[f32], usize)) {
+    let (_, k, ph, pw) = logits.dim();
+    let logits = logits.as_standard_layout();
+    let flat = logits.as_slice().expect("standard layout");
+    let mut probs = vec![0f32; k];
+    for t in 0..logits.dim().0 {
+        for y in 0..height {
+            for x in 0..width {
+                let first = t * k * ph * pw + y * pw + x;
+                for (c, p) in probs.iter_mut().enumerate() {
+                    *p = flat[first + c * ph * pw];
+                }
+                let best = softmax_argmax(&mut probs);
+                visit(t, y * width + x, &probs, best);
+            }
+        }
+    }
+}
+
+/// Turns logits into probabilities in place and returns the winning class
+/// (the first one on ties, as argmax does).
+fn softmax_argmax(values: &mut [f32]) -> usize {
+    let (best, max) = values.iter().enumerate().fold((0, f32::NEG_INFINITY), |(b, m), (i, &v)| if v > m { (i, v) } else { (b, m) });
+    let mut sum = 0.0;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in values.iter_mut() {
+        *v /= sum;
+    }
+    best
+}
+
+fn expect_len(what: &str, got: usize, need: usize) -> Result<()> {
+    if got < need {
+        return Err(Error::config(format!("{what} output buffer holds {got} bytes, needs {need}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Output files that appear only when complete: rows stream into a temporary
+//! file beside the target, which is renamed into place at the end and
+//! deleted if the writer is dropped before that.
+
+use crate::{Error, Result};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use tempfile::TempPath;
+
+/// A temporary file for `target`, and the next row it expects.
+pub(super) struct Staged {
+    temp: TempPath,
+    target: PathBuf,
+    height: usize,
+    next_row: usize,
+}
+
+impl Staged {
+    /// Creates the temporary file for an image `height` rows high (0 for
+    /// files that are not written by rows). An existing `target` is replaced
+    /// when the new file is committed.
+    pub fn create(target: &Path, height: usize) -> Result<(Staged, File)> {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = target.file_name().ok_or_else(|| Error::data(target, "not a file name"))?.to_string_lossy();
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(&format!(".{name}.tmp-"))
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .into_parts();
+        Ok((Staged { temp, target: target.to_path_buf(), height, next_row: 0 }, file))
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Accepts rows `y .. y + rows` if they are the next ones.
+    pub fn advance(&mut self, y: usize, rows: usize) -> Result<()> {
+        if y != self.next_row || y + rows > self.height {
+            return Err(Error::data(
+                &self.target,
+                format!("rows {y}..{} arrived, expected rows from {} of {}", y + rows, self.next_row, self.height),
+            ));
+        }
+        self.next_row += rows;
+        Ok(())
+    }
+
+    /// Fails unless every row has been written.
+    pub fn check_complete(&self) -> Result<()> {
+        if self.next_row != self.height {
+            return Err(Error::data(&self.target, format!("only {} of {} rows were written", self.next_row, self.height)));
+        }
+        Ok(())
+    }
+
+    /// Renames the finished file into place.
+    pub fn commit(self) -> Result<()> {
+        self.temp.persist(&self.target).map_err(|e| Error::io(&self.target, e.error))
+    }
+}
+
+/// Writes a whole small file (such as a table) through a temporary file.
+pub(super) fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
+    let (staged, mut file) = Staged::create(target, 0)?;
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| Error::io(target, e))?;
+    staged.commit()
+}
+
+/// An 8-bit PNG streamed row by row into a [`Staged`] file.
+pub(super) struct PngRows {
+    open: Option<(png::StreamWriter<'static, File>, Staged)>,
+    row_bytes: usize,
+}
+
+impl PngRows {
+    pub fn create(target: &Path, width: usize, height: usize, color: png::ColorType) -> Result<PngRows> {
+        let size = |v: usize| u32::try_from(v).ok().filter(|&v| v > 0);
+        let (Some(w), Some(h)) = (size(width), size(height)) else {
+            return Err(Error::config(format!("cannot write a {width}x{height} PNG")));
+        };
+        let (staged, file) = Staged::create(target, height)?;
+        let mut encoder = png::Encoder::new(file, w, h);
+        encoder.set_color(color);
+        encoder.set_depth(png::BitDepth::Eight);
+        let bad = |e: png::EncodingError| Error::data(target, format!("cannot write PNG: {e}"));
+        let writer = encoder.write_header().map_err(bad)?.into_stream_writer().map_err(bad)?;
+        Ok(PngRows { open: Some((writer, staged)), row_bytes: width * color.samples() })
+    }
+
+    /// Appends whole rows starting at row `y`, given as packed pixel bytes.
+    pub fn write_rows(&mut self, y: usize, bytes: &[u8]) -> Result<()> {
+        let Some((writer, staged)) = &mut self.open else {
+            return Err(Error::config("rows written after the PNG was finished"));
+        };
+        staged.advance(y, bytes.len() / self.row_bytes)?;
+        std::io::Write::write_all(writer, bytes).map_err(|e| Error::io(staged.target(), e))
+    }
+
+    pub fn finish(&mut self) -> Result<()> {
+        let Some((writer, staged)) = self.open.take() else {
+            return Err(Error::config("the PNG was already finished"));
+        };
+        staged.check_complete()?;
+        writer.finish().map_err(|e| Error::data(staged.target(), format!("cannot write PNG: {e}")))?;
+        staged.commit()
+    }
+}
