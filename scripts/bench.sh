@@ -1,44 +1,71 @@
 #!/usr/bin/env bash
-# Training throughput of our engine against PyTorch + segmentation_models_pytorch
-# on the same architecture, tile, batch and threads, measured in one run and
-# written to bench/RESULTS.md. Run through `make bench` (it installs what is needed).
+# Our engine against the Python stack it replaces, each pair measured in one
+# run on the same machine, model, data, batch and threads, written to
+# bench/RESULTS.md:
+#  - training: samples/s against PyTorch + segmentation_models_pytorch;
+#  - inference: tiles/s of the ONNX path (uint8 tiles in, class map out)
+#    against Python onnxruntime + numpy, and against the bare session run.
+# Run through `make bench` (it installs what is needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/dlclassifier
 PY=${DLC_PYTHON:?set DLC_PYTHON (make bench does)}
-ARGS=(--encoder resnet18 --in-channels 1 --classes 2 --tile 256 --batch 4 --threads "${BENCH_THREADS:-2}" --warmup 2 --steps "${BENCH_STEPS:-10}")
+THREADS=${BENCH_THREADS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
+WORK=out/bench
+mkdir -p "$WORK"
 
-ours=(); theirs=()
-for round in $(seq "$ROUNDS"); do
-  # Alternate the order so that neither side always runs on a warmer machine.
-  if (( round % 2 )); then
-    ours+=("$("$BIN" bench-train "${ARGS[@]}")"); theirs+=("$("$PY" bench/smp_train_bench.py "${ARGS[@]}")")
-  else
-    theirs+=("$("$PY" bench/smp_train_bench.py "${ARGS[@]}")"); ours+=("$("$BIN" bench-train "${ARGS[@]}")")
-  fi
-done
+# Alternates the order of two commands over the rounds, so that neither side
+# always runs on a warmer machine; appends their JSON lines to two files.
+alternate() { # alternate NAME "ours command" "theirs command"
+  : > "$WORK/$1.ours"; : > "$WORK/$1.theirs"
+  for round in $(seq "$ROUNDS"); do
+    if (( round % 2 )); then
+      eval "$2" >> "$WORK/$1.ours"; eval "$3" >> "$WORK/$1.theirs"
+    else
+      eval "$3" >> "$WORK/$1.theirs"; eval "$2" >> "$WORK/$1.ours"
+    fi
+  done
+}
 
-python3 - "$ROUNDS" "${ours[@]}" "${theirs[@]}" <<'PY'
+TRAIN=(--encoder resnet18 --in-channels 1 --classes 2 --tile 256 --batch 4 --threads "$THREADS" --warmup 2 --steps "${BENCH_STEPS:-10}")
+alternate train "$BIN bench-train ${TRAIN[*]}" "$PY bench/smp_train_bench.py ${TRAIN[*]}"
+
+# A real model (one short epoch on the IHC data; speed does not depend on the weights).
+MODEL=$WORK/ihc-model
+"$BIN" train --data data/ihc-dab --out "$MODEL" --overwrite --no-resume --encoder resnet18 --epochs 1 \
+  --samples-per-epoch 8 --tile-size 256 --batch-size 4 --threads "$THREADS" --json > /dev/null
+INFER=(--tile 256 --batch 4 --threads "$THREADS" --warmup 2 --steps "${BENCH_STEPS:-10}")
+alternate infer "$BIN bench-infer --model $MODEL --image data/ihc-dab/full/image.png ${INFER[*]} --save $WORK/tiles" \
+  "$PY bench/ort_infer_bench.py --model $MODEL/model.onnx --saved $WORK/tiles --channels 3 ${INFER[*]}"
+
+python3 - "$WORK" <<'PY'
 import json, statistics, sys, datetime, platform, os
-n = int(sys.argv[1])
-ours = [json.loads(s) for s in sys.argv[2:2 + n]]
-theirs = [json.loads(s) for s in sys.argv[2 + n:2 + 2 * n]]
-o = statistics.median(r["samples_per_s"] for r in ours)
-t = statistics.median(r["samples_per_s"] for r in theirs)
-cfg = ours[0]
-ratio = o / t
-line = (f"| {datetime.date.today()} | training, UNet-{cfg['encoder']}, {cfg['in_channels']} ch, "
-        f"tile {cfg['tile']}, batch {cfg['batch']}, {cfg['threads']} threads, CPU | "
-        f"{o:.2f} samples/s | {t:.2f} samples/s (torch {theirs[0].get('torch', '?')}) | **{ratio:.2f}x** | >= 1.1x |")
-print(line)
+work = sys.argv[1]
+load = lambda name: [json.loads(l) for l in open(f"{work}/{name}") if l.strip()]
+med = lambda rows, key: statistics.median(r[key] for r in rows)
+today = datetime.date.today()
+rows = []
+
+ours, theirs = load("train.ours"), load("train.theirs")
+o, t, c = med(ours, "samples_per_s"), med(theirs, "samples_per_s"), ours[0]
+rows.append(f"| {today} | training, UNet-{c['encoder']}, {c['in_channels']} ch, tile {c['tile']}, batch {c['batch']}, "
+            f"{c['threads']} threads, CPU | {o:.2f} samples/s | {t:.2f} samples/s (PyTorch {theirs[0].get('torch', '?')} + smp) "
+            f"| **{o / t:.2f}x** | >= 1.1x |")
+
+ours, theirs = load("infer.ours"), load("infer.theirs")
+o, f, t, c = med(ours, "tiles_per_s"), med(ours, "floor_tiles_per_s"), med(theirs, "tiles_per_s"), ours[0]
+workload = (f"inference, UNet-{c['encoder']}, {c['channels']} ch uint8 HWC in, class map out, tile {c['tile']}, "
+            f"batch {c['batch']}, {c['threads']} threads, CPU")
+rows.append(f"| {today} | {workload} | {o:.2f} tiles/s | {t:.2f} tiles/s (Python onnxruntime {theirs[0]['onnxruntime']} + numpy) "
+            f"| **{o / t:.2f}x** | >= 1.3x |")
+rows.append(f"| {today} | {workload}: our overhead over the bare session run | {o:.2f} tiles/s | {f:.2f} tiles/s (bare run, same session) "
+            f"| **{100 * (f / o - 1):+.1f}%** | <= 3% |")
+for r in rows:
+    print(r)
 path = "bench/RESULTS.md"
 header = ("# Benchmark results\n\nWritten by `make bench` (scripts/bench.sh): each row is one run, both sides "
           "measured in that run on the same machine (median of alternating rounds).\n\n"
           "| date | workload | dlclassifier | reference | ratio | target |\n|---|---|---|---|---|---|\n")
-rows = []
-if os.path.exists(path):
-    rows = [l for l in open(path).read().splitlines() if l.startswith("| 20")]
-rows = [r for r in rows if "training, UNet" not in r] + [line]
 open(path, "w").write(header + "\n".join(rows) + "\n\n" + f"Machine: {platform.machine()}, {os.cpu_count()} cores.\n")
 PY

@@ -1,12 +1,13 @@
 //! `dlclassifier bench-infer`: tiles/s of the engine's ONNX path (byte tiles
 //! in, class map out, normalization and argmax included) against the bare
-//! ONNX Runtime run of the same model, input and threads — the floor.
+//! ONNX Runtime run of the same session on the same, already normalized,
+//! input — the floor.
 //! `bench/ort_infer_bench.py` measures the Python path on the tiles written here.
 
 use clap::Args;
 use dlclassifier::data::read_image;
-use dlclassifier::inference::{tiles, BackendChoice, Backend, Dtype, InferenceOptions, OnnxBackend, Order, Outputs, Predictor, TileLayout};
-use dlclassifier::model_dir::{ModelMetadata, ONNX_FILE};
+use dlclassifier::inference::{tiles, BackendChoice, Dtype, InferenceOptions, Order, Outputs, Predictor, TileLayout};
+use dlclassifier::model_dir::ModelMetadata;
 use dlclassifier::normalization::Normalizer;
 use dlclassifier::{Error, Result};
 use std::path::PathBuf;
@@ -43,11 +44,11 @@ pub fn run(a: BenchInferArgs) -> Result<()> {
     let layout = TileLayout { count: a.batch, channels, height: a.tile, width: a.tile, order: Order::Hwc, dtype: Dtype::U8 };
     let options = InferenceOptions { backend: BackendChoice::Onnx, threads: Some(a.threads), ..Default::default() };
     let predictor = Predictor::open(&a.model, &options)?;
-    let floor = OnnxBackend::open(&a.model.join(ONNX_FILE), &options)?;
-    let normalizer = Normalizer::from_stats(&meta.input_config.normalization);
-    let input = tiles::decode(&bytes, &layout, &normalizer, 32)?;
+    // The floor runs on the very same session, so only our own work differs.
+    let floor = predictor.backend();
+    let input = tiles::decode(&bytes, &layout, predictor.normalizer(), 32)?;
     if let Some(dir) = &a.save {
-        save(dir, &bytes, &normalizer, channels)?;
+        save(dir, &bytes, predictor.normalizer(), channels)?;
     }
     let mut class_map = vec![0u8; a.batch * a.tile * a.tile];
     let mut ours = || predictor.predict(&bytes, &layout, Outputs { probabilities: None, class_map: Some(&mut class_map) });

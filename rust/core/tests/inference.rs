@@ -134,7 +134,7 @@ fn exported(encoder: EncoderKind, in_channels: i64, dir: &Path) -> VarStore {
     tch::no_grad(|| {
         for (name, mut t) in vs.variables() {
             if name.starts_with("segmentation_head") {
-                t.f_mul_(&Tensor::from(10.0 / largest)).unwrap();
+                let _ = t.f_mul_(&Tensor::from(10.0 / largest)).unwrap();
             }
         }
     });
@@ -248,7 +248,7 @@ fn bad_input_and_broken_model_files_give_clear_errors() {
     let good = layout(2, &image, Order::Hwc, Dtype::U8);
     let two = [bytes.clone(), bytes.clone()].concat();
     let mut out = vec![0u8; 2 * 64 * 64];
-    let mut predict = |buf: &[u8], l: TileLayout, out: Option<&mut [u8]>| {
+    let predict = |buf: &[u8], l: TileLayout, out: Option<&mut [u8]>| {
         predictor.predict(buf, &l, Outputs { probabilities: None, class_map: out }).err().map(|e| e.to_string()).unwrap_or_default()
     };
     assert!(predict(&two, TileLayout { channels: 1, ..good }, Some(&mut out)).contains("model expects 3 input channels, tiles have 1"));

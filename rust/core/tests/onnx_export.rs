@@ -8,6 +8,9 @@ use dlclassifier::model_dir::{self, ArchitectureMeta, InputConfig, ModelMetadata
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::normalization::{NormalizationConfig, NormalizationStats};
 use dlclassifier::onnx::export_onnx;
+use dlclassifier::onnx::proto::tensor_shape_proto::dimension::Value as Dim;
+use dlclassifier::onnx::proto::{DataType, ModelProto};
+use prost::Message;
 use dlclassifier::train::TrainingConfig;
 use std::path::Path;
 use std::process::Command;
@@ -16,16 +19,18 @@ use tch::{Device, Kind, Tensor};
 
 const OPTS: (Kind, Device) = (Kind::Float, Device::Cpu);
 
-/// Runs `onnx_parity.py` on `model` and the `input`/`expected` of `io`; true when it agrees.
-fn onnxruntime_agrees(model: &Path, io: &Path) -> bool {
+/// Runs a script of `tests/python`, showing its output; true when it succeeds.
+fn run_python(script: &str, args: &[&str]) -> bool {
     let python = std::env::var("DLC_PYTHON").expect("set DLC_PYTHON to the test venv's python (make test does: scripts/deps.sh python)");
-    let out = Command::new(python)
-        .arg(common::repo().join("tests/python/onnx_parity.py"))
-        .args([model.to_str().unwrap(), io.to_str().unwrap(), "--atol", "1e-4"])
-        .output()
-        .expect("python runs");
+    let out = Command::new(python).arg(common::repo().join("tests/python").join(script)).args(args).output().expect("python runs");
     eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     out.status.success()
+}
+
+/// Whether onnx's checker accepts `model` and onnxruntime computes `expected`
+/// from `input` of `io`, within 1e-4.
+fn onnxruntime_agrees(model: &Path, io: &Path) -> bool {
+    run_python("onnx_parity.py", &[model.to_str().unwrap(), io.to_str().unwrap(), "--atol", "1e-4"])
 }
 
 /// A model whose BatchNorms hold non-default affine parameters and running
@@ -39,6 +44,8 @@ fn trained_like(spec: ModelSpec) -> (VarStore, SegmentationModel) {
                 var += Tensor::randn_like(&var) * 0.1;
             }
         }
+        // Enough passes for the running statistics to follow the activations
+        // (momentum 0.1), which keeps the logits in a trained network's range.
         for _ in 0..20 {
             let _ = model.forward_t(&(Tensor::randn([2, spec.in_channels, 64, 64], OPTS) * 2.0 + 0.5), true);
         }
@@ -60,7 +67,7 @@ fn write_io(vs: &mut VarStore, model: &SegmentationModel, size: [i64; 4], io: &P
 #[test]
 fn every_encoder_exports_onnx_that_onnxruntime_runs_like_tch() {
     // Single-channel, RGB and 4-channel inputs; 2 and 3 classes.
-    let shapes = [(1, 2), (3, 3), (4, 2), (3, 2), (4, 3)];
+    let shapes: [(i64, i64); EncoderKind::ALL.len()] = [(1, 2), (3, 3), (4, 2), (3, 2), (4, 3)];
     for (encoder, (in_channels, num_classes)) in EncoderKind::ALL.into_iter().zip(shapes) {
         let spec = ModelSpec { architecture: Architecture::Unet, encoder, in_channels, num_classes };
         let (mut vs, model) = trained_like(spec);
@@ -149,4 +156,39 @@ fn model_folders_export_onnx_on_demand_and_bad_folders_are_refused() {
     std::fs::write(empty.path().join(model_dir::METADATA_FILE), "{ not json").unwrap();
     let err = model_dir::export_onnx_dir(empty.path()).unwrap_err().to_string();
     assert!(err.contains(model_dir::METADATA_FILE) && err.contains("invalid JSON"), "{err}");
+}
+
+#[test]
+fn onnx_files_from_elsewhere_decode_with_their_inputs_and_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("foreign.onnx");
+    assert!(run_python("onnx_foreign_model.py", &[path.to_str().unwrap()]));
+    let model = ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+    assert_eq!(model.opset_import.len(), 2);
+    let graph = model.graph.unwrap();
+    let described: Vec<(&str, DataType, Vec<String>)> = graph
+        .input
+        .iter()
+        .chain(&graph.output)
+        .map(|v| {
+            let t = v.tensor_type().unwrap();
+            let dims = t.shape.as_ref().unwrap().dim.iter().map(|d| match &d.value {
+                Some(Dim::DimValue(n)) => n.to_string(),
+                Some(Dim::DimParam(p)) => p.clone(),
+                None => "?".to_string(),
+            });
+            (v.name.as_deref().unwrap(), DataType::try_from(t.elem_type.unwrap()).unwrap(), dims.collect())
+        })
+        .collect();
+    let dims = |d: &[&str]| d.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        described,
+        [
+            ("image", DataType::Uint8, dims(&["N", "3", "256", "?"])),
+            ("cond", DataType::Bool, vec![]),
+            ("probs", DataType::Float16, dims(&["N", "3"])),
+            ("which", DataType::Int64, vec![]),
+        ]
+    );
+    assert!(graph.value_info[0].tensor_type().is_none(), "a sequence is not a tensor");
 }

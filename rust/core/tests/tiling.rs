@@ -5,7 +5,7 @@ use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationMod
 use dlclassifier::tiling::{predict_image, BlendMode, InMemoryImage, ProbabilityMap, ProbabilitySink, RegionReader, TileGrid, TileModel, TilingOptions};
 use dlclassifier::train::JobControl;
 use dlclassifier::Result;
-use ndarray::{s, Array, Array3, Array4, ArrayView3, ArrayView4, Axis};
+use ndarray::{Array, Array3, Array4, ArrayView3, ArrayView4, Axis};
 use parking_lot::Mutex;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,7 +50,7 @@ impl Net {
         let spec = ModelSpec { architecture: Architecture::Unet, encoder: EncoderKind::ResNet18, in_channels: 3, num_classes: 2 };
         let model = SegmentationModel::new(&vs.root(), spec).unwrap();
         tch::no_grad(|| {
-            for _ in 0..std::env::var("BN_PASSES").map(|v| v.parse().unwrap()).unwrap_or(3) {
+            for _ in 0..3 {
                 let _ = model.forward_t(calibration, true);
             }
         });
@@ -103,29 +103,25 @@ fn options(tile_size: usize, overlap: usize, blend: BlendMode) -> TilingOptions 
 }
 
 #[test]
-fn center_crop_tiles_reproduce_the_whole_image_pass_in_the_interior() {
+fn center_crop_tiles_reproduce_the_whole_image_pass() {
     let _serial = SERIAL.lock();
     tch::set_num_threads(2);
     let (h, w) = (470, 410);
     let image = smooth_image(h, w);
-    // Whole image in one pass, reflection-padded by `pad` all round (and to multiples of 32), as tiles see it.
-    let pad: i64 = std::env::var("PAD").map(|v| v.parse().unwrap()).unwrap_or(128);
-    let padded = image.reflection_pad2d([pad, pad + 416 - w, pad, pad + 480 - h]);
+    // The whole image in one pass, reflection-padded as the tiles see it: by
+    // 256 all round, and at the bottom and right up to multiples of 32.
+    let pad = 256;
+    let far_side = |n: i64| (n + 2 * pad + 31) / 32 * 32 - n - pad;
+    let padded = image.reflection_pad2d([pad, far_side(w), pad, far_side(h)]);
     let net = Net::new(&padded);
     let whole = to_array3(&net.probabilities(&padded).squeeze_dim(0).narrow(1, pad, h).narrow(2, pad, w));
-    let border = 64;
-    let interior = |p: &Array3<f32>| p.slice(s![.., border..h as usize - border, border..w as usize - border]).to_owned();
-    let spread = whole.iter().fold(0f32, |a, &p| a.max((p - 0.5).abs()));
-    let msp = whole.iter().map(|&p| (p - 0.5).abs()).sum::<f32>() / whole.len() as f32;
-    println!("mean |p-0.5| {msp}");
-    for (tile, overlap) in [(256, 128), (256, 192), (384, 256), (512, 384)] {
-        let diff = (&interior(&tiled(&net, &image, &options(tile, overlap, BlendMode::CenterCrop))) - &interior(&whole)).mapv(f32::abs);
-        let q = { let mut v = diff.iter().copied().collect::<Vec<_>>(); v.sort_by(f32::total_cmp); (v[v.len() * 99 / 100], v[v.len() * 999 / 1000]) };
-        println!("{tile}/{overlap}: p99 {:.2e} p99.9 {:.2e}", q.0, q.1);
-        let (max, mean) = (diff.fold(0f32, |a, &d| a.max(d)), diff.mean().unwrap());
-        println!("center_crop 256/{overlap}: max |tiled - whole| {max:.2e}, mean {mean:.2e} (max |p - 0.5| {spread:.3})");
-        let _ = max;
-    }
+    // Each tile's own 256 x 256 centre has 256 px of context on every side,
+    // which this network needs for the effect of zero padding at tile edges
+    // to fall below 1e-3 (192 px leave 5e-3, 64 px 0.3).
+    let diff = (&tiled(&net, &image, &options(768, 512, BlendMode::CenterCrop)) - &whole).mapv(f32::abs);
+    let (max, mean) = (diff.fold(0f32, |a, &d| a.max(d)), diff.mean().unwrap());
+    println!("center_crop 768/512: max |tiled - whole| {max:.2e}, mean {mean:.2e}");
+    assert!(max < 1e-3, "max difference {max}");
 }
 
 /// Mean absolute change of the probabilities between neighbouring columns
@@ -163,7 +159,7 @@ fn seam_ratio(net: &Net, image: &Tensor, options: &TilingOptions) -> f32 {
 fn blending_leaves_no_seams_where_plain_tiles_do() {
     let _serial = SERIAL.lock();
     tch::set_num_threads(2);
-    let image = smooth_image(320, 320);
+    let image = smooth_image(256, 256);
     let net = Net::new(&image);
     let ratio = |overlap, blend| {
         let r = seam_ratio(&net, &image, &options(128, overlap, blend));
@@ -259,9 +255,9 @@ fn memory_is_bounded_by_one_band_of_tile_rows() {
     let width = 16384;
     // Band (2 classes + weights) x 512 rows x 16384 columns x 4 bytes = 96 MiB.
     let band = 3 * 512 * width * 4;
-    let short = peak_bytes(width, 600);
-    let tall = peak_bytes(width, 2000);
-    println!("peak heap for {width} wide: {} MiB at 600 rows, {} MiB at 2000 rows", short >> 20, tall >> 20);
+    let short = peak_bytes(width, 500);
+    let tall = peak_bytes(width, 1400);
+    println!("peak heap for {width} wide: {} MiB at 500 rows, {} MiB at 1400 rows", short >> 20, tall >> 20);
     assert!(tall < band + (64 << 20), "peak {} MiB", tall >> 20);
     assert!(tall < short + (8 << 20), "the peak does not grow with the height");
 }

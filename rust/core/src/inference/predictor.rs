@@ -107,6 +107,15 @@ impl Predictor {
         &self.info
     }
 
+    /// The engine itself, e.g. to time a bare run of pre-normalized input.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.normalizer
+    }
+
     /// Predicts a batch of tiles from a caller's buffer into the caller's
     /// output buffers. Tiles of any size work: they are reflection-padded to
     /// the model's stride and the results cropped back.

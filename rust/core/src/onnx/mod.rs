@@ -65,15 +65,18 @@ mod tests {
     use crate::models::{Architecture, EncoderKind};
     use std::collections::HashSet;
 
-    /// `[dim_value or dim_param]` of a value's tensor shape.
+    /// `dim_value` or `dim_param` of each dimension of a float tensor value.
     fn dims(value: &ValueInfoProto) -> Vec<String> {
-        let Some(TypeProto { value: Some(type_proto::Value::TensorType(t)), .. }) = &value.r#type else { panic!("not a tensor: {value:?}") };
+        let t = value.tensor_type().expect("a tensor");
         assert_eq!(t.elem_type, Some(DataType::Float as i32));
-        t.shape.as_ref().unwrap().dim.iter().map(|d| match &d.value {
-            Some(dimension::Value::DimValue(v)) => v.to_string(),
-            Some(dimension::Value::DimParam(p)) => p.clone(),
-            None => "?".to_string(),
-        }).collect()
+        let dim = &t.shape.as_ref().expect("a shape").dim;
+        dim.iter()
+            .map(|d| match &d.value {
+                Some(dimension::Value::DimValue(v)) => v.to_string(),
+                Some(dimension::Value::DimParam(p)) => p.clone(),
+                None => "?".to_string(),
+            })
+            .collect()
     }
 
     #[test]

@@ -187,6 +187,14 @@ pub struct ValueInfoProto {
     pub doc_string: Option<String>,
 }
 
+impl ValueInfoProto {
+    /// Element type and shape, for a dense tensor value.
+    pub fn tensor_type(&self) -> Option<&type_proto::Tensor> {
+        let type_proto::Value::TensorType(t) = self.r#type.as_ref()?.value.as_ref()?;
+        Some(t)
+    }
+}
+
 /// A value's type. Only dense tensors are modelled; the other kinds decode
 /// to `value: None`.
 #[derive(Clone, PartialEq, prost::Message)]

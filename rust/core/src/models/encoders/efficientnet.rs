@@ -42,6 +42,7 @@ fn swish(x: &Tensor) -> Tensor {
     x * x.sigmoid()
 }
 
+/// `swish` as ONNX nodes; opset 17 has no operator for it.
 fn swish_onnx(g: &mut GraphBuilder, x: &str) -> String {
     let s = g.sigmoid(x);
     g.mul(x, &s)

@@ -1,0 +1,62 @@
+//! Tiled inference over a 16k x 16k image holds a few tile rows, never the
+//! image: peak resident memory grows by less than 600 MB. Alone in its test
+//! binary so that nothing else moves the process's peak.
+
+mod common;
+
+use dlclassifier::apply::{apply_to_image, OutputOptions};
+use dlclassifier::inference::{BackendChoice, InferenceOptions, Predictor};
+use dlclassifier::outputs::SampleType;
+use dlclassifier::tiling::{BlendMode, RegionReader, TilingOptions};
+use dlclassifier::train::JobControl;
+use dlclassifier::Result;
+use ndarray::Array3;
+
+/// A synthetic RGB image computed on demand, so that only what is read exists.
+struct Synthetic {
+    side: usize,
+}
+
+impl RegionReader for Synthetic {
+    fn width(&self) -> usize {
+        self.side
+    }
+    fn height(&self) -> usize {
+        self.side
+    }
+    fn channels(&self) -> usize {
+        3
+    }
+    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>> {
+        Ok(Array3::from_shape_fn((3, h, w), |(c, j, i)| (((x + i) / 37 + (y + j) / 53 + c * 40) % 256) as f32))
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_16k_image_is_predicted_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("pointwise.onnx");
+    common::pointwise_onnx(&onnx, 3, 2, None);
+    let options = InferenceOptions { backend: BackendChoice::Onnx, threads: Some(2), ..Default::default() };
+    let predictor = Predictor::open_onnx(&onnx, None, &options).unwrap();
+    let image = Synthetic { side: 16384 };
+    let tiling = TilingOptions { tile_size: 512, overlap: 64, blend: BlendMode::Linear, batch_size: 4, tta: false };
+    let outputs = OutputOptions { probabilities: Some(SampleType::Uint8), ..OutputOptions::default() };
+
+    // Reset the peak so that it measures this run only (Linux: "5" > clear_refs).
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let before = status_kib("VmRSS:");
+    let report = apply_to_image(&predictor, &image, dir.path(), &tiling, &outputs, &JobControl::new(), &mut |_| {}).unwrap();
+    let peak = status_kib("VmHWM:");
+    let grown_mb = peak.saturating_sub(before) / 1024;
+    eprintln!("16384x16384: peak RSS {} MB, {grown_mb} MB above the start, {} tiles in {:.0} s", peak / 1024, report.tiles, report.seconds);
+    assert_eq!(report.measurements.total_pixels, 16384 * 16384);
+    assert!(report.measurements.classes.iter().all(|c| c.pixels > 0), "both classes occur: {:?}", report.measurements);
+    assert!(grown_mb < 600, "peak memory grew by {grown_mb} MB");
+}
