@@ -28,12 +28,12 @@ pub struct InferArgs {
     /// Folder for the result files.
     #[arg(long)]
     out: PathBuf,
-    /// Tile side in pixels (default: the model's training tile size).
+    /// Tile side in pixels (default: the model's training tile size, at least 256).
     #[arg(long)]
     tile: Option<usize>,
-    /// Pixels shared by neighbouring tiles.
-    #[arg(long, default_value_t = 64)]
-    overlap: usize,
+    /// Pixels shared by neighbouring tiles (default: a quarter tile, in multiples of 32).
+    #[arg(long)]
+    overlap: Option<usize>,
     /// linear, gaussian, center_crop or none.
     #[arg(long, default_value = "linear")]
     blend: String,
@@ -88,9 +88,11 @@ pub fn run(a: InferArgs) -> Result<()> {
         (None, Some(onnx)) => Predictor::open_onnx(onnx, a.metadata.as_deref(), &options)?,
         (None, None) => return Err(Error::config("give --model or --onnx")),
     };
+    let defaults = predictor.info().default_tiling();
+    let tile_size = a.tile.unwrap_or(defaults.tile_size);
     let tiling = TilingOptions {
-        tile_size: a.tile.unwrap_or(predictor.info().tile_size),
-        overlap: a.overlap,
+        tile_size,
+        overlap: a.overlap.unwrap_or(if a.tile.is_some() { tile_size / 4 / 32 * 32 } else { defaults.overlap }),
         blend: a.blend.parse()?,
         batch_size: a.batch,
         tta: a.tta,

@@ -30,7 +30,7 @@ fn train_writes_a_model_and_reports_each_epoch_as_json() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["epoch"], 2);
     assert!(lines[1]["mean_iou"].as_f64().is_some());
-    for f in ["model.pt", "model.safetensors", "metadata.json", "training_history.json", "training_curves.png"] {
+    for f in ["model.pt", "model.onnx", "model.safetensors", "metadata.json", "training_history.json", "training_curves.png"] {
         assert!(model.join(f).is_file(), "{f}");
     }
     let png = image::open(model.join("training_curves.png")).unwrap();
@@ -45,6 +45,51 @@ fn train_writes_a_model_and_reports_each_epoch_as_json() {
     assert_eq!(meta["training"]["encoder"], "mobilenet_v2");
     assert_eq!(meta["training"]["epochs"], 1);
     assert_eq!(meta["training"]["scheduler"]["type"], "step");
+
+    infer_and_export(&model);
+}
+
+/// `infer` and `export` on the model the training test wrote.
+fn infer_and_export(model: &std::path::Path) {
+    let full = data("nuclei-dsb2018/full");
+    let (image, truth) = (full.join("image.tif"), full.join("mask.png"));
+    let results = model.parent().unwrap().join("results");
+    let m = model.to_str().unwrap();
+    let (image, truth, res) = (image.to_str().unwrap(), truth.to_str().unwrap(), results.to_str().unwrap());
+    let out = run(&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "32", "--blend", "gaussian",
+        "--probabilities", "uint8", "--truth", truth, "--pixel-size", "0.5", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["measurements"]["total_pixels"], 512 * 512);
+    assert_eq!(report["measurements"]["area_unit"], "µm^2");
+    assert!(report["truth"]["mean_iou"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["tiles"], 36, "a 6x6 grid of 128-pixel tiles, 96 apart");
+    for f in ["class_map.png", "overlay.png", "probabilities.tif", "measurements.json", "measurements.csv"] {
+        assert!(results.join(f).is_file(), "{f}");
+    }
+    let class_map = image::open(results.join("class_map.png")).unwrap();
+    assert_eq!((class_map.width(), class_map.height()), (512, 512));
+    assert!(class_map.to_luma8().pixels().all(|p| p.0[0] < 2));
+
+    std::fs::remove_file(model.join("model.onnx")).unwrap();
+    let out = run(&["export", "--model", m]);
+    assert!(out.status.success() && model.join("model.onnx").is_file(), "{}", stderr(&out));
+
+    let rgb = data("ihc-dab/full/image.png");
+    let cases: [(&[&str], &str); 5] = [
+        (&["infer", "--model", "/nonexistent", "--image", image, "--out", res], "metadata.json is missing"),
+        (&["infer", "--model", m, "--image", rgb.to_str().unwrap(), "--out", res], "expects 1 input channels but the image has 3"),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--blend", "soft"], "unknown blend mode 'soft'"),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "128"], "must be smaller than the tile size"),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--truth", rgb.to_str().unwrap()], "mask"),
+    ];
+    for (args, expected) in cases {
+        let out = run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
+    }
 }
 
 #[test]

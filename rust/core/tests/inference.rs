@@ -276,3 +276,21 @@ fn bad_input_and_broken_model_files_give_clear_errors() {
     assert!(Predictor::open(model(), &InferenceOptions { fp16: true, ..cpu(BackendChoice::Torch) }).err().unwrap().to_string().contains("fp16"));
     assert!(Predictor::open(model(), &InferenceOptions { concurrent_runs: 0, ..cpu(BackendChoice::Onnx) }).is_err());
 }
+
+#[test]
+fn rust_and_python_onnxruntime_compute_the_same_logits() {
+    let predictor = Predictor::open(model(), &InferenceOptions { threads: Some(1), ..cpu(BackendChoice::Onnx) }).unwrap();
+    let image = crop(96, 128).insert_axis(ndarray::Axis(0));
+    let input = tiles::decode_array(image.view(), predictor.normalizer(), 32).unwrap();
+    let logits = run(predictor.backend(), input.view());
+    let dir = tempfile::tempdir().unwrap();
+    let io = dir.path().join("io.safetensors");
+    let tensor = |a: &Array4<f32>| Tensor::from_slice(a.as_slice().unwrap()).view(a.shape().iter().map(|&d| d as i64).collect::<Vec<_>>().as_slice());
+    Tensor::write_safetensors(&[("input", tensor(&input)), ("expected", tensor(&logits))], &io).unwrap();
+    let python = std::env::var("DLC_PYTHON").expect("set DLC_PYTHON to the test venv's python (make test does)");
+    let script = common::repo().join("tests/python/onnx_parity.py");
+    let model_file = model().join(model_dir::ONNX_FILE);
+    let out = std::process::Command::new(python).arg(script).args([model_file.as_os_str(), io.as_os_str()]).args(["--atol", "1e-5"]).output().unwrap();
+    eprintln!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "Python onnxruntime disagrees with ours beyond 1e-5");
+}

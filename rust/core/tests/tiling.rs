@@ -263,7 +263,7 @@ fn memory_is_bounded_by_one_band_of_tile_rows() {
 }
 
 #[test]
-#[ignore = "about a minute; the same bound as above on the full 16384 x 16384 image"]
+#[ignore = "about 20 s: the bound above, on the full 16384 x 16384 image"]
 fn a_16384_square_image_stays_under_600_mb() {
     let _serial = SERIAL.lock();
     let peak = peak_bytes(16384, 16384);

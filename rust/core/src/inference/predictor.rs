@@ -9,7 +9,7 @@ use super::torchscript::TorchScriptBackend;
 use crate::model_dir::{ClassMeta, ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
 use crate::models::OUTPUT_STRIDE;
 use crate::normalization::Normalizer;
-use crate::tiling::TileModel;
+use crate::tiling::{TileModel, TilingOptions};
 use crate::{Error, Result};
 use ndarray::{Array4, ArrayView4};
 use serde::Serialize;
@@ -31,6 +31,21 @@ pub struct ModelInfo {
     pub fixed_size: Option<(usize, usize)>,
     /// The engine running it, e.g. `onnxruntime 1.31.0 cpu`.
     pub backend: String,
+}
+
+impl ModelInfo {
+    /// Tiling that suits this model: its fixed input size if it has one,
+    /// else its training tile size but at least 256 pixels (more context per
+    /// tile, fewer tiles), with a quarter of a tile of overlap in whole
+    /// multiples of the model's stride.
+    pub fn default_tiling(&self) -> TilingOptions {
+        let stride = OUTPUT_STRIDE as usize;
+        let tile = match self.fixed_size {
+            Some((h, _)) => h,
+            None => self.tile_size.max(256).div_ceil(stride) * stride,
+        };
+        TilingOptions { tile_size: tile, overlap: tile / 4 / stride * stride, ..TilingOptions::default() }
+    }
 }
 
 /// A loaded model. `predict` may be called from many threads at once.

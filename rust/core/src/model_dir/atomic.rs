@@ -36,6 +36,22 @@ pub fn write_atomically(target: &Path, overwrite: bool, fill: impl FnOnce(&Path)
     result
 }
 
+/// A temporary file beside `target`, readable by others like a normally
+/// created file (temporary files are private by default), to be renamed onto it.
+pub fn staged_file(target: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = target.file_name().ok_or_else(|| Error::data(target, "not a file name"))?.to_string_lossy();
+    let prefix = format!(".{name}.tmp-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))
+}
+
 fn replace(staged: &Path, target: &Path) -> Result<()> {
     if !target.exists() {
         return std::fs::rename(staged, target).map_err(|e| Error::io(target, e));
@@ -71,5 +87,15 @@ mod tests {
         write_atomically(&target, true, |dir| std::fs::write(dir.join("b"), "2").map_err(|e| Error::io(dir, e))).unwrap();
         assert!(!target.join("a").exists() && target.join("b").exists());
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn staged_files_become_ordinary_readable_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("result.png");
+        staged_file(&target).unwrap().persist(&target).unwrap();
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o644);
     }
 }

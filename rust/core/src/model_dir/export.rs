@@ -1,7 +1,7 @@
 //! Exports of a trained model: TorchScript, loadable by Python's
 //! `torch.jit.load`, and ONNX for a model folder written earlier.
 
-use super::{ModelMetadata, ONNX_FILE, WEIGHTS_FILE};
+use super::{staged_file, ModelMetadata, ONNX_FILE, WEIGHTS_FILE};
 use crate::models::{weights, ModelSpec, SegmentationModel};
 use crate::{onnx, Error, Result};
 use std::path::{Path, PathBuf};
@@ -34,9 +34,9 @@ pub fn export_onnx_dir(dir: &Path) -> Result<PathBuf> {
     let vs = VarStore::new(Device::Cpu);
     SegmentationModel::new(&vs.root(), spec)?;
     weights::load_state_dict(&vs, &dir.join(WEIGHTS_FILE), true)?;
-    let staging = tempfile::Builder::new().prefix(".model.onnx.tmp-").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    onnx::export_onnx(spec, &vs, staging.path())?;
     let target = dir.join(ONNX_FILE);
+    let staging = staged_file(&target)?;
+    onnx::export_onnx(spec, &vs, staging.path())?;
     staging.persist(&target).map_err(|e| Error::io(&target, e.error))?;
     Ok(target)
 }

@@ -7,7 +7,7 @@ mod export;
 mod metadata;
 mod plot;
 
-pub use atomic::{ensure_writable, write_atomically};
+pub use atomic::{ensure_writable, staged_file, write_atomically};
 pub use export::{export_onnx_dir, export_torchscript};
 pub use metadata::{ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 pub use plot::plot_history;

@@ -36,14 +36,17 @@ pub enum SampleType {
 /// are BigTIFF. Encoding runs on its own thread, overlapping prediction;
 /// at most a few strips are in memory.
 pub struct ProbabilityTiff {
-    staged: Option<Staged>,
-    strips: Option<SyncSender<Vec<f32>>>,
-    encoder: Option<JoinHandle<TiffResult<()>>>,
+    staged: Staged,
+    /// `None` once joined.
+    encoder: Option<Encoder>,
     strip: Vec<f32>,
     strip_samples: usize,
     classes: usize,
     width: usize,
 }
+
+/// Where strips go, and the thread writing them.
+type Encoder = (SyncSender<Vec<f32>>, JoinHandle<TiffResult<()>>);
 
 /// What the encoding thread needs to know of the image.
 #[derive(Clone, Copy)]
@@ -70,7 +73,7 @@ impl ProbabilityTiff {
         let big = (row_bytes * height) as u64 + (1 << 24) > u64::from(u32::MAX);
         let (staged, file) = Staged::create(path, height)?;
         let (sender, strips) = sync_channel(1);
-        let encoder = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("probability-tiff".into())
             .spawn(move || match (sample_type, big) {
                 (SampleType::Float32, false) => encode::<Gray32Float, TiffKindStandard>(file, layout, strips, |s| s),
@@ -81,9 +84,8 @@ impl ProbabilityTiff {
             .map_err(|e| Error::io(path, e))?;
         let strip_samples = rows_per_strip * width * classes;
         Ok(ProbabilityTiff {
-            staged: Some(staged),
-            strips: Some(sender),
-            encoder: Some(encoder),
+            staged,
+            encoder: Some((sender, thread)),
             strip: Vec::with_capacity(strip_samples),
             strip_samples,
             classes,
@@ -94,21 +96,22 @@ impl ProbabilityTiff {
     /// Hands the filled strip to the encoder.
     fn send_strip(&mut self) -> Result<()> {
         let strip = std::mem::replace(&mut self.strip, Vec::with_capacity(self.strip_samples));
-        match self.strips.as_ref().map(|s| s.send(strip)) {
-            Some(Ok(())) => Ok(()),
+        match &self.encoder {
+            Some((strips, _)) if strips.send(strip).is_ok() => Ok(()),
             // The encoder stopped early: its error says why.
             _ => self.join_encoder(),
         }
     }
 
+    /// Ends the strips and waits for the encoder to write the directory.
     fn join_encoder(&mut self) -> Result<()> {
-        self.strips = None;
-        let target = self.staged.as_ref().map_or(Path::new(""), |s| s.target());
-        match self.encoder.take().map(JoinHandle::join) {
-            Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(Error::data(target, format!("cannot write TIFF: {e}"))),
-            Some(Err(_)) => Err(Error::data(target, "the TIFF encoder panicked")),
-            None => Err(Error::data(target, "the TIFF was already finished or failed")),
+        let target = self.staged.target();
+        let (strips, thread) = self.encoder.take().ok_or_else(|| Error::data(target, "the TIFF encoder has stopped"))?;
+        drop(strips);
+        match thread.join() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::data(target, format!("cannot write TIFF: {e}"))),
+            Err(_) => Err(Error::data(target, "the TIFF encoder panicked")),
         }
     }
 }
@@ -116,14 +119,13 @@ impl ProbabilityTiff {
 impl ProbabilitySink for ProbabilityTiff {
     fn write_rows(&mut self, y: usize, probs: ArrayView3<f32>) -> Result<()> {
         let (classes, rows, width) = probs.dim();
-        let staged = self.staged.as_mut().ok_or_else(|| Error::config("rows written after the TIFF was finished"))?;
         if (classes, width) != (self.classes, self.width) {
             return Err(Error::data(
-                staged.target(),
+                self.staged.target(),
                 format!("rows of {classes} classes x {width} pixels for a TIFF of {} x {}", self.classes, self.width),
             ));
         }
-        staged.advance(y, rows)?;
+        self.staged.advance(y, rows)?;
         for row in probs.axis_iter(Axis(1)) {
             self.strip.extend(row.t().iter());
             if self.strip.len() == self.strip_samples {
@@ -134,21 +136,21 @@ impl ProbabilitySink for ProbabilityTiff {
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.staged.as_ref().ok_or_else(|| Error::config("the TIFF was already finished"))?.check_complete()?;
+        self.staged.check_complete()?;
         if !self.strip.is_empty() {
             self.send_strip()?;
         }
         self.join_encoder()?;
-        self.staged.take().expect("checked above").commit()
+        self.staged.commit()
     }
 }
 
 impl Drop for ProbabilityTiff {
     /// Stops the encoder before the temporary file is removed.
     fn drop(&mut self) {
-        self.strips = None;
-        if let Some(encoder) = self.encoder.take() {
-            let _ = encoder.join();
+        if let Some((strips, thread)) = self.encoder.take() {
+            drop(strips);
+            let _ = thread.join();
         }
     }
 }
@@ -165,17 +167,18 @@ where
     [C::Inner]: TiffValue,
 {
     let mut out = BufWriter::new(file);
-    let mut tiff = TiffEncoder::<_, K>::new_generic(&mut out)?;
-    let mut image = tiff.new_image::<C>(layout.width, layout.height)?;
-    if layout.classes > 1 {
-        image.extra_samples(&vec![ExtraSamples::Unspecified; layout.classes - 1])?;
+    {
+        let mut tiff = TiffEncoder::<_, K>::new_generic(&mut out)?;
+        let mut image = tiff.new_image::<C>(layout.width, layout.height)?;
+        if layout.classes > 1 {
+            image.extra_samples(&vec![ExtraSamples::Unspecified; layout.classes - 1])?;
+        }
+        image.rows_per_strip(layout.rows_per_strip)?;
+        for strip in strips {
+            image.write_strip(&convert(strip))?;
+        }
+        image.finish()?;
     }
-    image.rows_per_strip(layout.rows_per_strip)?;
-    for strip in strips {
-        image.write_strip(&convert(strip))?;
-    }
-    image.finish()?;
-    drop(tiff);
     out.flush()?;
     Ok(())
 }

@@ -2,14 +2,15 @@
 //! file beside the target, which is renamed into place at the end and
 //! deleted if the writer is dropped before that.
 
+use crate::model_dir::staged_file;
 use crate::{Error, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use tempfile::TempPath;
 
-/// A temporary file for `target`, and the next row it expects.
+/// A temporary file for `target` until committed, and the next row it expects.
 pub(super) struct Staged {
-    temp: TempPath,
+    temp: Option<TempPath>,
     target: PathBuf,
     height: usize,
     next_row: usize,
@@ -20,17 +21,8 @@ impl Staged {
     /// files that are not written by rows). An existing `target` is replaced
     /// when the new file is committed.
     pub fn create(target: &Path, height: usize) -> Result<(Staged, File)> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let name = target.file_name().ok_or_else(|| Error::data(target, "not a file name"))?.to_string_lossy();
-        let (file, temp) = tempfile::Builder::new()
-            .prefix(&format!(".{name}.tmp-"))
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .into_parts();
-        Ok((Staged { temp, target: target.to_path_buf(), height, next_row: 0 }, file))
+        let (file, temp) = staged_file(target)?.into_parts();
+        Ok((Staged { temp: Some(temp), target: target.to_path_buf(), height, next_row: 0 }, file))
     }
 
     pub fn target(&self) -> &Path {
@@ -39,6 +31,9 @@ impl Staged {
 
     /// Accepts rows `y .. y + rows` if they are the next ones.
     pub fn advance(&mut self, y: usize, rows: usize) -> Result<()> {
+        if self.temp.is_none() {
+            return Err(Error::data(&self.target, "rows written after the file was finished"));
+        }
         if y != self.next_row || y + rows > self.height {
             return Err(Error::data(
                 &self.target,
@@ -58,21 +53,23 @@ impl Staged {
     }
 
     /// Renames the finished file into place.
-    pub fn commit(self) -> Result<()> {
-        self.temp.persist(&self.target).map_err(|e| Error::io(&self.target, e.error))
+    pub fn commit(&mut self) -> Result<()> {
+        let temp = self.temp.take().ok_or_else(|| Error::data(&self.target, "the file was already finished"))?;
+        temp.persist(&self.target).map_err(|e| Error::io(&self.target, e.error))
     }
 }
 
 /// Writes a whole small file (such as a table) through a temporary file.
 pub(super) fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
-    let (staged, mut file) = Staged::create(target, 0)?;
+    let (mut staged, mut file) = Staged::create(target, 0)?;
     std::io::Write::write_all(&mut file, bytes).map_err(|e| Error::io(target, e))?;
     staged.commit()
 }
 
 /// An 8-bit PNG streamed row by row into a [`Staged`] file.
 pub(super) struct PngRows {
-    open: Option<(png::StreamWriter<'static, File>, Staged)>,
+    writer: Option<png::StreamWriter<'static, File>>,
+    staged: Staged,
     row_bytes: usize,
 }
 
@@ -88,24 +85,20 @@ impl PngRows {
         encoder.set_depth(png::BitDepth::Eight);
         let bad = |e: png::EncodingError| Error::data(target, format!("cannot write PNG: {e}"));
         let writer = encoder.write_header().map_err(bad)?.into_stream_writer().map_err(bad)?;
-        Ok(PngRows { open: Some((writer, staged)), row_bytes: width * color.samples() })
+        Ok(PngRows { writer: Some(writer), staged, row_bytes: width * color.samples() })
     }
 
     /// Appends whole rows starting at row `y`, given as packed pixel bytes.
     pub fn write_rows(&mut self, y: usize, bytes: &[u8]) -> Result<()> {
-        let Some((writer, staged)) = &mut self.open else {
-            return Err(Error::config("rows written after the PNG was finished"));
-        };
-        staged.advance(y, bytes.len() / self.row_bytes)?;
-        std::io::Write::write_all(writer, bytes).map_err(|e| Error::io(staged.target(), e))
+        self.staged.advance(y, bytes.len() / self.row_bytes)?;
+        let writer = self.writer.as_mut().ok_or_else(|| Error::data(self.staged.target(), "the PNG writer failed"))?;
+        std::io::Write::write_all(writer, bytes).map_err(|e| Error::io(self.staged.target(), e))
     }
 
     pub fn finish(&mut self) -> Result<()> {
-        let Some((writer, staged)) = self.open.take() else {
-            return Err(Error::config("the PNG was already finished"));
-        };
-        staged.check_complete()?;
-        writer.finish().map_err(|e| Error::data(staged.target(), format!("cannot write PNG: {e}")))?;
-        staged.commit()
+        self.staged.check_complete()?;
+        let writer = self.writer.take().ok_or_else(|| Error::data(self.staged.target(), "the PNG was already finished"))?;
+        writer.finish().map_err(|e| Error::data(self.staged.target(), format!("cannot write PNG: {e}")))?;
+        self.staged.commit()
     }
 }

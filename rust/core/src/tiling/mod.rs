@@ -97,7 +97,7 @@ pub fn predict_image(
     let grid = TileGrid::new(height, width, tile, options.overlap)?;
     let window = options.blend.window(&grid);
     let mut stitcher = Stitcher::new(model.num_classes(), height, width, tile);
-    let mut progress = Progress { tiles_done: 0, tiles_total: grid.len() };
+    let mut progress = Progress { tiles_done: 0, tiles_total: grid.count() };
     for row in 0..grid.rows {
         if !control.wait_if_paused() {
             return Err(Error::Cancelled);

@@ -28,7 +28,7 @@ pub fn validate(tile: usize, overlap: usize) -> Result<()> {
     if overlap >= tile {
         return Err(Error::config(format!("tile overlap ({overlap}) must be smaller than the tile size ({tile})")));
     }
-    if overlap % 2 != 0 {
+    if !overlap.is_multiple_of(2) {
         return Err(Error::config(format!("tile overlap must be even, got {overlap}")));
     }
     Ok(())
@@ -53,7 +53,7 @@ impl TileGrid {
             return Err(Error::config(format!("cannot tile an empty {width}x{height} image")));
         }
         let half = overlap / 2;
-        let margin = if tile % ALIGN == 0 && overlap % ALIGN == 0 { half - half % ALIGN } else { half };
+        let margin = if tile.is_multiple_of(ALIGN) && overlap.is_multiple_of(ALIGN) { half - half % ALIGN } else { half };
         let step = tile - overlap;
         Ok(TileGrid { tile, overlap, margin, rows: height.div_ceil(step), cols: width.div_ceil(step) })
     }
@@ -67,7 +67,8 @@ impl TileGrid {
         (k * self.step()) as isize - self.margin as isize
     }
 
-    pub fn len(&self) -> usize {
+    /// Number of tiles.
+    pub fn count(&self) -> usize {
         self.rows * self.cols
     }
 }
