@@ -261,12 +261,3 @@ fn memory_is_bounded_by_one_band_of_tile_rows() {
     assert!(tall < band + (64 << 20), "peak {} MiB", tall >> 20);
     assert!(tall < short + (8 << 20), "the peak does not grow with the height");
 }
-
-#[test]
-#[ignore = "about 20 s: the bound above, on the full 16384 x 16384 image"]
-fn a_16384_square_image_stays_under_600_mb() {
-    let _serial = SERIAL.lock();
-    let peak = peak_bytes(16384, 16384);
-    println!("peak heap for 16384 x 16384: {} MiB", peak >> 20);
-    assert!(peak < 600 << 20);
-}

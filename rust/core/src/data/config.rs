@@ -208,7 +208,8 @@ fn channel_config(raw: RawChannelConfig, path: &Path) -> Result<ChannelConfig> {
     })
 }
 
-fn parse_color(text: &str) -> Option<[u8; 3]> {
+/// `#RRGGBB` as bytes.
+pub(crate) fn parse_color(text: &str) -> Option<[u8; 3]> {
     let hex = text.strip_prefix('#')?;
     if hex.len() != 6 || !hex.is_ascii() {
         return None;

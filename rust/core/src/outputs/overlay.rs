@@ -3,6 +3,7 @@
 use super::staged::PngRows;
 use super::LabelSink;
 use crate::model_dir::ClassMeta;
+use crate::data::parse_color;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
 use std::path::Path;
@@ -42,17 +43,11 @@ impl LabelSink for Overlay {
 pub fn class_colors(classes: &[ClassMeta], alpha: u8) -> Result<Vec<[u8; 4]>> {
     let mut colors = vec![[0; 4]; classes.iter().map(|c| c.index + 1).max().unwrap_or(0)];
     for class in classes {
-        let [r, g, b] = parse_hex_color(&class.color)
+        let [r, g, b] = parse_color(&class.color)
             .ok_or_else(|| Error::config(format!("class '{}' has colour '{}', expected #RRGGBB", class.name, class.color)))?;
         colors[class.index] = [r, g, b, alpha];
     }
     Ok(colors)
-}
-
-fn parse_hex_color(text: &str) -> Option<[u8; 3]> {
-    let hex = text.strip_prefix('#').filter(|h| h.len() == 6 && h.is_ascii())?;
-    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
-    Some([byte(0)?, byte(2)?, byte(4)?])
 }
 
 #[cfg(test)]
