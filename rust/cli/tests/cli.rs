@@ -84,12 +84,17 @@ fn infer_and_export(model: &std::path::Path) {
         (&["infer", "--model", m, "--image", image, "--out", res, "--truth", rgb.to_str().unwrap()], "mask"),
     ];
     for (args, expected) in cases {
-        let out = run(args);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
+        fails_with_one_line(args, expected);
     }
+}
+
+/// Runs a command that must fail with exit code 1 and one `error: ` line containing `expected`.
+fn fails_with_one_line(args: &[&str], expected: &str) {
+    let out = run(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
 }
 
 #[test]
@@ -105,11 +110,7 @@ fn bad_input_gives_one_line_and_a_failing_exit_code() {
         (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA"),
     ];
     for (args, expected) in cases {
-        let out = run(args);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
+        fails_with_one_line(args, expected);
         assert!(!out_dir.exists());
     }
 }

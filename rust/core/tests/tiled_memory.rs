@@ -7,30 +7,8 @@ mod common;
 use dlclassifier::apply::{apply_to_image, OutputOptions};
 use dlclassifier::inference::{BackendChoice, InferenceOptions, Predictor};
 use dlclassifier::outputs::SampleType;
-use dlclassifier::tiling::{BlendMode, RegionReader, TilingOptions};
+use dlclassifier::tiling::{BlendMode, TilingOptions};
 use dlclassifier::train::JobControl;
-use dlclassifier::Result;
-use ndarray::Array3;
-
-/// A synthetic RGB image computed on demand, so that only what is read exists.
-struct Synthetic {
-    side: usize,
-}
-
-impl RegionReader for Synthetic {
-    fn width(&self) -> usize {
-        self.side
-    }
-    fn height(&self) -> usize {
-        self.side
-    }
-    fn channels(&self) -> usize {
-        3
-    }
-    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>> {
-        Ok(Array3::from_shape_fn((3, h, w), |(c, j, i)| (((x + i) / 37 + (y + j) / 53 + c * 40) % 256) as f32))
-    }
-}
 
 fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -45,7 +23,7 @@ fn a_16k_image_is_predicted_in_bounded_memory() {
     common::pointwise_onnx(&onnx, 3, 2, None);
     let options = InferenceOptions { backend: BackendChoice::Onnx, threads: Some(2), ..Default::default() };
     let predictor = Predictor::open_onnx(&onnx, None, &options).unwrap();
-    let image = Synthetic { side: 16384 };
+    let image = common::Synthetic { width: 16384, height: 16384 };
     let tiling = TilingOptions { tile_size: 512, overlap: 64, blend: BlendMode::Linear, batch_size: 4, tta: false };
     let outputs = OutputOptions { probabilities: Some(SampleType::Uint8), ..OutputOptions::default() };
 

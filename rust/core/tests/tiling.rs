@@ -1,6 +1,8 @@
 //! Tiled whole-image inference with a real segmentation network, and the
 //! memory bound on a very wide image.
 
+mod common;
+
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::tiling::{predict_image, BlendMode, InMemoryImage, ProbabilityMap, ProbabilitySink, RegionReader, TileGrid, TileModel, TilingOptions};
 use dlclassifier::train::JobControl;
@@ -173,30 +175,6 @@ fn blending_leaves_no_seams_where_plain_tiles_do() {
     assert!(ratio(64, BlendMode::Gaussian) < 1.5);
 }
 
-/// A procedural image: any region, without storing the image.
-struct Synthetic {
-    width: usize,
-    height: usize,
-}
-
-impl RegionReader for Synthetic {
-    fn width(&self) -> usize {
-        self.width
-    }
-
-    fn height(&self) -> usize {
-        self.height
-    }
-
-    fn channels(&self) -> usize {
-        3
-    }
-
-    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>> {
-        Ok(Array::from_shape_fn((3, h, w), |(c, i, j)| (((x + j) * (c + 1) + (y + i) * 7) % 255) as f32 / 255.0))
-    }
-}
-
 /// Class 1 wherever the first channel is above one half, smoothly.
 struct Threshold;
 
@@ -241,7 +219,7 @@ impl ProbabilitySink for RowCheck {
 /// Peak heap growth while predicting a `width` x `height` image with default options.
 fn peak_bytes(width: usize, height: usize) -> usize {
     let mut sink = RowCheck::default();
-    let image = Synthetic { width, height };
+    let image = common::Synthetic { width, height };
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     predict_image(&image, &Threshold, &TilingOptions::default(), &mut sink, &JobControl::new(), &mut |_| {}).unwrap();

@@ -24,7 +24,7 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     assert!(best.metrics.mean_iou >= 0.80, "best validation mean IoU {}", best.metrics.mean_iou);
     assert_eq!(seen.len(), 15);
     assert_eq!(seen, outcome.history);
-    for file in [model_dir::TORCHSCRIPT_FILE, model_dir::WEIGHTS_FILE, model_dir::METADATA_FILE, model_dir::HISTORY_FILE, model_dir::PLOT_FILE] {
+    for file in [model_dir::TORCHSCRIPT_FILE, model_dir::ONNX_FILE, model_dir::WEIGHTS_FILE, model_dir::METADATA_FILE, model_dir::HISTORY_FILE, model_dir::PLOT_FILE] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
     assert!(!checkpoint_dir(&dir).exists(), "checkpoints are removed after a finished run");

@@ -75,3 +75,28 @@ pub fn pointwise_onnx(path: &std::path::Path, in_channels: i64, classes: i64, si
     };
     std::fs::write(path, model.encode_to_vec()).unwrap();
 }
+
+/// A procedural RGB image (values 0..1): any region, computed on demand
+/// without storing the image.
+pub struct Synthetic {
+    pub width: usize,
+    pub height: usize,
+}
+
+impl dlclassifier::tiling::RegionReader for Synthetic {
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn height(&self) -> usize {
+        self.height
+    }
+
+    fn channels(&self) -> usize {
+        3
+    }
+
+    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> dlclassifier::Result<ndarray::Array3<f32>> {
+        Ok(ndarray::Array3::from_shape_fn((3, h, w), |(c, i, j)| (((x + j) * (c + 1) + (y + i) * 7) % 255) as f32 / 255.0))
+    }
+}
