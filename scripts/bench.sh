@@ -35,7 +35,7 @@ alternate train "$BIN bench-train ${TRAIN[*]}" "$PY bench/smp_train_bench.py ${T
 MODEL=$WORK/ihc-model
 "$BIN" train --data data/ihc-dab --out "$MODEL" --overwrite --no-resume --encoder resnet18 --epochs 1 \
   --samples-per-epoch 8 --tile-size 256 --batch-size 4 --threads "$THREADS" --json > /dev/null
-INFER=(--tile 256 --batch 4 --threads "$THREADS" --warmup 2 --steps "${BENCH_STEPS:-10}")
+INFER=(--tile 256 --batch 4 --threads "$THREADS" --warmup 2 --steps "${BENCH_INFER_STEPS:-25}")
 alternate infer "$BIN bench-infer --model $MODEL --image data/ihc-dab/full/image.png ${INFER[*]} --save $WORK/tiles" \
   "$PY bench/ort_infer_bench.py --model $MODEL/model.onnx --saved $WORK/tiles --channels 3 ${INFER[*]}"
 

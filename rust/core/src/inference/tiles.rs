@@ -190,7 +190,7 @@ pub fn write_outputs(logits: ArrayView4<f32>, layout: &TileLayout, outputs: Outp
     if let Some(buf) = &class_map {
         expect_len("class map", buf.len(), layout.count * pixels)?;
     }
-    for_each_pixel(logits, layout.height, layout.width, |t, pixel, probs, best| {
+    for_each_pixel(logits, layout.height, layout.width, probabilities.is_some(), |t, pixel, probs, best| {
         if let Some(buf) = class_map.as_deref_mut() {
             buf[t * pixels + pixel] = best as u8;
         }
@@ -216,7 +216,7 @@ pub fn probabilities(logits: ArrayView4<f32>, height: usize, width: usize) -> Ar
     let mut out = Array4::<f32>::zeros((n, k, height, width));
     let flat = out.as_slice_mut().expect("fresh array");
     let pixels = height * width;
-    for_each_pixel(logits, height, width, |t, pixel, probs, _| {
+    for_each_pixel(logits, height, width, true, |t, pixel, probs, _| {
         for (c, &p) in probs.iter().enumerate() {
             flat[(t * k + c) * pixels + pixel] = p;
         }
@@ -224,40 +224,35 @@ pub fn probabilities(logits: ArrayView4<f32>, height: usize, width: usize) -> Ar
     out
 }
 
-/// Calls `visit(tile, pixel, probabilities, argmax)` for every pixel of the
-/// `height`x`width` top-left crop of each tile's logits.
-fn for_each_pixel(logits: ArrayView4<f32>, height: usize, width: usize, mut visit: impl FnMut(usize, usize, &[f32], usize)) {
+/// Calls `visit(tile, pixel, values, argmax)` for every pixel of the
+/// `height`x`width` top-left crop of each tile's logits; `values` are the
+/// class probabilities when `softmax`, else the logits (argmax alone needs no exp).
+fn for_each_pixel(logits: ArrayView4<f32>, height: usize, width: usize, softmax: bool, mut visit: impl FnMut(usize, usize, &[f32], usize)) {
     let (_, k, ph, pw) = logits.dim();
     let logits = logits.as_standard_layout();
     let flat = logits.as_slice().expect("standard layout");
-    let mut probs = vec![0f32; k];
+    let mut values = vec![0f32; k];
     for t in 0..logits.dim().0 {
         for y in 0..height {
             for x in 0..width {
                 let first = t * k * ph * pw + y * pw + x;
-                for (c, p) in probs.iter_mut().enumerate() {
-                    *p = flat[first + c * ph * pw];
+                for (c, v) in values.iter_mut().enumerate() {
+                    *v = flat[first + c * ph * pw];
                 }
-                let best = softmax_argmax(&mut probs);
-                visit(t, y * width + x, &probs, best);
+                // The first class wins ties, as argmax does.
+                let (best, max) = values.iter().enumerate().fold((0, f32::NEG_INFINITY), |(b, m), (i, &v)| if v > m { (i, v) } else { (b, m) });
+                if softmax {
+                    let mut sum = 0.0;
+                    for v in values.iter_mut() {
+                        *v = (*v - max).exp();
+                        sum += *v;
+                    }
+                    values.iter_mut().for_each(|v| *v /= sum);
+                }
+                visit(t, y * width + x, &values, best);
             }
         }
     }
-}
-
-/// Turns logits into probabilities in place and returns the winning class
-/// (the first one on ties, as argmax does).
-fn softmax_argmax(values: &mut [f32]) -> usize {
-    let (best, max) = values.iter().enumerate().fold((0, f32::NEG_INFINITY), |(b, m), (i, &v)| if v > m { (i, v) } else { (b, m) });
-    let mut sum = 0.0;
-    for v in values.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    for v in values.iter_mut() {
-        *v /= sum;
-    }
-    best
 }
 
 fn expect_len(what: &str, got: usize, need: usize) -> Result<()> {
