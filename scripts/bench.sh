@@ -69,7 +69,7 @@ header = ("# Benchmark results\n\nWritten by `make bench` (scripts/bench.sh): ea
           "| date | workload | dlclassifier | reference | ratio | target |\n|---|---|---|---|---|---|\n")
 notes = ("\nNotes:\n"
          "- Inference: both sides spend over 90% of each batch in the same ONNX Runtime session run, so the ratio "
-         "against Python is bounded by Python's own numpy overhead (about 6% here); 1.3x would need a different "
+         "against Python is bounded by Python's own numpy overhead (a few percent); 1.3x would need a different "
          "engine or precision for the same graph, which would change the numerics.\n"
          "- The bare run uses the very session our path uses, on input normalized beforehand; timings interleave "
          "step by step, so their difference is our normalization, argmax and buffer handling.\n")
