@@ -1,6 +1,7 @@
 //! Models trained elsewhere: an external `.onnx` plus an optional, partial
 //! `metadata.json`, checked against the graph's own input and output shapes.
 
+use super::predictor::ModelInfo;
 use crate::model_dir::{read_json, ClassMeta};
 use crate::normalization::{NormalizationStats, Normalizer};
 use crate::{Error, Result};
@@ -31,16 +32,6 @@ struct ImportedArchitecture {
     num_classes: Option<usize>,
 }
 
-/// Everything a predictor needs, settled.
-pub struct Resolved {
-    pub name: String,
-    pub in_channels: usize,
-    pub classes: Vec<ClassMeta>,
-    pub tile_size: usize,
-    pub fixed_size: Option<(usize, usize)>,
-    pub normalizer: Normalizer,
-}
-
 /// Colours for classes that metadata does not name.
 const PALETTE: [&str; 8] = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#ffe119", "#f58231", "#911eb4", "#46f0f0"];
 const DEFAULT_TILE: usize = 512;
@@ -51,8 +42,9 @@ impl ImportedMetadata {
     }
 
     /// Settles channels, classes and sizes from the graph's `input` and
-    /// `output` shapes (`-1` = dynamic) and this metadata, refusing contradictions.
-    pub fn resolve(self, model: &Path, input: &[i64], output: &[i64]) -> Result<Resolved> {
+    /// `output` shapes (`-1` = dynamic) and this metadata, refusing
+    /// contradictions; `backend` describes the engine that runs `model`.
+    pub fn resolve(self, model: &Path, input: &[i64], output: &[i64], backend: String) -> Result<(ModelInfo, Normalizer)> {
         let bad = |message: String| Error::data(model, message);
         if input.len() != 4 || output.len() != 4 {
             return Err(bad(format!("expected [N, C, H, W] input and [N, K, H, W] output, the graph has {input:?} and {output:?}")));
@@ -77,14 +69,18 @@ impl ImportedMetadata {
                 .map(|i| ClassMeta { index: i, name: format!("class {i}"), color: PALETTE[i % PALETTE.len()].to_string() })
                 .collect()
         });
-        Ok(Resolved {
+        let normalizer = self.input_config.normalization.as_ref().map(Normalizer::from_stats).unwrap_or_else(|| Normalizer::identity(in_channels));
+        let info = ModelInfo {
             name: self.name.unwrap_or_else(|| model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()),
+            source: model.to_path_buf(),
             in_channels,
+            num_classes: classes.len(),
             classes,
             tile_size: self.tile_size.or(fixed_size.map(|(h, _)| h)).unwrap_or(DEFAULT_TILE),
             fixed_size,
-            normalizer: self.input_config.normalization.as_ref().map(Normalizer::from_stats).unwrap_or_else(|| Normalizer::identity(in_channels)),
-        })
+            backend,
+        };
+        Ok((info, normalizer))
     }
 }
 
@@ -107,32 +103,36 @@ fn agree(what: &str, graph: Option<usize>, metadata: [Option<usize>; 3]) -> std:
 mod tests {
     use super::*;
 
+    fn resolve(m: ImportedMetadata, input: &[i64], output: &[i64]) -> Result<(ModelInfo, Normalizer)> {
+        m.resolve(Path::new("m.onnx"), input, output, "test".to_string())
+    }
+
     fn meta(json: &str) -> ImportedMetadata {
         serde_json::from_str(json).unwrap()
     }
 
     #[test]
     fn graph_shapes_give_the_defaults() {
-        let r = ImportedMetadata::default().resolve(Path::new("m.onnx"), &[-1, 3, -1, -1], &[-1, 4, -1, -1]).unwrap();
+        let (r, normalizer) = resolve(ImportedMetadata::default(), &[-1, 3, -1, -1], &[-1, 4, -1, -1]).unwrap();
         assert_eq!((r.in_channels, r.classes.len(), r.tile_size, r.fixed_size), (3, 4, DEFAULT_TILE, None));
         assert_eq!(r.name, "m");
-        assert_eq!(r.normalizer, Normalizer::identity(3));
-        let r = ImportedMetadata::default().resolve(Path::new("m.onnx"), &[1, 1, 256, 256], &[1, 2, 256, 256]).unwrap();
+        assert_eq!(normalizer, Normalizer::identity(3));
+        let (r, _) = resolve(ImportedMetadata::default(), &[1, 1, 256, 256], &[1, 2, 256, 256]).unwrap();
         assert_eq!((r.tile_size, r.fixed_size), (256, Some((256, 256))));
     }
 
     #[test]
     fn metadata_fills_dynamic_dims_and_contradictions_are_refused() {
         let m = meta(r##"{"classes": [{"index": 0, "name": "bg", "color": "#000000"}, {"index": 1, "name": "fg", "color": "#ff0000"}], "input_config": {"num_channels": 2}}"##);
-        let r = m.resolve(Path::new("m.onnx"), &[-1, -1, -1, -1], &[-1, -1, -1, -1]).unwrap();
+        let (r, _) = resolve(m, &[-1, -1, -1, -1], &[-1, -1, -1, -1]).unwrap();
         assert_eq!((r.in_channels, r.classes[1].name.as_str()), (2, "fg"));
-        let err = meta(r#"{"architecture": {"num_classes": 3}}"#).resolve(Path::new("m.onnx"), &[-1, 3, -1, -1], &[-1, 2, -1, -1]);
+        let err = resolve(meta(r#"{"architecture": {"num_classes": 3}}"#), &[-1, 3, -1, -1], &[-1, 2, -1, -1]);
         assert!(err.err().unwrap().to_string().contains("metadata says 3 classes but the graph says 2"));
-        let err = ImportedMetadata::default().resolve(Path::new("m.onnx"), &[-1, -1, -1, -1], &[-1, 2, -1, -1]);
+        let err = resolve(ImportedMetadata::default(), &[-1, -1, -1, -1], &[-1, 2, -1, -1]);
         assert!(err.err().unwrap().to_string().contains("cannot tell the number of input channels"));
-        let err = meta(r#"{"tile_size": 128}"#).resolve(Path::new("m.onnx"), &[1, 3, 256, 256], &[1, 2, 256, 256]);
+        let err = resolve(meta(r#"{"tile_size": 128}"#), &[1, 3, 256, 256], &[1, 2, 256, 256]);
         assert!(err.err().unwrap().to_string().contains("contradicts"));
-        let err = ImportedMetadata::default().resolve(Path::new("m.onnx"), &[-1, 3], &[-1, 2, -1, -1]);
+        let err = resolve(ImportedMetadata::default(), &[-1, 3], &[-1, 2, -1, -1]);
         assert!(err.err().unwrap().to_string().contains("expected [N, C, H, W]"));
     }
 }

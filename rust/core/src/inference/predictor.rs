@@ -9,7 +9,7 @@ use super::torchscript::TorchScriptBackend;
 use crate::model_dir::{ClassMeta, ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
 use crate::models::OUTPUT_STRIDE;
 use crate::normalization::Normalizer;
-use crate::tiling::{TileModel, TilingOptions};
+use crate::tiling::{default_overlap, TileModel, TilingOptions};
 use crate::{Error, Result};
 use ndarray::{Array4, ArrayView4};
 use serde::Serialize;
@@ -36,15 +36,14 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// Tiling that suits this model: its fixed input size if it has one,
     /// else its training tile size but at least 256 pixels (more context per
-    /// tile, fewer tiles), with a quarter of a tile of overlap in whole
-    /// multiples of the model's stride.
+    /// tile, fewer tiles), with [`default_overlap`].
     pub fn default_tiling(&self) -> TilingOptions {
         let stride = OUTPUT_STRIDE as usize;
         let tile = match self.fixed_size {
             Some((h, _)) => h,
             None => self.tile_size.max(256).div_ceil(stride) * stride,
         };
-        TilingOptions { tile_size: tile, overlap: tile / 4 / stride * stride, ..TilingOptions::default() }
+        TilingOptions { tile_size: tile, overlap: default_overlap(tile), ..TilingOptions::default() }
     }
 }
 
@@ -94,18 +93,8 @@ impl Predictor {
         let backend = OnnxBackend::open(path, options)?;
         let (input, output) = backend.signature()?;
         let meta = metadata.map(ImportedMetadata::read).transpose()?.unwrap_or_default();
-        let resolved = meta.resolve(path, &input, &output)?;
-        let info = ModelInfo {
-            name: resolved.name,
-            source: path.to_path_buf(),
-            in_channels: resolved.in_channels,
-            num_classes: resolved.classes.len(),
-            classes: resolved.classes,
-            tile_size: resolved.tile_size,
-            fixed_size: resolved.fixed_size,
-            backend: backend.describe(),
-        };
-        Ok(Predictor { info, normalizer: resolved.normalizer, backend: Box::new(backend) })
+        let (info, normalizer) = meta.resolve(path, &input, &output, backend.describe())?;
+        Ok(Predictor { info, normalizer, backend: Box::new(backend) })
     }
 
     /// Runs one small blank tile so that model files that contradict

@@ -8,7 +8,6 @@ use crate::{Error, Result};
 use ndarray::{Array4, ArrayView4};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// Element type of an input buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,18 +84,6 @@ pub enum ProbabilityFormat {
 pub struct Outputs<'a> {
     pub probabilities: Option<(&'a mut [u8], ProbabilityFormat)>,
     pub class_map: Option<&'a mut [u8]>,
-}
-
-impl FromStr for Dtype {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "u8" | "uint8" => Ok(Dtype::U8),
-            "u16" | "uint16" => Ok(Dtype::U16),
-            "f32" | "float32" => Ok(Dtype::F32),
-            _ => Err(Error::config(format!("unknown dtype '{s}'; use uint8, uint16 or float32"))),
-        }
-    }
 }
 
 impl fmt::Display for Dtype {

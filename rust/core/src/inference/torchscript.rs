@@ -4,7 +4,7 @@
 use super::backend::{Backend, InferenceOptions};
 use crate::device::describe;
 use crate::{Error, Result};
-use ndarray::{ArrayView4, Ix4};
+use ndarray::ArrayView4;
 use std::path::{Path, PathBuf};
 use tch::{CModule, Device, Kind, Tensor};
 
@@ -49,13 +49,9 @@ impl Backend for TorchScriptBackend {
             Ok(ys.to_kind(Kind::Float).to_device(Device::Cpu).contiguous())
         })?;
         let dims: Vec<usize> = logits.size().iter().map(|&d| d as usize).collect();
+        let dims = <[usize; 4]>::try_from(dims.as_slice()).map_err(|_| Error::data(&self.path, "the model's output is not a [N, K, H, W] tensor"))?;
         let values = Vec::<f32>::try_from(&logits.flatten(0, -1))?;
-        let view = ArrayView4::from_shape(
-            <[usize; 4]>::try_from(dims.as_slice()).map_err(|_| Error::data(&self.path, "the model's output is not a [N, K, H, W] tensor"))?,
-            &values,
-        )
-        .map_err(|e| Error::data(&self.path, e.to_string()))?;
-        consume(view.into_dimensionality::<Ix4>().expect("four dimensions"))
+        consume(ArrayView4::from_shape(dims, &values).expect("length matches the tensor's shape"))
     }
 
     fn describe(&self) -> String {

@@ -10,7 +10,7 @@ pub mod stitch;
 pub mod tta;
 
 pub use blend::BlendMode;
-pub use plan::TileGrid;
+pub use plan::{default_overlap, TileGrid};
 pub use reader::{read_reflected, InMemoryImage, RegionReader};
 
 use crate::train::JobControl;

@@ -20,6 +20,12 @@ use crate::{Error, Result};
 
 const ALIGN: usize = OUTPUT_STRIDE as usize;
 
+/// A quarter of a tile of overlap, in whole multiples of the models' stride
+/// so that the grid stays aligned.
+pub fn default_overlap(tile: usize) -> usize {
+    tile / 4 / ALIGN * ALIGN
+}
+
 /// Checks a tile size and overlap, independently of any image.
 pub fn validate(tile: usize, overlap: usize) -> Result<()> {
     if tile == 0 {
