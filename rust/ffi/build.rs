@@ -1,0 +1,1 @@
+fn main() { dlc_build_support::libtorch_rpath(); }
