@@ -19,8 +19,9 @@ pub const ONNXRUNTIME_VERSION: &str = "1.31.0";
 const LIBRARY: &str = "libonnxruntime.so";
 
 /// Where the shared library is looked for, in order: `DLC_ONNXRUNTIME` (a file
-/// or folder), `ORT_DYLIB_PATH`, next to the running executable, then the
-/// dependency cache (`DLC_CACHE`, else `~/.cache/dlclassifier`).
+/// or folder), `ORT_DYLIB_PATH`, next to the running executable, next to the
+/// shared library holding this code (the JNI/C library inside a JVM or a C
+/// program), then the dependency cache (`DLC_CACHE`, else `~/.cache/dlclassifier`).
 pub fn library_candidates() -> Vec<PathBuf> {
     let mut found = Vec::new();
     for var in ["DLC_ONNXRUNTIME", "ORT_DYLIB_PATH"] {
@@ -31,6 +32,12 @@ pub fn library_candidates() -> Vec<PathBuf> {
     if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
         found.push(dir.join(LIBRARY));
     }
+    if let Some(dir) = this_library_dir() {
+        let candidate = dir.join(LIBRARY);
+        if !found.contains(&candidate) {
+            found.push(candidate);
+        }
+    }
     let cache = std::env::var_os("DLC_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/dlclassifier")));
@@ -38,6 +45,21 @@ pub fn library_candidates() -> Vec<PathBuf> {
         found.push(cache.join(format!("onnxruntime-{ONNXRUNTIME_VERSION}/lib")).join(LIBRARY));
     }
     found
+}
+
+/// The folder of the loaded object (executable or shared library) that
+/// contains this function.
+fn this_library_dir() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the address and fills `info` with pointers
+    // into the loader's own tables, valid while the object stays loaded.
+    let found = unsafe { libc::dladdr(this_library_dir as *const libc::c_void, &mut info) };
+    if found == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes()));
+    std::fs::canonicalize(path).ok()?.parent().map(Path::to_path_buf)
 }
 
 /// The process-wide environment, created on first use. A failure is
@@ -180,5 +202,18 @@ impl Backend for OnnxBackend {
             Some(t) => format!("onnxruntime {ONNXRUNTIME_VERSION} cpu ({t} threads)"),
             None => format!("onnxruntime {ONNXRUNTIME_VERSION} cpu"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_includes_the_folder_of_the_object_holding_this_code() {
+        // In a test binary that object is the executable itself.
+        let exe_dir = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap().parent().unwrap().to_path_buf();
+        assert_eq!(this_library_dir(), Some(exe_dir.clone()));
+        assert!(library_candidates().contains(&exe_dir.join(LIBRARY)));
     }
 }
