@@ -4,11 +4,14 @@
 # bench/RESULTS.md:
 #  - training: samples/s against PyTorch + segmentation_models_pytorch;
 #  - inference: tiles/s of the ONNX path (uint8 tiles in, class map out)
-#    against Python onnxruntime + numpy, and against the bare session run.
+#    against Python onnxruntime + numpy, and against the bare session run;
+#  - embedding: the same tiles through the jar (Java -> JNI, direct buffers)
+#    against the Rust-native call.
 # Run through `make bench` (it installs what is needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/dlclassifier
+JAR=${DLC_JAR:?set DLC_JAR to the built jar (make bench does)}
 PY=${DLC_PYTHON:?set DLC_PYTHON (make bench does)}
 THREADS=${BENCH_THREADS:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -38,6 +41,8 @@ MODEL=$WORK/ihc-model
 INFER=(--tile 256 --batch 4 --threads "$THREADS" --warmup 2 --steps "${BENCH_INFER_STEPS:-25}")
 alternate infer "$BIN bench-infer --model $MODEL --image data/ihc-dab/full/image.png ${INFER[*]} --save $WORK/tiles" \
   "$PY bench/ort_infer_bench.py --model $MODEL/model.onnx --saved $WORK/tiles --channels 3 ${INFER[*]}"
+alternate jni "java -cp $JAR bench/JniTileBench.java --model $MODEL --saved $WORK/tiles --channels 3 ${INFER[*]}" \
+  "$BIN bench-infer --model $MODEL --image data/ihc-dab/full/image.png ${INFER[*]}"
 
 python3 - "$WORK" <<'PY'
 import json, statistics, sys, datetime, platform, os
@@ -61,6 +66,10 @@ rows.append(f"| {today} | {workload} | {o:.2f} tiles/s | {t:.2f} tiles/s (Python
             f"| **{o / t:.2f}x** | >= 1.3x |")
 rows.append(f"| {today} | {workload}: our overhead over the bare session run | {o:.2f} tiles/s | {f:.2f} tiles/s (bare run, same session) "
             f"| **{100 * (f / o - 1):+.1f}%** | <= 3% |")
+ours, theirs = load("jni.ours"), load("jni.theirs")
+o, t = med(ours, "tiles_per_s"), med(theirs, "tiles_per_s")
+rows.append(f"| {today} | {workload}: Java {ours[0]['java']} -> JNI on direct buffers against the Rust-native call "
+            f"| {o:.2f} tiles/s | {t:.2f} tiles/s (Rust `Predictor::predict`) | **{100 * (t / o - 1):+.1f}%** | <= 3% |")
 for r in rows:
     print(r)
 path = "bench/RESULTS.md"

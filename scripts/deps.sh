@@ -31,12 +31,18 @@ wheel() { # wheel NAME==VERSION -> path of the downloaded wheel
   echo "$found"
 }
 
-# Debian packages the scripts themselves need.
+# Debian packages the scripts and the Java build (gradle -p java) need.
 install_system() {
-  command -v unzip >/dev/null && return 0
-  log "installing unzip (Debian)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq unzip >&2
-  else sudo apt-get update -qq && sudo apt-get install -y -qq unzip >&2; fi
+  local missing=()
+  command -v unzip >/dev/null || missing+=(unzip)
+  command -v javac >/dev/null || missing+=(default-jdk-headless)
+  command -v gradle >/dev/null || missing+=(gradle)
+  command -v groovy >/dev/null || missing+=(groovy)
+  [ -d /usr/share/maven-repo/junit/junit ] || missing+=(junit4)
+  [ ${#missing[@]} = 0 ] && return 0
+  log "installing ${missing[*]} (Debian)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >&2
+  else sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}" >&2; fi
 }
 
 install_libtorch() {
@@ -99,7 +105,7 @@ case "${1:-all}" in
   libtorch) install_libtorch; echo "$LIBTORCH" ;;
   onnxruntime) install_onnxruntime; echo "$ONNXRUNTIME" ;;
   python) install_python; echo "$VENV" ;;
-  all) install_libtorch; install_onnxruntime; install_python ;;
+  all) install_system; install_libtorch; install_onnxruntime; install_python ;;
   system) install_system ;;
-  *) echo "usage: $0 [libtorch|onnxruntime|python|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [libtorch|onnxruntime|python|system|all]" >&2; exit 2 ;;
 esac

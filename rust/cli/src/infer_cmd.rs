@@ -5,7 +5,7 @@ use dlclassifier::apply::{apply_to_image, OutputOptions};
 use dlclassifier::data::{read_image, read_mask};
 use dlclassifier::inference::{InferenceOptions, Predictor};
 use dlclassifier::outputs::{PixelSize, SampleType};
-use dlclassifier::tiling::{default_overlap, InMemoryImage, TilingOptions};
+use dlclassifier::tiling::{InMemoryImage, TilingOptions};
 use dlclassifier::train::JobControl;
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,14 +88,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         (None, Some(onnx)) => Predictor::open_onnx(onnx, a.metadata.as_deref(), &options)?,
         (None, None) => return Err(Error::config("give --model or --onnx")),
     };
-    let tile_size = a.tile.unwrap_or(predictor.info().default_tiling().tile_size);
-    let tiling = TilingOptions {
-        tile_size,
-        overlap: a.overlap.unwrap_or(default_overlap(tile_size)),
-        blend: a.blend.parse()?,
-        batch_size: a.batch,
-        tta: a.tta,
-    };
+    let tiling = TilingOptions { blend: a.blend.parse()?, batch_size: a.batch, tta: a.tta, ..predictor.info().tiling(a.tile, a.overlap) };
     tiling.validate()?;
     let probabilities = a
         .probabilities

@@ -1,13 +1,14 @@
 //! Applying a model to a whole image: tiles are read, predicted and blended,
 //! and the chosen result files are written while finished rows stream in.
 
-use crate::inference::Predictor;
+use crate::data::read_mask;
+use crate::inference::{ModelInfo, Predictor};
 use crate::outputs::{class_colors, Agreement, ClassCounts, ClassMap, Measurements, Overlay, PixelSize, ProbabilityTiff, SampleType, Sinks};
-use crate::tiling::{predict_image, Progress, RegionReader, TilingOptions};
+use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
 use crate::train::{JobControl, SegmentationMetrics};
 use crate::{Error, Result};
 use ndarray::Array2;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const CLASS_MAP_FILE: &str = "class_map.png";
@@ -40,6 +41,59 @@ pub struct OutputOptions {
 impl Default for OutputOptions {
     fn default() -> Self {
         OutputOptions { class_map: true, probabilities: None, overlay_alpha: Some(128), measurements: true, pixel_size: None, truth: None }
+    }
+}
+
+/// Tiling and outputs as the C and Java APIs pass them, in JSON: an absent
+/// field keeps the model's or the library's default; `overlay_alpha: null`
+/// turns the overlay off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplySettings {
+    pub tile_size: Option<usize>,
+    pub overlap: Option<usize>,
+    pub blend: Option<BlendMode>,
+    pub batch_size: Option<usize>,
+    pub tta: Option<bool>,
+    pub class_map: Option<bool>,
+    pub probabilities: Option<SampleType>,
+    /// `Some(None)`: given as `null`, so absent and null differ.
+    #[serde(deserialize_with = "present")]
+    pub overlay_alpha: Option<Option<u8>>,
+    pub measurements: Option<bool>,
+    pub pixel_size: Option<PixelSize>,
+    /// A truth mask file to score against.
+    pub truth: Option<PathBuf>,
+}
+
+/// A field that is present, even as `null`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl ApplySettings {
+    /// The tiling for `model`: its defaults (see [`ModelInfo::tiling`]) where a field is absent.
+    pub fn tiling(&self, model: &ModelInfo) -> TilingOptions {
+        let defaults = model.tiling(self.tile_size, self.overlap);
+        TilingOptions {
+            blend: self.blend.unwrap_or(defaults.blend),
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+            tta: self.tta.unwrap_or(defaults.tta),
+            ..defaults
+        }
+    }
+
+    /// The outputs, with the truth mask read.
+    pub fn outputs(self) -> Result<OutputOptions> {
+        let default = OutputOptions::default();
+        Ok(OutputOptions {
+            class_map: self.class_map.unwrap_or(default.class_map),
+            probabilities: self.probabilities,
+            overlay_alpha: self.overlay_alpha.unwrap_or(default.overlay_alpha),
+            measurements: self.measurements.unwrap_or(default.measurements),
+            pixel_size: self.pixel_size,
+            truth: self.truth.map(read_mask).transpose()?,
+        })
     }
 }
 
@@ -112,4 +166,31 @@ pub fn apply_to_image(
     }
     let truth = agreement.map(|a| a.metrics());
     Ok(ApplyReport { files, measurements, truth, tiles, seconds: start.elapsed().as_secs_f64() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_settings_keep_the_defaults_and_null_turns_the_overlay_off() {
+        let outputs = serde_json::from_str::<ApplySettings>("{}").unwrap().outputs().unwrap();
+        assert_eq!(outputs, OutputOptions::default());
+        let settings: ApplySettings = serde_json::from_str(r#"{"overlay_alpha":null,"probabilities":"uint8","class_map":false}"#).unwrap();
+        let outputs = settings.outputs().unwrap();
+        assert_eq!((outputs.overlay_alpha, outputs.probabilities, outputs.class_map), (None, Some(SampleType::Uint8), false));
+        let settings: ApplySettings = serde_json::from_str(r#"{"overlay_alpha":40}"#).unwrap();
+        assert_eq!(settings.outputs().unwrap().overlay_alpha, Some(40));
+        let err = serde_json::from_str::<ApplySettings>(r#"{"tile":256}"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `tile`"), "{err}");
+    }
+
+    #[test]
+    fn absent_tiling_fields_take_the_models_defaults() {
+        let model = ModelInfo::for_tests(128);
+        let settings: ApplySettings = serde_json::from_str(r#"{"tile_size":64,"blend":"center_crop","tta":true}"#).unwrap();
+        let tiling = settings.tiling(&model);
+        assert_eq!(tiling, TilingOptions { blend: BlendMode::CenterCrop, tta: true, ..model.tiling(Some(64), None) });
+        assert_eq!(ApplySettings::default().tiling(&model), model.tiling(None, None));
+    }
 }

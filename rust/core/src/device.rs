@@ -1,4 +1,5 @@
-//! Compute-device selection: `auto` prefers CUDA, then MPS, then the CPU.
+//! Compute-device selection (`auto` prefers CUDA, then MPS, then the CPU),
+//! and what the devices of this machine are and how much memory they have free.
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,191 @@ pub fn describe(device: Device) -> String {
     }
 }
 
+/// A device this process can run models on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceInfo {
+    /// How to ask for it: `cpu`, `cuda:N` or `mps`.
+    pub id: String,
+    /// The processor's or GPU's model name.
+    pub name: String,
+    /// Bytes of memory (system memory for the CPU), when known.
+    pub total_memory: Option<u64>,
+}
+
+/// A device's memory at the moment of asking, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemoryInfo {
+    pub total: u64,
+    /// What can still be allocated: `MemAvailable` for the CPU, free memory for a GPU.
+    pub free: u64,
+}
+
+/// The CPU, then every CUDA device libtorch can use, then MPS where present.
+pub fn available_devices() -> Vec<DeviceInfo> {
+    let cpu_name = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| cpu_model(&t)).unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let mut devices = vec![DeviceInfo { id: "cpu".into(), name: cpu_name, total_memory: system_memory().ok().map(|m| m.total) }];
+    if tch::Cuda::is_available() {
+        for i in 0..tch::Cuda::device_count() as usize {
+            let (name, total_memory) = match cuda::properties(i) {
+                Ok((name, total)) => (name, Some(total)),
+                Err(e) => (format!("CUDA device {i} ({e})"), None),
+            };
+            devices.push(DeviceInfo { id: DeviceChoice::Cuda(i).to_string(), name, total_memory });
+        }
+    }
+    if tch::utils::has_mps() {
+        devices.push(DeviceInfo { id: "mps".into(), name: "Apple GPU (MPS)".into(), total_memory: None });
+    }
+    devices
+}
+
+/// Total and free memory of `device` now. On CUDA this makes the device's
+/// context current, as PyTorch's `torch.cuda.mem_get_info` does.
+pub fn memory_info(device: DeviceChoice) -> Result<MemoryInfo> {
+    match device.resolve()? {
+        Device::Cpu => system_memory(),
+        Device::Cuda(i) => cuda::memory(i).map_err(|e| Error::Model(format!("memory of cuda:{i}: {e}"))),
+        other => Err(Error::config(format!("the memory of {} cannot be queried", describe(other)))),
+    }
+}
+
+fn system_memory() -> Result<MemoryInfo> {
+    let path = "/proc/meminfo";
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_meminfo(&text).ok_or_else(|| Error::data(path, "no MemTotal and MemAvailable lines"))
+}
+
+fn parse_meminfo(text: &str) -> Option<MemoryInfo> {
+    let kib = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.split(':').next() == Some(key))?;
+        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    };
+    Some(MemoryInfo { total: kib("MemTotal")?, free: kib("MemAvailable")? })
+}
+
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    let line = cpuinfo.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string()).filter(|name| !name.is_empty())
+}
+
+/// The CUDA runtime that libtorch uses, opened by name: tch exposes neither
+/// device names nor memory. Only called once libtorch reports CUDA, so CPU
+/// builds never load it.
+mod cuda {
+    use once_cell::sync::Lazy;
+    use std::ffi::{c_char, c_int, c_void, CStr};
+
+    type Status = c_int;
+
+    struct Runtime {
+        get_device: unsafe extern "C" fn(*mut c_int) -> Status,
+        set_device: unsafe extern "C" fn(c_int) -> Status,
+        mem_get_info: unsafe extern "C" fn(*mut usize, *mut usize) -> Status,
+        get_device_properties: unsafe extern "C" fn(*mut c_void, c_int) -> Status,
+        get_error_string: unsafe extern "C" fn(Status) -> *const c_char,
+    }
+
+    /// Newest first; a runtime libtorch has already loaded is preferred.
+    const LIBRARIES: [&CStr; 3] = [c"libcudart.so.13", c"libcudart.so.12", c"libcudart.so"];
+
+    /// `cudaDeviceProp` is larger in every CUDA release; its head has stayed
+    /// `char name[256]; cudaUUID_t uuid; char luid[8]; unsigned luidDeviceNodeMask; size_t totalGlobalMem`.
+    const PROPERTIES_BYTES: usize = 4096;
+    const NAME_BYTES: usize = 256;
+    const TOTAL_MEMORY_OFFSET: usize = 288;
+
+    static RUNTIME: Lazy<Result<Runtime, String>> = Lazy::new(load);
+
+    fn load() -> Result<Runtime, String> {
+        for flags in [libc::RTLD_NOW | libc::RTLD_NOLOAD, libc::RTLD_NOW] {
+            for name in LIBRARIES {
+                // SAFETY: loading the CUDA runtime runs only its own initialisers.
+                let handle = unsafe { libc::dlopen(name.as_ptr(), flags) };
+                if !handle.is_null() {
+                    // SAFETY: the handle is live (never closed) and the types match the CUDA runtime API.
+                    return unsafe {
+                        Ok(Runtime {
+                            get_device: symbol(handle, c"cudaGetDevice")?,
+                            set_device: symbol(handle, c"cudaSetDevice")?,
+                            mem_get_info: symbol(handle, c"cudaMemGetInfo")?,
+                            get_device_properties: symbol(handle, c"cudaGetDeviceProperties_v2")
+                                .or_else(|_| symbol(handle, c"cudaGetDeviceProperties"))?,
+                            get_error_string: symbol(handle, c"cudaGetErrorString")?,
+                        })
+                    };
+                }
+            }
+        }
+        Err("the CUDA runtime (libcudart) could not be loaded".to_string())
+    }
+
+    /// # Safety
+    /// `T` must be the function pointer type of `name`.
+    unsafe fn symbol<T: Copy>(handle: *mut c_void, name: &CStr) -> Result<T, String> {
+        let ptr = unsafe { libc::dlsym(handle, name.as_ptr()) };
+        if ptr.is_null() {
+            return Err(format!("libcudart has no {}", name.to_string_lossy()));
+        }
+        Ok(unsafe { std::mem::transmute_copy(&ptr) })
+    }
+
+    fn check(rt: &Runtime, status: Status) -> Result<(), String> {
+        if status == 0 {
+            return Ok(());
+        }
+        // SAFETY: cudaGetErrorString returns a static string for any code.
+        let text = unsafe { CStr::from_ptr((rt.get_error_string)(status)) };
+        Err(format!("{} (CUDA error {status})", text.to_string_lossy()))
+    }
+
+    fn runtime() -> Result<&'static Runtime, String> {
+        RUNTIME.as_ref().map_err(Clone::clone)
+    }
+
+    fn device_index(index: usize) -> Result<c_int, String> {
+        c_int::try_from(index).map_err(|_| format!("no CUDA device {index}"))
+    }
+
+    /// The name and total memory of device `index`.
+    pub fn properties(index: usize) -> Result<(String, u64), String> {
+        let rt = runtime()?;
+        let mut props = vec![0u64; PROPERTIES_BYTES / 8];
+        // SAFETY: the buffer is larger than any cudaDeviceProp and 8-byte aligned.
+        check(rt, unsafe { (rt.get_device_properties)(props.as_mut_ptr().cast(), device_index(index)?) })?;
+        let bytes: Vec<u8> = props.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let name = CStr::from_bytes_until_nul(&bytes[..NAME_BYTES]).map_err(|_| "device name is not terminated".to_string())?;
+        let total = props[TOTAL_MEMORY_OFFSET / 8];
+        Ok((name.to_string_lossy().into_owned(), total))
+    }
+
+    /// Free and total memory of device `index`, leaving the thread's current device as it was.
+    pub fn memory(index: usize) -> Result<super::MemoryInfo, String> {
+        let rt = runtime()?;
+        let (mut previous, mut free, mut total) = (0, 0, 0);
+        // SAFETY: plain CUDA runtime calls with valid out-pointers.
+        unsafe {
+            check(rt, (rt.get_device)(&mut previous))?;
+            check(rt, (rt.set_device)(device_index(index)?))?;
+            let queried = check(rt, (rt.mem_get_info)(&mut free, &mut total));
+            check(rt, (rt.set_device)(previous))?;
+            queried?;
+        }
+        Ok(super::MemoryInfo { total: total as u64, free: free as u64 })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_runtime_answers_or_explains_why_not() {
+            // Without a GPU (or libcudart) the error must still say what failed.
+            match super::memory(0) {
+                Ok(m) => assert!(m.free <= m.total && m.total > 0),
+                Err(e) => assert!(e.contains("CUDA") || e.contains("libcudart"), "{e}"),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +298,27 @@ mod tests {
             let err = DeviceChoice::Cuda(0).resolve().unwrap_err().to_string();
             assert!(err.contains("no CUDA device"), "{err}");
             assert_eq!(DeviceChoice::Auto.resolve().unwrap(), Device::Cpu);
+        }
+    }
+
+    #[test]
+    fn meminfo_and_cpuinfo_are_parsed() {
+        let meminfo = "MemTotal:       16318128 kB\nMemFree:         1000 kB\nMemAvailable:   8000000 kB\n";
+        assert_eq!(parse_meminfo(meminfo), Some(MemoryInfo { total: 16318128 * 1024, free: 8000000 * 1024 }));
+        assert_eq!(parse_meminfo("MemTotal: 5 kB\n"), None);
+        assert_eq!(cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n").as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor\t: 0\n"), None);
+    }
+
+    #[test]
+    fn the_cpu_is_always_listed_with_its_memory() {
+        let devices = available_devices();
+        assert_eq!(devices[0].id, "cpu");
+        let memory = memory_info(DeviceChoice::Cpu).unwrap();
+        assert!(memory.free > 0 && memory.free <= memory.total && devices[0].total_memory == Some(memory.total));
+        if !tch::Cuda::is_available() {
+            assert!(devices.iter().all(|d| !d.id.starts_with("cuda")));
+            assert!(memory_info(DeviceChoice::Cuda(0)).unwrap_err().to_string().contains("no CUDA device"));
         }
     }
 }

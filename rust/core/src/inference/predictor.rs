@@ -34,16 +34,18 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    /// Tiling that suits this model: its fixed input size if it has one,
-    /// else its training tile size but at least 256 pixels (more context per
-    /// tile, fewer tiles), with [`default_overlap`].
-    pub fn default_tiling(&self) -> TilingOptions {
+    /// Tiling for this model, with the caller's tile size and overlap where
+    /// given. The tile defaults to the model's fixed input size if it has
+    /// one, else to its training tile size but at least 256 pixels (more
+    /// context per tile, fewer tiles); the overlap to [`default_overlap`] of the tile.
+    pub fn tiling(&self, tile_size: Option<usize>, overlap: Option<usize>) -> TilingOptions {
         let stride = OUTPUT_STRIDE as usize;
-        let tile = match self.fixed_size {
-            Some((h, _)) => h,
-            None => self.tile_size.max(256).div_ceil(stride) * stride,
+        let tile = match (tile_size, self.fixed_size) {
+            (Some(t), _) => t,
+            (None, Some((h, _))) => h,
+            (None, None) => self.tile_size.max(256).div_ceil(stride) * stride,
         };
-        TilingOptions { tile_size: tile, overlap: default_overlap(tile), ..TilingOptions::default() }
+        TilingOptions { tile_size: tile, overlap: overlap.unwrap_or(default_overlap(tile)), ..TilingOptions::default() }
     }
 }
 
@@ -79,6 +81,7 @@ impl Predictor {
         };
         let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend };
         predictor.probe()?;
+        predictor.log_opened();
         Ok(predictor)
     }
 
@@ -94,7 +97,14 @@ impl Predictor {
         let (input, output) = backend.signature()?;
         let meta = metadata.map(ImportedMetadata::read).transpose()?.unwrap_or_default();
         let (info, normalizer) = meta.resolve(path, &input, &output, backend.describe())?;
-        Ok(Predictor { info, normalizer, backend: Box::new(backend) })
+        let predictor = Predictor { info, normalizer, backend: Box::new(backend) };
+        predictor.log_opened();
+        Ok(predictor)
+    }
+
+    fn log_opened(&self) {
+        let info = &self.info;
+        tracing::info!(model = %info.name, source = %info.source.display(), backend = %info.backend, classes = info.num_classes, "model opened");
     }
 
     /// Runs one small blank tile so that model files that contradict
@@ -204,5 +214,40 @@ impl TileModel for Predictor {
 
     fn predict(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>> {
         self.predict_probabilities(tiles)
+    }
+}
+
+#[cfg(test)]
+impl ModelInfo {
+    /// A size-agnostic one-channel, two-class model trained at `tile_size`.
+    pub(crate) fn for_tests(tile_size: usize) -> ModelInfo {
+        ModelInfo {
+            name: "m".into(),
+            source: PathBuf::new(),
+            in_channels: 1,
+            num_classes: 2,
+            classes: Vec::new(),
+            tile_size,
+            fixed_size: None,
+            backend: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiling_takes_the_callers_sizes_else_the_models() {
+        let info = ModelInfo::for_tests(100);
+        let sizes = |t: TilingOptions| (t.tile_size, t.overlap);
+        assert_eq!(sizes(info.tiling(None, None)), (256, default_overlap(256)));
+        assert_eq!(sizes(info.tiling(Some(320), None)), (320, default_overlap(320)));
+        assert_eq!(sizes(info.tiling(Some(320), Some(0))), (320, 0));
+        let info = ModelInfo { tile_size: 500, ..info };
+        assert_eq!(info.tiling(None, None).tile_size, 512, "rounded up to the stride");
+        let fixed = ModelInfo { fixed_size: Some((224, 224)), ..info };
+        assert_eq!(fixed.tiling(None, None).tile_size, 224);
     }
 }

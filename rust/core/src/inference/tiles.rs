@@ -64,6 +64,11 @@ impl TileLayout {
         if self.channels != channels {
             return Err(Error::config(format!("model expects {channels} input channels, tiles have {}", self.channels)));
         }
+        // Sizes come from C and Java callers; a product that wraps could match a small buffer.
+        let bytes = [self.channels, self.height, self.width, self.dtype.size()].iter().try_fold(self.count, |n, &f| n.checked_mul(f));
+        if bytes.is_none_or(|b| b > isize::MAX as usize) {
+            return Err(Error::config(format!("{} tiles of {}x{}x{} are too large to address", self.count, self.channels, self.height, self.width)));
+        }
         Ok(())
     }
 }
@@ -247,4 +252,17 @@ fn expect_len(what: &str, got: usize, need: usize) -> Result<()> {
         return Err(Error::config(format!("{what} output buffer holds {got} bytes, needs {need}")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_whose_size_overflows_are_refused() {
+        let layout = TileLayout { count: usize::MAX / 2, channels: 1, height: 4, width: 4, order: Order::Hwc, dtype: Dtype::F32 };
+        let err = layout.check(1).unwrap_err().to_string();
+        assert!(err.contains("too large"), "{err}");
+        TileLayout { count: 2, ..layout }.check(1).unwrap();
+    }
 }

@@ -13,7 +13,7 @@ struct State {
 }
 
 /// A handle shared between a job and the threads that steer it. Cancel is
-/// honoured between batches, pause between epochs.
+/// honoured between batches and between validation images, pause between epochs.
 #[derive(Debug, Clone, Default)]
 pub struct JobControl {
     inner: Arc<(Mutex<State>, Condvar)>,

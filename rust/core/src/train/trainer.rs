@@ -14,6 +14,7 @@ use crate::models::{weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
 use crate::{onnx, Error, Result};
 use ndarray::{Array2, Array3};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +22,7 @@ use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 /// A finished run: where the model is and how it got there.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TrainingOutcome {
     pub model_dir: PathBuf,
     pub metadata: ModelMetadata,
@@ -128,7 +129,10 @@ pub fn train(
             status = RunStatus::Cancelled;
             break;
         }
-        let (val_loss, metrics) = validate(&model, &validation, &loss_fn, num_classes, ignore);
+        let Some((val_loss, metrics)) = validate(&model, &validation, &loss_fn, num_classes, ignore, control) else {
+            status = RunStatus::Cancelled;
+            break;
+        };
         let score = match config.monitor {
             MonitorMetric::MeanIou => metrics.mean_iou,
             MonitorMetric::ValLoss => val_loss,
@@ -277,20 +281,33 @@ fn mask_tensor(mask: &Array2<u8>) -> Tensor {
     Tensor::from_slice(mask.as_standard_layout().as_slice().expect("contiguous")).view([h as i64, w as i64])
 }
 
-fn validate(model: &SegmentationModel, items: &[ValidationItem], loss_fn: &Loss, classes: usize, ignore: i64) -> (f64, super::SegmentationMetrics) {
+/// Loss and metrics over the validation set, or `None` when the job is
+/// cancelled meanwhile: large validation images must not delay a cancel.
+fn validate(
+    model: &SegmentationModel,
+    items: &[ValidationItem],
+    loss_fn: &Loss,
+    classes: usize,
+    ignore: i64,
+    control: &JobControl,
+) -> Option<(f64, super::SegmentationMetrics)> {
     let mut cm = ConfusionMatrix::new(classes);
     let mut weighted_loss = 0.0;
     let mut labelled = 0i64;
     tch::no_grad(|| {
         for item in items {
+            if control.is_cancelled() {
+                return None;
+            }
             let logits = model.forward_t(&item.image, false);
             let n = item.labels.ne(ignore).sum(Kind::Int64).int64_value(&[]);
             weighted_loss += loss_fn.compute(&logits, &item.labels).double_value(&[]) * n as f64;
             labelled += n;
             cm.add(&logits, &item.labels, ignore);
         }
-    });
-    (weighted_loss / labelled.max(1) as f64, cm.metrics())
+        Some(())
+    })?;
+    Some((weighted_loss / labelled.max(1) as f64, cm.metrics()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -361,6 +378,24 @@ mod tests {
         assert_eq!(class_weights(&data, &config, 2).unwrap(), None);
         config.class_weight_multipliers = Some(vec![1.0]);
         assert!(class_weights(&data, &config, 2).unwrap_err().to_string().contains("1 class weight multipliers given for 2 classes"));
+    }
+
+    #[test]
+    fn validation_stops_when_the_job_is_cancelled() {
+        let vs = VarStore::new(Device::Cpu);
+        let spec = ModelSpec { architecture: crate::models::Architecture::Unet, encoder: crate::models::EncoderKind::ResNet18, in_channels: 1, num_classes: 2 };
+        let model = SegmentationModel::new(&vs.root(), spec).unwrap();
+        let item = || ValidationItem {
+            image: Tensor::randn([1, 1, 32, 32], (Kind::Float, Device::Cpu)),
+            labels: Tensor::ones([1, 32, 32], (Kind::Int64, Device::Cpu)),
+        };
+        let items = [item(), item()];
+        let loss = Loss::new(crate::train::LossKind::CrossEntropy, None, 255, Device::Cpu);
+        let control = JobControl::new();
+        let (val_loss, metrics) = validate(&model, &items, &loss, 2, 255, &control).unwrap();
+        assert!(val_loss.is_finite() && metrics.per_class_iou.len() == 2);
+        control.cancel();
+        assert!(validate(&model, &items, &loss, 2, 255, &control).is_none());
     }
 
     #[test]

@@ -1,0 +1,62 @@
+//! JNI of the read-only queries `Model`, `Catalog` and `Devices`; each
+//! answer crosses as JSON.
+
+use dlclassifier::device::{available_devices, memory_info, DeviceChoice};
+use dlclassifier::inference::clear_cache;
+use dlclassifier::model_dir::{read_json, ModelMetadata, HISTORY_FILE};
+use dlclassifier::models::catalog::catalog;
+use jni::objects::{JClass, JString};
+use jni::{Env, EnvUnowned};
+use serde::Serialize;
+use std::path::Path;
+
+fn json<'local>(env: &mut Env<'local>, value: &impl Serialize) -> crate::error::FfiResult<JString<'local>> {
+    Ok(JString::from_str(env, serde_json::to_string(value)?)?)
+}
+
+/// `{"metadata": <metadata.json>, "history": <training_history.json> or null}` of a model folder.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Model_nativeRead<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    dir: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let dir = dir.try_to_string(env)?;
+        let metadata = ModelMetadata::read(Path::new(&dir))?;
+        let history = Path::new(&dir).join(HISTORY_FILE);
+        let history: Option<serde_json::Value> = if history.is_file() { Some(read_json(&history)?) } else { None };
+        json(env, &serde_json::json!({ "metadata": metadata, "history": history }))
+    })
+}
+
+/// Every architecture with its encoders, parameter counts and freeze groups.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Catalog_nativeCatalog<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> JString<'local> {
+    super::call(env, |env| json(env, &catalog()?))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Devices_nativeAvailable<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> JString<'local> {
+    super::call(env, |env| json(env, &available_devices()))
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Devices_nativeMemory<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    device: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let device: DeviceChoice = device.try_to_string(env)?.parse()?;
+        json(env, &memory_info(device)?)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Devices_nativeClearCache<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) {
+    super::call(env, |_| {
+        clear_cache();
+        Ok(())
+    })
+}

@@ -74,7 +74,9 @@ pub fn call<'local, T: Default>(
     env.with_env(body).resolve::<ThrowMapped>()
 }
 
+mod attach;
 mod info;
 mod logging;
 mod predictor;
 mod training;
+mod version;

@@ -1,0 +1,267 @@
+package org.dlclassifier;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * How {@link Predictor#apply(RegionReader, Path, ApplyOptions)} tiles an
+ * image and which result files it writes. Immutable; build one with
+ * {@link #builder()}. Tile size and overlap default to the model's.
+ */
+public final class ApplyOptions {
+    /** How overlapping tile predictions are combined. */
+    public enum Blend {
+        /** Weights ramp up linearly from the tile edge over the overlap, so neighbours cross-fade. */
+        LINEAR,
+        /** A Gaussian bump centred on each tile (sigma = tile / 8): no seams. */
+        GAUSSIAN,
+        /** Each pixel comes only from the tile that owns it; tile borders are never used. */
+        CENTER_CROP,
+        /** A plain average of all predictions covering a pixel. */
+        NONE
+    }
+
+    /** Whether and how {@code probabilities.tif} is written. */
+    public enum Probabilities {
+        /** No probability file. */
+        NONE,
+        /** One 8-bit sample per class: probability x 255, rounded. */
+        UINT8,
+        /** One 32-bit float sample per class, exactly as predicted. */
+        FLOAT32
+    }
+
+    /** Told after each batch of tiles; may throw to stop the run (the exception reaches the caller). */
+    @FunctionalInterface
+    public interface ProgressListener {
+        /**
+         * @param tilesDone tiles predicted so far
+         * @param tilesTotal tiles of the whole image
+         */
+        void progress(int tilesDone, int tilesTotal);
+    }
+
+    private final Integer tileSize;
+    private final Integer overlap;
+    private final Blend blend;
+    private final int batchSize;
+    private final boolean tta;
+    private final boolean classMap;
+    private final Probabilities probabilities;
+    private final Integer overlayAlpha;
+    private final boolean measurements;
+    private final Map<String, Object> pixelSize;
+    private final Path truthMask;
+    private final ProgressListener listener;
+
+    private ApplyOptions(Builder b) {
+        tileSize = b.tileSize;
+        overlap = b.overlap;
+        blend = b.blend;
+        batchSize = b.batchSize;
+        tta = b.tta;
+        classMap = b.classMap;
+        probabilities = b.probabilities;
+        overlayAlpha = b.overlayAlpha;
+        measurements = b.measurements;
+        pixelSize = b.pixelSize;
+        truthMask = b.truthMask;
+        listener = b.listener;
+    }
+
+    /** @return the defaults: the model's tiling, linear blending, class map, overlay and measurements */
+    public static ApplyOptions defaults() {
+        return builder().build();
+    }
+
+    /** @return a builder starting from {@link #defaults()} */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the progress listener, or null */
+    ProgressListener listener() {
+        return listener;
+    }
+
+    /** The settings as the engine reads them ({@code ApplySettings}; everything but the listener). */
+    String toJson() {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("tile_size", tileSize);
+        json.put("overlap", overlap);
+        json.put("blend", JsonFields.jsonName(blend));
+        json.put("batch_size", batchSize);
+        json.put("tta", tta);
+        json.put("class_map", classMap);
+        json.put("probabilities", probabilities == Probabilities.NONE ? null : JsonFields.jsonName(probabilities));
+        json.put("overlay_alpha", overlayAlpha);
+        json.put("measurements", measurements);
+        json.put("pixel_size", pixelSize);
+        json.put("truth", truthMask == null ? null : truthMask.toString());
+        return Json.write(json);
+    }
+
+    @Override
+    public String toString() {
+        return toJson();
+    }
+
+    /** Builds {@link ApplyOptions}. */
+    public static final class Builder {
+        private Integer tileSize;
+        private Integer overlap;
+        private Blend blend = Blend.LINEAR;
+        private int batchSize = 4;
+        private boolean tta;
+        private boolean classMap = true;
+        private Probabilities probabilities = Probabilities.NONE;
+        private Integer overlayAlpha = 128;
+        private boolean measurements = true;
+        private Map<String, Object> pixelSize;
+        private Path truthMask;
+        private ProgressListener listener;
+
+        private Builder() {
+        }
+
+        /**
+         * @param tileSize side of the square tiles fed to the model, a multiple
+         *     of 32 (default: the model's fixed size, else its training tile
+         *     size but at least 256)
+         * @return this builder
+         */
+        public Builder tileSize(int tileSize) {
+            this.tileSize = tileSize;
+            return this;
+        }
+
+        /**
+         * @param overlap pixels shared by neighbouring tiles: even, smaller than
+         *     the tile (default: a quarter tile, in multiples of 32)
+         * @return this builder
+         */
+        public Builder overlap(int overlap) {
+            this.overlap = overlap;
+            return this;
+        }
+
+        /**
+         * @param blend how overlapping predictions are combined
+         * @return this builder
+         */
+        public Builder blend(Blend blend) {
+            this.blend = Objects.requireNonNull(blend, "blend");
+            return this;
+        }
+
+        /**
+         * @param batchSize tiles per model call (default 4)
+         * @return this builder
+         */
+        public Builder batchSize(int batchSize) {
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /**
+         * @param tta average each tile over its 8 flips and rotations (8x slower)
+         * @return this builder
+         */
+        public Builder tta(boolean tta) {
+            this.tta = tta;
+            return this;
+        }
+
+        /**
+         * @param classMap write {@code class_map.png}, 8-bit class indices (default true)
+         * @return this builder
+         */
+        public Builder classMap(boolean classMap) {
+            this.classMap = classMap;
+            return this;
+        }
+
+        /**
+         * @param probabilities whether and how to write {@code probabilities.tif} (default none)
+         * @return this builder
+         */
+        public Builder probabilities(Probabilities probabilities) {
+            this.probabilities = Objects.requireNonNull(probabilities, "probabilities");
+            return this;
+        }
+
+        /**
+         * @param alpha opacity 0-255 of {@code overlay.png}, the class colours (default 128)
+         * @return this builder
+         */
+        public Builder overlayAlpha(int alpha) {
+            if (alpha < 0 || alpha > 255) {
+                throw new IllegalArgumentException("overlay alpha must be 0-255, got " + alpha);
+            }
+            this.overlayAlpha = alpha;
+            return this;
+        }
+
+        /** @return this builder, writing no {@code overlay.png} */
+        public Builder noOverlay() {
+            this.overlayAlpha = null;
+            return this;
+        }
+
+        /**
+         * @param measurements write {@code measurements.json} and {@code .csv}:
+         *     pixels, fraction and area per class (default true; the result
+         *     carries them either way)
+         * @return this builder
+         */
+        public Builder measurements(boolean measurements) {
+            this.measurements = measurements;
+            return this;
+        }
+
+        /**
+         * Calibrates areas in the measurements.
+         *
+         * @param width pixel width
+         * @param height pixel height
+         * @param unit the unit of both, e.g. {@code µm}; areas are in its square
+         * @return this builder
+         */
+        public Builder pixelSize(double width, double height, String unit) {
+            Map<String, Object> size = new LinkedHashMap<>();
+            size.put("width", width);
+            size.put("height", height);
+            size.put("unit", Objects.requireNonNull(unit, "unit"));
+            this.pixelSize = size;
+            return this;
+        }
+
+        /**
+         * @param truthMask a ground-truth mask image (8-bit class indices, 255 =
+         *     unlabeled) of the image's size to score the prediction against,
+         *     or null for none
+         * @return this builder
+         */
+        public Builder truthMask(Path truthMask) {
+            this.truthMask = truthMask;
+            return this;
+        }
+
+        /**
+         * @param listener told after each batch of tiles, on the thread that
+         *     called {@code apply}; null for none
+         * @return this builder
+         */
+        public Builder progressListener(ProgressListener listener) {
+            this.listener = listener;
+            return this;
+        }
+
+        /** @return the options */
+        public ApplyOptions build() {
+            return new ApplyOptions(this);
+        }
+    }
+}

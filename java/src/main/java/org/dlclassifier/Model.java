@@ -1,0 +1,261 @@
+package org.dlclassifier;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
+
+/**
+ * A model folder on disk, read without loading its weights: what it is, what
+ * it was trained on and how. Immutable; open it for prediction with
+ * {@link Predictor#open(Path)}.
+ */
+public final class Model {
+    static {
+        NativeLibrary.load();
+    }
+
+    private final Path directory;
+    private final Map<String, Object> metadata;
+    private final List<ClassInfo> classes;
+    private final Normalization normalization;
+    private final List<EpochMetrics> history;
+
+    private Model(Path directory, Map<String, Object> json) {
+        this.directory = directory;
+        this.metadata = JsonFields.object(json, "metadata");
+        this.classes = JsonFields.objects(JsonFields.list(metadata, "classes"), ClassInfo::new);
+        this.normalization = new Normalization(JsonFields.object(input(), "normalization"));
+        List<Object> saved = JsonFields.list(json, "history");
+        this.history = JsonFields.objects(saved == null ? Collections.emptyList() : saved, EpochMetrics::new);
+    }
+
+    /**
+     * Reads {@code metadata.json} (and {@code training_history.json} if present) of a model folder.
+     *
+     * @param directory the model folder
+     * @return the model
+     * @throws IOException if the folder is not a model folder or its metadata cannot be read
+     */
+    public static Model open(Path directory) throws IOException {
+        return new Model(directory, Json.parseObject(nativeRead(directory.toString())));
+    }
+
+    private Map<String, Object> architectureBlock() {
+        return JsonFields.object(metadata, "architecture");
+    }
+
+    private Map<String, Object> input() {
+        return JsonFields.object(metadata, "input_config");
+    }
+
+    /** @return the model folder */
+    public Path directory() {
+        return directory;
+    }
+
+    /** @return the model's unique id */
+    public String id() {
+        return JsonFields.string(metadata, "id");
+    }
+
+    /** @return the model's name */
+    public String name() {
+        return JsonFields.string(metadata, "name");
+    }
+
+    /** @return when the model was written, RFC 3339 */
+    public String created() {
+        return JsonFields.string(metadata, "created");
+    }
+
+    /** @return the dlclassifier version that wrote it */
+    public String libraryVersion() {
+        return JsonFields.string(metadata, "library_version");
+    }
+
+    /** @return the decoder architecture, e.g. {@code unet} */
+    public String architecture() {
+        return JsonFields.string(architectureBlock(), "type");
+    }
+
+    /** @return the encoder, e.g. {@code resnet34} */
+    public String encoder() {
+        return JsonFields.string(architectureBlock(), "backbone");
+    }
+
+    /** @return input channels */
+    public int inChannels() {
+        return JsonFields.integer(architectureBlock(), "in_channels");
+    }
+
+    /** @return output classes */
+    public int numClasses() {
+        return JsonFields.integer(architectureBlock(), "num_classes");
+    }
+
+    /** @return the classes, by index */
+    public List<ClassInfo> classes() {
+        return classes;
+    }
+
+    /** @return the names of the input channels */
+    public List<String> channelNames() {
+        List<String> names = new ArrayList<>();
+        for (Object n : JsonFields.list(input(), "channel_names")) {
+            names.add((String) n);
+        }
+        return Collections.unmodifiableList(names);
+    }
+
+    /** @return bits per sample of the training images, when known */
+    public OptionalInt bitDepth() {
+        Object bits = input().get("bit_depth");
+        return bits == null ? OptionalInt.empty() : OptionalInt.of(((Number) bits).intValue());
+    }
+
+    /** @return the normalization the engine applies to every input, with its statistics */
+    public Normalization normalization() {
+        return normalization;
+    }
+
+    /** @return the training tile size */
+    public int tileSize() {
+        return JsonFields.integer(metadata, "tile_size");
+    }
+
+    /** @return the downsample factor of the training images */
+    public double downsample() {
+        return JsonFields.number(metadata, "downsample");
+    }
+
+    /** @return how training ended */
+    public TrainingResult.Status status() {
+        return JsonFields.enumValue(TrainingResult.Status.class, metadata, "status");
+    }
+
+    /** @return epochs trained */
+    public int epochsTrained() {
+        return JsonFields.integer(metadata, "epochs_trained");
+    }
+
+    /** @return the epoch whose weights were kept */
+    public Optional<EpochMetrics> bestEpoch() {
+        Map<String, Object> best = JsonFields.object(metadata, "best_epoch");
+        return best == null ? Optional.empty() : Optional.of(new EpochMetrics(best));
+    }
+
+    /** @return the device it was trained on, e.g. {@code cpu (2 threads)} */
+    public String trainedOn() {
+        return JsonFields.string(metadata, "trained_on");
+    }
+
+    /** @return the full training settings, to train again from them */
+    public TrainingConfig trainingConfig() {
+        return TrainingConfig.fromJson(Json.write(JsonFields.object(metadata, "training")));
+    }
+
+    /** @return every epoch of {@code training_history.json}; empty if the folder has none */
+    public List<EpochMetrics> history() {
+        return history;
+    }
+
+    /** @return {@code metadata.json} as the engine reads it */
+    public String metadataJson() {
+        return Json.write(metadata);
+    }
+
+    @Override
+    public String toString() {
+        return name() + " (" + architecture() + "/" + encoder() + ", " + directory + ")";
+    }
+
+    private static native String nativeRead(String directory) throws IOException;
+
+    /**
+     * The intensity normalization measured on the training images and replayed
+     * unchanged at inference. Statistic arrays have one entry per statistic
+     * group: per channel, or one for all channels together.
+     */
+    public static final class Normalization {
+        private final Map<String, Object> json;
+
+        Normalization(Map<String, Object> json) {
+            this.json = json;
+        }
+
+        /** @return how intensities are mapped to the model's input range */
+        public TrainingConfig.Strategy strategy() {
+            return JsonFields.enumValue(TrainingConfig.Strategy.class, json, "strategy");
+        }
+
+        /** @return whether statistics are per channel */
+        public boolean perChannel() {
+            return JsonFields.bool(json, "per_channel");
+        }
+
+        /** @return the high clip percentile (the low one is 100 minus it) */
+        public double clipPercentile() {
+            return JsonFields.number(json, "clip_percentile");
+        }
+
+        /** @return the lower bound of a fixed range, when set */
+        public OptionalDouble fixedMin() {
+            return optional("fixed_min");
+        }
+
+        /** @return the upper bound of a fixed range, when set */
+        public OptionalDouble fixedMax() {
+            return optional("fixed_max");
+        }
+
+        /** @return channels of the images the statistics were measured on */
+        public int channels() {
+            return JsonFields.integer(json, "num_channels");
+        }
+
+        /** @return minimum per statistic group */
+        public double[] min() {
+            return JsonFields.doubles(json, "min");
+        }
+
+        /** @return maximum per statistic group */
+        public double[] max() {
+            return JsonFields.doubles(json, "max");
+        }
+
+        /** @return mean per statistic group */
+        public double[] mean() {
+            return JsonFields.doubles(json, "mean");
+        }
+
+        /** @return population standard deviation per statistic group */
+        public double[] std() {
+            return JsonFields.doubles(json, "std");
+        }
+
+        /** @return the low clip percentile per statistic group */
+        public double[] percentileLow() {
+            return JsonFields.doubles(json, "p_low");
+        }
+
+        /** @return the high clip percentile per statistic group */
+        public double[] percentileHigh() {
+            return JsonFields.doubles(json, "p_high");
+        }
+
+        private OptionalDouble optional(String key) {
+            return json.get(key) == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(json, key));
+        }
+
+        @Override
+        public String toString() {
+            return Json.write(json);
+        }
+    }
+}

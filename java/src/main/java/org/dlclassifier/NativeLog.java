@@ -1,0 +1,42 @@
+package org.dlclassifier;
+
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+/**
+ * The receiving end of native logging, called from native code. Must not
+ * load the native library itself: the library resolves this class while it
+ * is being loaded.
+ */
+final class NativeLog {
+    static final String LOGGER_NAME = "org.dlclassifier";
+    private static final Logger LOGGER = Logger.getLogger(LOGGER_NAME);
+
+    /** Java levels of the native codes 1 (ERROR) to 5 (TRACE). */
+    private static final Level[] LEVELS = {Level.SEVERE, Level.WARNING, Level.INFO, Level.FINE, Level.FINER};
+
+    private NativeLog() {
+    }
+
+    /** @return the most detailed native level the logger lets through: 0 none, 1 ERROR ... 5 TRACE */
+    static int threshold() {
+        for (int code = LEVELS.length; code > 0; code--) {
+            if (LOGGER.isLoggable(LEVELS[code - 1])) {
+                return code;
+            }
+        }
+        return 0;
+    }
+
+    /** Logs one native event; called on the thread that emitted it. */
+    static void log(int code, String target, String message) {
+        Level level = LEVELS[code - 1];
+        if (LOGGER.isLoggable(level)) {
+            LogRecord record = new LogRecord(level, message);
+            record.setLoggerName(LOGGER_NAME);
+            record.setSourceClassName(target);
+            LOGGER.log(record);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+package org.dlclassifier;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * How a model is run: engine, device, precision and threads. Immutable; build
+ * one with {@link #builder()}. The device and the combination of settings are
+ * checked by the engine when a predictor opens.
+ */
+public final class PredictorOptions {
+    /** Which engine runs the model. */
+    public enum Backend {
+        /** ONNX Runtime on the CPU, TorchScript on a GPU or when a model folder has no {@code model.onnx}. */
+        AUTO,
+        /** ONNX Runtime. */
+        ONNX,
+        /** TorchScript on libtorch. */
+        TORCH
+    }
+
+    private final Backend backend;
+    private final String device;
+    private final boolean fp16;
+    private final int threads;
+    private final int concurrentRuns;
+
+    private PredictorOptions(Builder b) {
+        backend = b.backend;
+        device = b.device;
+        fp16 = b.fp16;
+        threads = b.threads;
+        concurrentRuns = b.concurrentRuns;
+    }
+
+    /** @return the defaults: automatic backend and device, full precision, every core, one run at a time */
+    public static PredictorOptions defaults() {
+        return builder().build();
+    }
+
+    /** @return a builder starting from {@link #defaults()} */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the engine */
+    public Backend backend() {
+        return backend;
+    }
+
+    /** @return the device: {@code auto}, {@code cpu}, {@code cuda}, {@code cuda:N} or {@code mps} */
+    public String device() {
+        return device;
+    }
+
+    /** @return whether the model runs in half precision (GPU only) */
+    public boolean fp16() {
+        return fp16;
+    }
+
+    /** @return intra-op threads; 0 means every core */
+    public int threads() {
+        return threads;
+    }
+
+    /** @return how many batches may run at once on one predictor; further callers wait */
+    public int concurrentRuns() {
+        return concurrentRuns;
+    }
+
+    /** @return the options as the engine reads them ({@code InferenceOptions} in Rust) */
+    public String toJson() {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("backend", JsonFields.jsonName(backend));
+        json.put("device", device);
+        json.put("fp16", fp16);
+        json.put("threads", threads == 0 ? null : threads);
+        json.put("concurrent_runs", concurrentRuns);
+        return Json.write(json);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof PredictorOptions && toJson().equals(((PredictorOptions) other).toJson());
+    }
+
+    @Override
+    public int hashCode() {
+        return toJson().hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return toJson();
+    }
+
+    /** Builds {@link PredictorOptions}. */
+    public static final class Builder {
+        private Backend backend = Backend.AUTO;
+        private String device = "auto";
+        private boolean fp16;
+        private int threads;
+        private int concurrentRuns = 1;
+
+        private Builder() {
+        }
+
+        /**
+         * @param backend the engine
+         * @return this builder
+         */
+        public Builder backend(Backend backend) {
+            this.backend = Objects.requireNonNull(backend, "backend");
+            return this;
+        }
+
+        /**
+         * @param device {@code auto} (CUDA, then MPS, then CPU), {@code cpu}, {@code cuda}, {@code cuda:N} or {@code mps}
+         * @return this builder
+         */
+        public Builder device(String device) {
+            this.device = Objects.requireNonNull(device, "device");
+            return this;
+        }
+
+        /**
+         * @param fp16 run in half precision (GPU only)
+         * @return this builder
+         */
+        public Builder fp16(boolean fp16) {
+            this.fp16 = fp16;
+            return this;
+        }
+
+        /**
+         * @param threads intra-op threads, or 0 for every core; for TorchScript
+         *     this sets libtorch's process-wide thread count
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
+        public Builder threads(int threads) {
+            if (threads < 0) {
+                throw new IllegalArgumentException("threads must be 0 (every core) or more, got " + threads);
+            }
+            this.threads = threads;
+            return this;
+        }
+
+        /**
+         * @param concurrentRuns batches that may run at once on one predictor
+         *     (one ONNX Runtime session each); at least 1
+         * @return this builder
+         */
+        public Builder concurrentRuns(int concurrentRuns) {
+            this.concurrentRuns = concurrentRuns;
+            return this;
+        }
+
+        /** @return the options */
+        public PredictorOptions build() {
+            return new PredictorOptions(this);
+        }
+    }
+}

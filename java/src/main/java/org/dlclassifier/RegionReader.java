@@ -1,0 +1,35 @@
+package org.dlclassifier;
+
+import java.nio.FloatBuffer;
+
+/**
+ * A source of raw pixel intensities that {@link Predictor#apply(RegionReader,
+ * java.nio.file.Path, ApplyOptions)} reads region by region, so that an image
+ * never has to be in memory as a whole. Regions are asked for on the thread
+ * that called {@code apply}; an exception thrown here ends the run and
+ * reaches the caller of {@code apply} unchanged.
+ */
+public interface RegionReader {
+    /** @return image width in pixels */
+    int width();
+
+    /** @return image height in pixels */
+    int height();
+
+    /** @return values per pixel; must equal the model's input channels */
+    int channels();
+
+    /**
+     * Writes the {@code w} x {@code h} region at ({@code x}, {@code y}), which
+     * lies inside the image, channels first: {@code dest.put((c * h + row) * w + col, value)}.
+     * {@code dest} holds exactly {@code channels() * w * h} values, starts at
+     * position 0 and belongs to the engine: it is valid only during this call.
+     *
+     * @param x left edge
+     * @param y top edge
+     * @param w region width
+     * @param h region height
+     * @param dest where the region's values go, in CHW order
+     */
+    void read(int x, int y, int w, int h, FloatBuffer dest);
+}

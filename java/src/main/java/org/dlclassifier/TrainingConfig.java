@@ -1,0 +1,911 @@
+package org.dlclassifier;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
+
+/**
+ * Every setting of a training run, immutable. Create one with
+ * {@link #builder()}, change one with {@link #toBuilder()}, reuse a previous
+ * model's with {@link #fromModel(Path)}. Settings the builder is not given
+ * keep the engine's defaults (noted on each setter).
+ *
+ * <p>Settings are checked by the engine when built: an unknown architecture,
+ * encoder or freeze group, a tile size that is not a multiple of 32, a
+ * non-positive learning rate and the like throw {@link IllegalArgumentException}
+ * with the engine's message, before any data is read. Whether a device exists
+ * and whether the data fits (class count against weight multipliers, channels
+ * against initial weights) is only known when training starts.
+ *
+ * <p>The JSON form ({@link #toJson()}, {@link #fromJson(String)}) is the
+ * engine's: the {@code training} block of a model's {@code metadata.json}.
+ * Two configs are equal when their settings are.
+ */
+public final class TrainingConfig {
+    static {
+        NativeLibrary.load();
+    }
+
+    /** The loss minimised in training; both skip unlabeled pixels and use the class weights. */
+    public enum Loss {
+        /** Pixel-wise cross-entropy. */
+        CROSS_ENTROPY,
+        /** Cross-entropy plus (1 - soft Dice) over labelled pixels. */
+        CE_DICE
+    }
+
+    /** The validation quantity that picks the best epoch and drives early stopping. */
+    public enum Monitor {
+        /** Mean intersection over union across classes (higher is better). */
+        MEAN_IOU,
+        /** Validation loss (lower is better). */
+        VAL_LOSS
+    }
+
+    /** How the model's input is scaled from image intensities. */
+    public enum Strategy {
+        /** To [0, 1] by the training images' minimum and maximum, unclipped. */
+        MIN_MAX,
+        /** To [0, 1] between the low and high clip percentiles, clipped. */
+        PERCENTILE_99,
+        /** By mean and standard deviation, clipped at 5 standard deviations. */
+        Z_SCORE,
+        /** To [0, 1] from a fixed intensity range, clipped. */
+        FIXED_RANGE
+    }
+
+    private final String json;
+    private final Map<String, Object> values;
+
+    private TrainingConfig(String canonicalJson) {
+        json = canonicalJson;
+        values = Json.parseObject(canonicalJson);
+    }
+
+    /** @return a builder starting from the engine's defaults */
+    public static Builder builder() {
+        return new Builder("{}");
+    }
+
+    /** @return a builder starting from these settings */
+    public Builder toBuilder() {
+        return new Builder(json);
+    }
+
+    /**
+     * Parses settings in the engine's JSON form; absent fields take the defaults.
+     *
+     * @param json a JSON object of training settings
+     * @return the checked settings
+     * @throws IllegalArgumentException for malformed JSON, unknown fields or invalid values
+     */
+    public static TrainingConfig fromJson(String json) {
+        return new TrainingConfig(nativeCanonical(Objects.requireNonNull(json, "json"), "{}"));
+    }
+
+    /**
+     * The settings a previous model was trained with, read from its
+     * {@code metadata.json}. Before training into another folder with them,
+     * consider {@link Builder#name(String)} (the saved name is the old model's)
+     * and {@link Builder#overwrite(boolean)}.
+     *
+     * @param modelDir a model folder written by training
+     * @return the model's training settings
+     * @throws IOException when the metadata is missing or unreadable
+     */
+    public static TrainingConfig fromModel(Path modelDir) throws IOException {
+        return new TrainingConfig(nativeFromModel(modelDir.toAbsolutePath().toString()));
+    }
+
+    /** @return the settings as the engine's JSON, every field present */
+    public String toJson() {
+        return json;
+    }
+
+    /** @return the model name written to the metadata, if set (else the output folder's name) */
+    public Optional<String> name() {
+        return Optional.ofNullable(JsonFields.string(values, "name"));
+    }
+
+    /** @return the decoder architecture, e.g. {@code unet} */
+    public String architecture() {
+        return JsonFields.string(values, "architecture");
+    }
+
+    /** @return the encoder, e.g. {@code resnet34} */
+    public String encoder() {
+        return JsonFields.string(values, "encoder");
+    }
+
+    /** @return the state dict training starts from, if set */
+    public Optional<Path> initWeights() {
+        return Optional.ofNullable(JsonFields.string(values, "init_weights")).map(Paths::get);
+    }
+
+    /** @return the side of the square training crops in pixels */
+    public int tileSize() {
+        return JsonFields.integer(values, "tile_size");
+    }
+
+    /** @return the downsample factor the training tiles were exported at */
+    public double downsample() {
+        return JsonFields.number(values, "downsample");
+    }
+
+    /** @return crops per batch */
+    public int batchSize() {
+        return JsonFields.integer(values, "batch_size");
+    }
+
+    /** @return the maximum number of epochs */
+    public int epochs() {
+        return JsonFields.integer(values, "epochs");
+    }
+
+    /** @return crops drawn per epoch, if set (else enough to cover each training image about once) */
+    public OptionalInt samplesPerEpoch() {
+        return values.get("samples_per_epoch") == null
+                ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(values, "samples_per_epoch"));
+    }
+
+    /** @return the peak learning rate of AdamW */
+    public double learningRate() {
+        return JsonFields.number(values, "learning_rate");
+    }
+
+    /** @return AdamW's weight decay */
+    public double weightDecay() {
+        return JsonFields.number(values, "weight_decay");
+    }
+
+    /** @return the loss */
+    public Loss loss() {
+        return JsonFields.enumValue(Loss.class, values, "loss");
+    }
+
+    /** @return whether the class weights of the training data's {@code config.json} are used */
+    public boolean useClassWeights() {
+        return JsonFields.bool(values, "use_class_weights");
+    }
+
+    /** @return per-class factors multiplied into the class weights, if set */
+    public Optional<List<Double>> classWeightMultipliers() {
+        if (values.get("class_weight_multipliers") == null) {
+            return Optional.empty();
+        }
+        List<Double> out = new ArrayList<>();
+        for (double v : JsonFields.doubles(values, "class_weight_multipliers")) {
+            out.add(v);
+        }
+        return Optional.of(Collections.unmodifiableList(out));
+    }
+
+    /** @return the learning-rate schedule */
+    public Scheduler scheduler() {
+        return new Scheduler(JsonFields.object(values, "scheduler"));
+    }
+
+    /** @return the quantity that picks the best epoch */
+    public Monitor monitor() {
+        return JsonFields.enumValue(Monitor.class, values, "monitor");
+    }
+
+    /** @return epochs without improvement before training stops, if early stopping is on */
+    public OptionalInt earlyStoppingPatience() {
+        Map<String, Object> e = JsonFields.object(values, "early_stopping");
+        return e == null ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(e, "patience"));
+    }
+
+    /** @return the smallest change that counts as an improvement, if early stopping is on */
+    public OptionalDouble earlyStoppingMinDelta() {
+        Map<String, Object> e = JsonFields.object(values, "early_stopping");
+        return e == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(e, "min_delta"));
+    }
+
+    /** @return the encoder freeze groups kept fixed */
+    public List<String> frozenGroups() {
+        List<String> out = new ArrayList<>();
+        for (Object v : JsonFields.list(values, "frozen_groups")) {
+            out.add((String) v);
+        }
+        return Collections.unmodifiableList(out);
+    }
+
+    /** @return the maximum global gradient norm, if clipping is on */
+    public OptionalDouble gradientClip() {
+        return values.get("gradient_clip") == null
+                ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(values, "gradient_clip"));
+    }
+
+    /**
+     * @return the random seed; exact up to 2<sup>53</sup> (larger seeds still
+     *     round-trip exactly through {@link #toJson()} and {@link #toBuilder()})
+     */
+    public long seed() {
+        return ((Number) values.get("seed")).longValue();
+    }
+
+    /** @return the device: {@code auto}, {@code cpu}, {@code cuda:N} or {@code mps} */
+    public String device() {
+        return JsonFields.string(values, "device");
+    }
+
+    /** @return whether mixed precision is used (on CUDA only) */
+    public boolean amp() {
+        return JsonFields.bool(values, "amp");
+    }
+
+    /** @return intra-op CPU threads, if set (else libtorch's default) */
+    public OptionalInt threads() {
+        return values.get("threads") == null ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(values, "threads"));
+    }
+
+    /** @return the augmentation of training crops */
+    public Augmentation augmentation() {
+        return new Augmentation(JsonFields.object(values, "augmentation"));
+    }
+
+    /** @return the normalization overriding the training data's, if set */
+    public Optional<Normalization> normalization() {
+        Map<String, Object> n = JsonFields.object(values, "normalization");
+        return n == null ? Optional.empty() : Optional.of(new Normalization(n));
+    }
+
+    /** @return whether an interrupted run into the same folder is continued */
+    public boolean resume() {
+        return JsonFields.bool(values, "resume");
+    }
+
+    /** @return whether an existing model folder is replaced */
+    public boolean overwrite() {
+        return JsonFields.bool(values, "overwrite");
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof TrainingConfig && json.equals(((TrainingConfig) other).json);
+    }
+
+    @Override
+    public int hashCode() {
+        return json.hashCode();
+    }
+
+    /** @return the JSON form */
+    @Override
+    public String toString() {
+        return json;
+    }
+
+    /**
+     * The engine's complete, checked form of one nested setting (a scheduler,
+     * augmentation or normalization), so that nested values carry every
+     * default and fail early, exactly as whole configs do.
+     */
+    static Map<String, Object> canonicalPart(String key, Map<String, Object> value) {
+        String canonical = nativeCanonical("{}", Json.write(Collections.singletonMap(key, value)));
+        return JsonFields.object(Json.parseObject(canonical), key);
+    }
+
+    /** {@code base} with the top-level fields of {@code changes} replaced, checked, every default filled in. */
+    private static native String nativeCanonical(String base, String changes);
+
+    private static native String nativeFromModel(String modelDir) throws IOException;
+
+    /**
+     * Builds a {@link TrainingConfig}; each setter replaces one setting.
+     * Arguments documented as nullable reset the setting to its "unset" meaning;
+     * other arguments must not be null.
+     */
+    public static final class Builder {
+        private final String base;
+        private final Map<String, Object> changes = new LinkedHashMap<>();
+
+        private Builder(String base) {
+            this.base = base;
+        }
+
+        private Builder set(String key, Object value) {
+            changes.put(key, value);
+            return this;
+        }
+
+        private Builder setNonNull(String key, Object value) {
+            return set(key, Objects.requireNonNull(value, key));
+        }
+
+        /**
+         * @param name the model name for the metadata; null: the output folder's name (default)
+         * @return this builder
+         */
+        public Builder name(String name) {
+            return set("name", name);
+        }
+
+        /**
+         * @param architecture the decoder family, as the catalog names it (default {@code unet})
+         * @return this builder
+         */
+        public Builder architecture(String architecture) {
+            return setNonNull("architecture", architecture);
+        }
+
+        /**
+         * @param encoder the encoder, as the catalog names it: {@code resnet18}, {@code resnet34}
+         *     (default), {@code resnet50}, {@code mobilenet_v2}, {@code efficientnet-b0}
+         * @return this builder
+         */
+        public Builder encoder(String encoder) {
+            return setNonNull("encoder", encoder);
+        }
+
+        /**
+         * @param stateDict a local smp / torchvision state dict ({@code .safetensors}) to start
+         *     from; null: random initialisation (default)
+         * @return this builder
+         */
+        public Builder initWeights(Path stateDict) {
+            return set("init_weights", stateDict == null ? null : stateDict.toAbsolutePath().toString());
+        }
+
+        /**
+         * @param tileSize side of the square training crops, a multiple of 32 (default 256)
+         * @return this builder
+         */
+        public Builder tileSize(int tileSize) {
+            return set("tile_size", tileSize);
+        }
+
+        /**
+         * @param downsample the factor the tiles were exported at, recorded for inference (default 1)
+         * @return this builder
+         */
+        public Builder downsample(double downsample) {
+            return set("downsample", downsample);
+        }
+
+        /**
+         * @param batchSize crops per batch (default 8)
+         * @return this builder
+         */
+        public Builder batchSize(int batchSize) {
+            return set("batch_size", batchSize);
+        }
+
+        /**
+         * @param epochs the maximum number of epochs (default 50)
+         * @return this builder
+         */
+        public Builder epochs(int epochs) {
+            return set("epochs", epochs);
+        }
+
+        /**
+         * @param samples random crops per epoch; null: enough to cover each training
+         *     image's area about once (default)
+         * @return this builder
+         */
+        public Builder samplesPerEpoch(Integer samples) {
+            return set("samples_per_epoch", samples);
+        }
+
+        /**
+         * @param learningRate the peak learning rate of AdamW (default 0.001)
+         * @return this builder
+         */
+        public Builder learningRate(double learningRate) {
+            return set("learning_rate", learningRate);
+        }
+
+        /**
+         * @param weightDecay AdamW's weight decay (default 0.0001)
+         * @return this builder
+         */
+        public Builder weightDecay(double weightDecay) {
+            return set("weight_decay", weightDecay);
+        }
+
+        /**
+         * @param loss the loss (default {@link Loss#CE_DICE})
+         * @return this builder
+         */
+        public Builder loss(Loss loss) {
+            return set("loss", JsonFields.jsonName(Objects.requireNonNull(loss, "loss")));
+        }
+
+        /**
+         * @param use whether to use the class weights of the data's {@code config.json} (default true)
+         * @return this builder
+         */
+        public Builder useClassWeights(boolean use) {
+            return set("use_class_weights", use);
+        }
+
+        /**
+         * @param multipliers one positive factor per class, multiplied into the class
+         *     weights; null: none (default)
+         * @return this builder
+         */
+        public Builder classWeightMultipliers(List<Double> multipliers) {
+            return set("class_weight_multipliers", multipliers == null ? null : new ArrayList<>(multipliers));
+        }
+
+        /**
+         * @param scheduler the learning-rate schedule (default {@link Scheduler#oneCycle()})
+         * @return this builder
+         */
+        public Builder scheduler(Scheduler scheduler) {
+            return set("scheduler", Objects.requireNonNull(scheduler, "scheduler").json);
+        }
+
+        /**
+         * @param monitor the quantity that picks the best epoch (default {@link Monitor#MEAN_IOU})
+         * @return this builder
+         */
+        public Builder monitor(Monitor monitor) {
+            return set("monitor", JsonFields.jsonName(Objects.requireNonNull(monitor, "monitor")));
+        }
+
+        /**
+         * Stops training when the monitored metric has not improved by more
+         * than {@code minDelta} for {@code patience} epochs, keeping the best
+         * epoch (default: on, patience 10, min delta 0.001).
+         *
+         * @param patience epochs without improvement
+         * @param minDelta smallest change that counts as an improvement
+         * @return this builder
+         */
+        public Builder earlyStopping(int patience, double minDelta) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("patience", patience);
+            e.put("min_delta", minDelta);
+            return set("early_stopping", e);
+        }
+
+        /**
+         * Trains for all {@link #epochs(int)}.
+         *
+         * @return this builder
+         */
+        public Builder noEarlyStopping() {
+            return set("early_stopping", null);
+        }
+
+        /**
+         * @param groups encoder freeze groups to keep fixed, as the catalog names them (default none)
+         * @return this builder
+         */
+        public Builder frozenGroups(List<String> groups) {
+            return set("frozen_groups", new ArrayList<>(Objects.requireNonNull(groups, "groups")));
+        }
+
+        /**
+         * @param maxNorm the maximum global gradient norm; null: no clipping (default 1)
+         * @return this builder
+         */
+        public Builder gradientClip(Double maxNorm) {
+            return set("gradient_clip", maxNorm);
+        }
+
+        /**
+         * @param seed the random seed, at least 0 (default 42)
+         * @return this builder
+         */
+        public Builder seed(long seed) {
+            return set("seed", seed);
+        }
+
+        /**
+         * @param device {@code auto} (default: CUDA, else MPS, else CPU), {@code cpu},
+         *     {@code cuda}, {@code cuda:N} or {@code mps}
+         * @return this builder
+         */
+        public Builder device(String device) {
+            return setNonNull("device", device);
+        }
+
+        /**
+         * @param amp mixed precision, which takes effect on CUDA only (default true)
+         * @return this builder
+         */
+        public Builder amp(boolean amp) {
+            return set("amp", amp);
+        }
+
+        /**
+         * @param threads intra-op CPU threads; null: libtorch's default (default)
+         * @return this builder
+         */
+        public Builder threads(Integer threads) {
+            return set("threads", threads);
+        }
+
+        /**
+         * @param augmentation the augmentation of training crops (default {@code Augmentation.builder().build()})
+         * @return this builder
+         */
+        public Builder augmentation(Augmentation augmentation) {
+            return set("augmentation", Objects.requireNonNull(augmentation, "augmentation").json);
+        }
+
+        /**
+         * @param normalization overrides the training data's normalization; null: the
+         *     data's {@code config.json} decides (default)
+         * @return this builder
+         */
+        public Builder normalization(Normalization normalization) {
+            return set("normalization", normalization == null ? null : normalization.json);
+        }
+
+        /**
+         * @param resume continue from the checkpoints an interrupted run into the same
+         *     output folder left (default true)
+         * @return this builder
+         */
+        public Builder resume(boolean resume) {
+            return set("resume", resume);
+        }
+
+        /**
+         * @param overwrite replace an existing model folder (default false: training fails
+         *     when the folder exists)
+         * @return this builder
+         */
+        public Builder overwrite(boolean overwrite) {
+            return set("overwrite", overwrite);
+        }
+
+        /**
+         * @return the checked settings
+         * @throws IllegalArgumentException naming the first invalid setting
+         */
+        public TrainingConfig build() {
+            return new TrainingConfig(nativeCanonical(base, Json.write(changes)));
+        }
+    }
+
+    /** A nested setting held as the engine's complete JSON, compared by value. */
+    abstract static class Value {
+        final Map<String, Object> json;
+
+        Value(Map<String, Object> json) {
+            this.json = json;
+        }
+
+        /** The numbers of a JSON object by key; empty for null (a setting that is off). */
+        static Map<String, Double> numbers(Map<String, Object> object) {
+            Map<String, Double> out = new LinkedHashMap<>();
+            if (object != null) {
+                for (Map.Entry<String, Object> e : object.entrySet()) {
+                    out.put(e.getKey(), ((Number) e.getValue()).doubleValue());
+                }
+            }
+            return Collections.unmodifiableMap(out);
+        }
+
+        @Override
+        public boolean equals(Object other) {
+            return other != null && other.getClass() == getClass() && json.equals(((Value) other).json);
+        }
+
+        @Override
+        public int hashCode() {
+            return json.hashCode();
+        }
+
+        /** @return the JSON form */
+        @Override
+        public String toString() {
+            return Json.write(json);
+        }
+    }
+
+    /**
+     * A learning-rate schedule. The factories without parameters use the
+     * engine's defaults for them; {@link #parameters()} shows the values.
+     */
+    public static final class Scheduler extends Value {
+        private Scheduler(Map<String, Object> json) {
+            super(json);
+        }
+
+        private static Scheduler of(String type, Object... keysAndValues) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("type", type);
+            for (int i = 0; i < keysAndValues.length; i += 2) {
+                json.put((String) keysAndValues[i], keysAndValues[i + 1]);
+            }
+            return new Scheduler(canonicalPart("scheduler", json));
+        }
+
+        /** @return PyTorch's OneCycleLR (cosine annealing), stepped per batch, with default parameters */
+        public static Scheduler oneCycle() {
+            return of("onecycle");
+        }
+
+        /**
+         * PyTorch's OneCycleLR, stepped per batch; the configured learning rate is the peak.
+         *
+         * @param pctStart fraction of the steps spent warming up, in [0, 1)
+         * @param divFactor initial rate = peak / divFactor
+         * @param finalDivFactor final rate = initial / finalDivFactor
+         * @return the schedule
+         */
+        public static Scheduler oneCycle(double pctStart, double divFactor, double finalDivFactor) {
+            return of("onecycle", "pct_start", pctStart, "div_factor", divFactor, "final_div_factor", finalDivFactor);
+        }
+
+        /** @return PyTorch's CosineAnnealingWarmRestarts with default parameters */
+        public static Scheduler cosine() {
+            return of("cosine");
+        }
+
+        /**
+         * PyTorch's CosineAnnealingWarmRestarts, with fractional epochs per batch.
+         *
+         * @param t0 epochs until the first restart
+         * @param tMult factor by which each cycle grows
+         * @param etaMin the minimum learning rate
+         * @return the schedule
+         */
+        public static Scheduler cosine(int t0, int tMult, double etaMin) {
+            return of("cosine", "t0", t0, "t_mult", tMult, "eta_min", etaMin);
+        }
+
+        /** @return PyTorch's StepLR with default parameters */
+        public static Scheduler step() {
+            return of("step");
+        }
+
+        /**
+         * PyTorch's StepLR: the rate is multiplied by {@code gamma} every {@code stepSize} epochs.
+         *
+         * @param stepSize epochs between reductions
+         * @param gamma the factor
+         * @return the schedule
+         */
+        public static Scheduler step(int stepSize, double gamma) {
+            return of("step", "step_size", stepSize, "gamma", gamma);
+        }
+
+        /** @return a constant learning rate */
+        public static Scheduler none() {
+            return of("none");
+        }
+
+        /** @return {@code onecycle}, {@code cosine}, {@code step} or {@code none} */
+        public String type() {
+            return JsonFields.string(json, "type");
+        }
+
+        /** @return the parameters by their engine names (e.g. {@code pct_start}), empty for {@code none} */
+        public Map<String, Double> parameters() {
+            Map<String, Object> parameters = new LinkedHashMap<>(json);
+            parameters.remove("type");
+            return numbers(parameters);
+        }
+    }
+
+    /**
+     * Random augmentation of training crops (image and mask together). Each
+     * transform fires independently per crop.
+     */
+    public static final class Augmentation extends Value {
+        private Augmentation(Map<String, Object> json) {
+            super(json);
+        }
+
+        /** @return a builder starting from the engine's defaults: flips and 90° rotations on, the rest off */
+        public static Builder builder() {
+            return new Builder(Collections.<String, Object>emptyMap());
+        }
+
+        /** @return a builder starting from this augmentation */
+        public Builder toBuilder() {
+            return new Builder(json);
+        }
+
+        /** @return whether crops are mirrored left-right with probability 1/2 */
+        public boolean flipHorizontal() {
+            return JsonFields.bool(json, "flip_horizontal");
+        }
+
+        /** @return whether crops are mirrored top-bottom with probability 1/2 */
+        public boolean flipVertical() {
+            return JsonFields.bool(json, "flip_vertical");
+        }
+
+        /** @return whether crops are rotated by a random multiple of 90° */
+        public boolean rotate90() {
+            return JsonFields.bool(json, "rotate90");
+        }
+
+        /** @return {@code brightness}, {@code contrast} and {@code saturation} amounts; empty when off */
+        public Map<String, Double> colorJitter() {
+            return numbers(JsonFields.object(json, "color_jitter"));
+        }
+
+        /** @return {@code alpha}, {@code sigma} and {@code probability}; empty when off */
+        public Map<String, Double> elastic() {
+            return numbers(JsonFields.object(json, "elastic"));
+        }
+
+        /** Builds an {@link Augmentation}. */
+        public static final class Builder {
+            private final Map<String, Object> json;
+
+            private Builder(Map<String, Object> base) {
+                json = new LinkedHashMap<>(base);
+            }
+
+            /**
+             * @param on mirror left-right with probability 1/2
+             * @return this builder
+             */
+            public Builder flipHorizontal(boolean on) {
+                json.put("flip_horizontal", on);
+                return this;
+            }
+
+            /**
+             * @param on mirror top-bottom with probability 1/2
+             * @return this builder
+             */
+            public Builder flipVertical(boolean on) {
+                json.put("flip_vertical", on);
+                return this;
+            }
+
+            /**
+             * @param on rotate square crops by a random multiple of 90°
+             * @return this builder
+             */
+            public Builder rotate90(boolean on) {
+                json.put("rotate90", on);
+                return this;
+            }
+
+            /**
+             * Random brightness, contrast and saturation factors drawn from
+             * {@code [max(0, 1 - amount), 1 + amount]}, as in torchvision; RGB images only.
+             *
+             * @param brightness amount, at least 0
+             * @param contrast amount, at least 0
+             * @param saturation amount, at least 0
+             * @return this builder
+             */
+            public Builder colorJitter(double brightness, double contrast, double saturation) {
+                Map<String, Object> j = new LinkedHashMap<>();
+                j.put("brightness", brightness);
+                j.put("contrast", contrast);
+                j.put("saturation", saturation);
+                json.put("color_jitter", j);
+                return this;
+            }
+
+            /** @return this builder, without colour jitter */
+            public Builder noColorJitter() {
+                json.put("color_jitter", null);
+                return this;
+            }
+
+            /**
+             * Elastic deformation: random displacements smoothed by a Gaussian.
+             *
+             * @param alpha displacement scale in pixels, at least 0
+             * @param sigma smoothing in pixels, positive
+             * @param probability chance of deforming a crop, in [0, 1]
+             * @return this builder
+             */
+            public Builder elastic(double alpha, double sigma, double probability) {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("alpha", alpha);
+                e.put("sigma", sigma);
+                e.put("probability", probability);
+                json.put("elastic", e);
+                return this;
+            }
+
+            /** @return this builder, without elastic deformation */
+            public Builder noElastic() {
+                json.put("elastic", null);
+                return this;
+            }
+
+            /**
+             * @return the checked augmentation
+             * @throws IllegalArgumentException for out-of-range parameters
+             */
+            public Augmentation build() {
+                return new Augmentation(canonicalPart("augmentation", json));
+            }
+        }
+    }
+
+    /** Intensity normalization to override the one the training data's {@code config.json} sets. */
+    public static final class Normalization extends Value {
+        private Normalization(Map<String, Object> json) {
+            super(json);
+        }
+
+        private static Normalization checked(Map<String, Object> json) {
+            return new Normalization(canonicalPart("normalization", json));
+        }
+
+        /**
+         * @param strategy the strategy; {@link Strategy#FIXED_RANGE} means 0 to 255 here
+         * @param perChannel statistics per channel instead of over all channels
+         * @return the normalization, with the default clip percentile (99)
+         */
+        public static Normalization of(Strategy strategy, boolean perChannel) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("strategy", JsonFields.jsonName(Objects.requireNonNull(strategy, "strategy")));
+            json.put("per_channel", perChannel);
+            return checked(json);
+        }
+
+        /**
+         * {@link Strategy#PERCENTILE_99} with another percentile.
+         *
+         * @param clipPercentile the high percentile, in (50, 100]; the low one is {@code 100 - clipPercentile}
+         * @param perChannel statistics per channel instead of over all channels
+         * @return the normalization
+         */
+        public static Normalization percentile(double clipPercentile, boolean perChannel) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("strategy", JsonFields.jsonName(Strategy.PERCENTILE_99));
+            json.put("per_channel", perChannel);
+            json.put("clip_percentile", clipPercentile);
+            return checked(json);
+        }
+
+        /**
+         * {@link Strategy#FIXED_RANGE}: {@code min} maps to 0 and {@code max} to 1.
+         *
+         * @param min the intensity mapped to 0
+         * @param max the intensity mapped to 1, above {@code min}
+         * @return the normalization
+         */
+        public static Normalization fixedRange(double min, double max) {
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("strategy", JsonFields.jsonName(Strategy.FIXED_RANGE));
+            json.put("fixed_min", min);
+            json.put("fixed_max", max);
+            return checked(json);
+        }
+
+        /** @return the strategy */
+        public Strategy strategy() {
+            return JsonFields.enumValue(Strategy.class, json, "strategy");
+        }
+
+        /** @return whether statistics are per channel */
+        public boolean perChannel() {
+            return JsonFields.bool(json, "per_channel");
+        }
+
+        /** @return the high clip percentile */
+        public double clipPercentile() {
+            return JsonFields.number(json, "clip_percentile");
+        }
+
+        /** @return the intensity mapped to 0 by {@link Strategy#FIXED_RANGE}, if given */
+        public OptionalDouble fixedMin() {
+            return json.get("fixed_min") == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(json, "fixed_min"));
+        }
+
+        /** @return the intensity mapped to 1 by {@link Strategy#FIXED_RANGE}, if given */
+        public OptionalDouble fixedMax() {
+            return json.get("fixed_max") == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(json, "fixed_max"));
+        }
+    }
+}

@@ -1,0 +1,250 @@
+package org.dlclassifier;
+
+import static org.dlclassifier.InferenceFixtures.nucleiImage;
+import static org.dlclassifier.InferenceFixtures.nucleiMask;
+import static org.dlclassifier.InferenceFixtures.nucleiModel;
+import static org.dlclassifier.PredictorTest.expectIllegalArgument;
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertSame;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import javax.imageio.ImageIO;
+import org.junit.AfterClass;
+import org.junit.BeforeClass;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/** Whole-image inference from files and from Java region readers, on real data. */
+public class ApplyTest {
+    private static Predictor predictor;
+    private static Raster image;
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    @BeforeClass
+    public static void open() throws IOException {
+        predictor = Predictor.open(nucleiModel(), PredictorOptions.builder().device("cpu").threads(2).build());
+        // The JDK reads the 16-bit TIFF itself: what a Java host would hand the engine.
+        image = ImageIO.read(nucleiImage().toFile()).getRaster();
+    }
+
+    @AfterClass
+    public static void close() {
+        predictor.close();
+    }
+
+    /** The nuclei image, served region by region from Java; counts the reads. */
+    static class ImageReader implements RegionReader {
+        final List<int[]> reads = new ArrayList<>();
+
+        @Override
+        public int width() {
+            return image.getWidth();
+        }
+
+        @Override
+        public int height() {
+            return image.getHeight();
+        }
+
+        @Override
+        public int channels() {
+            return 1;
+        }
+
+        @Override
+        public void read(int x, int y, int w, int h, FloatBuffer dest) {
+            reads.add(new int[] {x, y, w, h});
+            assertEquals(w * h, dest.remaining());
+            for (int row = 0; row < h; row++) {
+                for (int col = 0; col < w; col++) {
+                    dest.put(row * w + col, image.getSample(x + col, y + row, 0));
+                }
+            }
+        }
+    }
+
+    private Path out(String name) {
+        return tmp.getRoot().toPath().resolve(name);
+    }
+
+    private static byte[] pixels(Path png) throws IOException {
+        Raster r = ImageIO.read(png.toFile()).getRaster();
+        byte[] values = new byte[r.getWidth() * r.getHeight()];
+        for (int y = 0; y < r.getHeight(); y++) {
+            for (int x = 0; x < r.getWidth(); x++) {
+                values[y * r.getWidth() + x] = (byte) r.getSample(x, y, 0);
+            }
+        }
+        return values;
+    }
+
+    @Test
+    public void anImageFileGivesEveryOutputAndItsScore() throws IOException {
+        List<int[]> progress = new ArrayList<>();
+        ApplyOptions options = ApplyOptions.builder()
+                .blend(ApplyOptions.Blend.GAUSSIAN)
+                .probabilities(ApplyOptions.Probabilities.FLOAT32)
+                .overlayAlpha(200)
+                .pixelSize(0.5, 0.5, "µm")
+                .truthMask(nucleiMask())
+                .progressListener((done, total) -> progress.add(new int[] {done, total}))
+                .build();
+        ApplyResult result = predictor.apply(nucleiImage(), out("file"), options);
+
+        for (String file : new String[] {"class_map.png", "overlay.png", "probabilities.tif", "measurements.json",
+                "measurements.csv"}) {
+            assertTrue(file, result.files().contains(out("file").resolve(file)));
+            assertTrue(file, Files.size(out("file").resolve(file)) > 0);
+        }
+        assertEquals(512 * 512, result.totalPixels());
+        assertEquals(2, result.classes().size());
+        assertEquals("Nucleus", result.classes().get(1).name());
+        assertEquals(1, result.classes().get(1).index());
+        assertEquals(1.0, result.classes().get(0).fraction() + result.classes().get(1).fraction(), 1e-9);
+        assertEquals(result.totalPixels(), result.classes().get(0).pixels() + result.classes().get(1).pixels());
+        assertEquals("µm^2", result.areaUnit().get());
+        assertEquals(result.classes().get(1).pixels() * 0.25, result.classes().get(1).area().getAsDouble(), 1e-6);
+        ApplyResult.Agreement agreement = result.agreement().get();
+        assertTrue(agreement.pixelAccuracy() >= 0 && agreement.pixelAccuracy() <= 1);
+        assertEquals(2, agreement.perClassIoU().length);
+        assertTrue(agreement.meanIoU() >= 0 && agreement.meanIoU() <= 1);
+        assertTrue(result.seconds() > 0);
+        assertTrue(result.toString().contains("tiles"));
+
+        int[] last = progress.get(progress.size() - 1);
+        assertArrayEquals(new int[] {result.tiles(), result.tiles()}, last);
+        assertTrue(progress.get(0)[0] < result.tiles());
+    }
+
+    @Test
+    public void aJavaReaderGivesTheSameResultAsTheFile() throws IOException {
+        ApplyOptions options = ApplyOptions.builder().tileSize(128).overlap(32).batchSize(3).noOverlay()
+                .measurements(false).build();
+        ApplyResult fromFile = predictor.apply(nucleiImage(), out("file"), options);
+        ImageReader reader = new ImageReader();
+        ApplyResult fromReader = predictor.apply(reader, out("reader"), options);
+
+        assertEquals(Arrays.asList(out("reader").resolve("class_map.png")), fromReader.files());
+        assertArrayEquals(pixels(out("file").resolve("class_map.png")), pixels(out("reader").resolve("class_map.png")));
+        assertEquals(fromFile.classes().get(1).pixels(), fromReader.classes().get(1).pixels());
+        assertEquals(fromFile.tiles(), fromReader.tiles());
+        assertFalse(fromReader.agreement().isPresent());
+        assertFalse(fromReader.areaUnit().isPresent());
+        assertFalse(fromReader.classes().get(0).area().isPresent());
+        for (int[] r : reader.reads) {
+            assertTrue("regions lie inside the image", r[0] >= 0 && r[1] >= 0 && r[0] + r[2] <= 512 && r[1] + r[3] <= 512);
+        }
+    }
+
+    @Test
+    public void anExceptionFromTheReaderReachesTheCallerUnchanged() throws IOException {
+        RuntimeException boom = new IllegalStateException("slide server went away");
+        ImageReader failing = new ImageReader() {
+            @Override
+            public void read(int x, int y, int w, int h, FloatBuffer dest) {
+                if (!reads.isEmpty()) {
+                    throw boom;
+                }
+                super.read(x, y, w, h, dest);
+            }
+        };
+        try {
+            predictor.apply(failing, out("failing"), ApplyOptions.builder().tileSize(128).build());
+            fail("the reader's exception was lost");
+        } catch (IllegalStateException e) {
+            assertSame(boom, e);
+        }
+        assertEquals(1, failing.reads.size());
+        assertFalse("no partial class map", Files.exists(out("failing").resolve("class_map.png")));
+        // The predictor is still fine afterwards.
+        predictor.apply(new ImageReader(), out("after"), ApplyOptions.builder().noOverlay().build());
+    }
+
+    @Test
+    public void aListenerCancelsByThrowing() throws IOException {
+        CancellationException stop = new CancellationException("user pressed stop");
+        List<Integer> seen = new ArrayList<>();
+        ApplyOptions options = ApplyOptions.builder().tileSize(128).batchSize(1).progressListener((done, total) -> {
+            seen.add(done);
+            if (done == 2) {
+                throw stop;
+            }
+        }).build();
+        try {
+            predictor.apply(nucleiImage(), out("cancelled"), options);
+            fail("not cancelled");
+        } catch (CancellationException e) {
+            assertSame(stop, e);
+        }
+        assertEquals(Arrays.asList(1, 2), seen);
+    }
+
+    @Test
+    public void badImagesAndOptionsRaiseTypedExceptions() throws IOException {
+        try {
+            predictor.apply(out("missing.tif"), out("x"), ApplyOptions.defaults());
+            fail("read a missing image");
+        } catch (IOException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("missing.tif"));
+        }
+        ImageReader rgb = new ImageReader() {
+            @Override
+            public int channels() {
+                return 3;
+            }
+        };
+        expectIllegalArgument("input channels", () -> predictor.apply(rgb, out("x"), ApplyOptions.defaults()));
+        expectIllegalArgument("overlap", () -> predictor.apply(nucleiImage(), out("x"),
+                ApplyOptions.builder().tileSize(128).overlap(128).build()));
+        expectIllegalArgument("batch size", () -> predictor.apply(nucleiImage(), out("x"),
+                ApplyOptions.builder().batchSize(0).build()));
+        expectIllegalArgument("truth mask", () -> predictor.apply(nucleiImage(), out("x"),
+                ApplyOptions.builder().truthMask(TrainingFixtures.nuclei().resolve("validation/masks")
+                        .resolve(firstFile(TrainingFixtures.nuclei().resolve("validation/masks")))).build()));
+        expectIllegalArgument("alpha", () -> ApplyOptions.builder().overlayAlpha(300));
+    }
+
+    @Test
+    public void everyBlendAndProbabilityTypeReachesTheEngine() throws IOException {
+        ImageReader corner = new ImageReader() {
+            @Override
+            public int width() {
+                return 96;
+            }
+
+            @Override
+            public int height() {
+                return 80;
+            }
+        };
+        assertTrue(ApplyOptions.defaults().toString().contains("\"blend\":\"linear\""));
+        for (ApplyOptions.Blend blend : ApplyOptions.Blend.values()) {
+            ApplyOptions options = ApplyOptions.builder().tileSize(64).overlap(32).blend(blend).tta(blend == ApplyOptions.Blend.NONE)
+                    .probabilities(ApplyOptions.Probabilities.UINT8).classMap(false).noOverlay().measurements(false).build();
+            ApplyResult result = predictor.apply(corner, out(blend.name()), options);
+            assertEquals(Arrays.asList(out(blend.name()).resolve("probabilities.tif")), result.files());
+            assertEquals(96 * 80, result.totalPixels());
+        }
+    }
+
+    private static String firstFile(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            return files.findFirst().get().getFileName().toString();
+        }
+    }
+}

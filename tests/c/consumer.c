@@ -1,0 +1,259 @@
+/*
+ * A C program using the library through include/dlclassifier.h only: trains
+ * one epoch on bundled real data, predicts tiles and a whole image with the
+ * model, and checks that bad input gets a status and a message, never a crash
+ * or a half-written buffer. Usage: consumer DATA_DIR WORK_DIR (see run.sh).
+ */
+#include "dlclassifier.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond, what)                                                              \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "c consumer: FAILED at line %d: %s (last error: %s)\n", \
+                    __LINE__, what, dlc_last_error());                                 \
+            exit(1);                                                                   \
+        }                                                                              \
+    } while (0)
+
+/* A failed call must say why. */
+#define EXPECT_STATUS(call, status)                                   \
+    do {                                                              \
+        int got_ = (call);                                            \
+        if (got_ != (status)) {                                       \
+            fprintf(stderr, "c consumer: FAILED at line %d: %s gave %d, expected %d (%s)\n", \
+                    __LINE__, #call, got_, (int)(status), dlc_last_error()); \
+            exit(1);                                                  \
+        }                                                             \
+        CHECK((status) == DLC_OK ? dlc_last_error()[0] == '\0'        \
+                                 : dlc_last_error()[0] != '\0',       \
+              "dlc_last_error() matches the status");                 \
+    } while (0)
+
+#define PATH_LEN 4096
+#define TILE 64
+#define TILES 2
+
+/* The number after "key": in a flat JSON text, or -1. Enough for the fields checked here. */
+static double json_number(const char *json, const char *key) {
+    char pattern[64];
+    const char *at;
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    at = strstr(json, pattern);
+    return at ? strtod(at + strlen(pattern), NULL) : -1.0;
+}
+
+static void join(char *out, const char *dir, const char *name) {
+    int n = snprintf(out, PATH_LEN, "%s/%s", dir, name);
+    CHECK(n > 0 && n < PATH_LEN, "the path fits");
+}
+
+struct epochs_seen {
+    int calls;
+    int last_epoch;
+};
+
+static void on_epoch(const char *epoch_json, void *user_data) {
+    struct epochs_seen *seen = user_data;
+    seen->calls++;
+    seen->last_epoch = (int)json_number(epoch_json, "epoch");
+}
+
+static void check_errors_before_training(const char *data_dir, const char *work) {
+    char model[PATH_LEN];
+    DlcPredictor *predictor = (DlcPredictor *)&predictor; /* not NULL: a failed call must reset it */
+    DlcJob *job = NULL;
+    char *result = NULL;
+    const char bad_utf8[] = {'\xff', '\xfe', '\0'};
+
+    CHECK(strlen(dlc_version()) > 0, "dlc_version() is set");
+
+    EXPECT_STATUS(dlc_predictor_open(NULL, NULL, &predictor), DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "model_dir") != NULL, "the message names the parameter");
+    CHECK(predictor == NULL, "a failed open leaves *out NULL");
+    EXPECT_STATUS(dlc_predictor_open(data_dir, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_open(bad_utf8, NULL, &predictor), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_open("/nonexistent/model", NULL, &predictor), DLC_IO);
+    EXPECT_STATUS(dlc_predictor_open(data_dir, "{\"backend\":\"tpu\"}", &predictor), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_info_json(NULL, &result), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_predict(NULL, NULL, 0, NULL, NULL, 0, NULL, 0), DLC_INVALID_ARGUMENT);
+
+    join(model, work, "never");
+    EXPECT_STATUS(dlc_train(NULL, model, NULL, NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train(data_dir, model, "{\"epochs\": 1,", NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "config_json") != NULL, "the message names the parameter");
+    EXPECT_STATUS(dlc_train(data_dir, model, "{\"epoch\": 1}", NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train(data_dir, model, "{\"tile_size\": 50}", NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train("/nonexistent/data", model, NULL, NULL, NULL, NULL, NULL), DLC_IO);
+
+    EXPECT_STATUS(dlc_job_cancel(NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_job_new(&job), DLC_OK);
+    EXPECT_STATUS(dlc_job_cancel(job), DLC_OK);
+    EXPECT_STATUS(dlc_train(data_dir, model,
+                            "{\"encoder\":\"mobilenet_v2\",\"tile_size\":64,\"batch_size\":2,\"epochs\":1,\"device\":\"cpu\"}",
+                            job, NULL, NULL, &result),
+                  DLC_CANCELLED);
+    CHECK(result == NULL, "a cancelled run returns no result");
+    dlc_job_free(job);
+
+    /* Frees ignore NULL. */
+    dlc_job_free(NULL);
+    dlc_predictor_free(NULL);
+    dlc_string_free(NULL);
+}
+
+static void check_prediction(const DlcPredictor *predictor, int classes) {
+    static uint8_t tiles[TILES * TILE * TILE];
+    static float probabilities[TILES * TILE * TILE * 8];
+    static uint8_t class_map[TILES * TILE * TILE];
+    const size_t pixels = (size_t)TILES * TILE * TILE;
+    const size_t probability_count = pixels * (size_t)classes;
+    DlcTileLayout layout = {TILES, 1, TILE, TILE, DLC_ORDER_HWC, DLC_DTYPE_U8};
+    DlcTileLayout bad;
+    size_t i;
+    int c;
+
+    CHECK(classes >= 2 && classes <= 8, "the model has a plausible number of classes");
+    for (i = 0; i < pixels; i++) /* bright disks on a dark ground, like the nuclei of the data */
+        tiles[i] = (uint8_t)((((i % TILE) / 16 + (i / TILE) / 16) % 2) ? 200 : 20);
+
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, probabilities,
+                                        probability_count, class_map, sizeof class_map),
+                  DLC_OK);
+    for (i = 0; i < pixels; i++) {
+        const float *p = probabilities + i * (size_t)classes;
+        float sum = 0.0f;
+        int best = 0;
+        for (c = 0; c < classes; c++) {
+            CHECK(p[c] >= 0.0f && p[c] <= 1.0f, "probabilities are in [0, 1]");
+            sum += p[c];
+            if (p[c] > p[best])
+                best = c;
+        }
+        CHECK(fabsf(sum - 1.0f) < 1e-4f, "probabilities of a pixel sum to 1");
+        CHECK(class_map[i] < classes && p[class_map[i]] == p[best], "the class map is the argmax");
+    }
+
+    /* Failed calls write nothing. */
+    memset(class_map, 0xAB, sizeof class_map);
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, probabilities,
+                                        probability_count - 1, class_map, sizeof class_map),
+                  DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "probability output buffer") != NULL, "the undersized buffer is named");
+    CHECK(class_map[0] == 0xAB && class_map[pixels - 1] == 0xAB, "nothing is written on failure");
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, NULL, 0, class_map, pixels - 1),
+                  DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, NULL, 0, NULL, 0),
+                  DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles - 1, &layout, NULL, 0, class_map, pixels),
+                  DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_predict(predictor, NULL, sizeof tiles, &layout, NULL, 0, class_map, pixels),
+                  DLC_INVALID_ARGUMENT);
+    bad = layout;
+    bad.channels = 3;
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &bad, NULL, 0, class_map, pixels),
+                  DLC_INVALID_ARGUMENT);
+    bad = layout;
+    bad.order = 7;
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &bad, NULL, 0, class_map, pixels),
+                  DLC_INVALID_ARGUMENT);
+    bad = layout;
+    bad.count = (size_t)-1 / 4;
+    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &bad, NULL, 0, class_map, pixels),
+                  DLC_INVALID_ARGUMENT);
+    CHECK(class_map[0] == 0xAB, "nothing is written on failure");
+}
+
+static int file_exists(const char *dir, const char *name) {
+    char path[PATH_LEN];
+    FILE *f;
+    join(path, dir, name);
+    f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+static void check_whole_image(const DlcPredictor *predictor, const char *data_dir, const char *work) {
+    char image[PATH_LEN], truth[PATH_LEN], out[PATH_LEN], cancelled[PATH_LEN], options[3 * PATH_LEN];
+    char *report = NULL;
+    DlcJob *job = NULL;
+
+    join(image, data_dir, "validation/images/patch_0003.tiff");
+    join(truth, data_dir, "validation/masks/patch_0003.png");
+    join(out, work, "applied");
+    join(cancelled, work, "cancelled");
+    CHECK(snprintf(options, sizeof options, "{\"tile_size\":64,\"probabilities\":\"uint8\",\"truth\":\"%s\"}", truth)
+              < (int)sizeof options,
+          "the options fit");
+
+    EXPECT_STATUS(dlc_predictor_apply_file(predictor, image, out, options, NULL, &report), DLC_OK);
+    CHECK(json_number(report, "tiles") >= 1.0 && json_number(report, "pixel_accuracy") >= 0.0,
+          "the report counts tiles and scores the truth");
+    dlc_string_free(report);
+    CHECK(file_exists(out, "class_map.png") && file_exists(out, "probabilities.tif") &&
+              file_exists(out, "overlay.png") && file_exists(out, "measurements.csv"),
+          "the result files are written");
+
+    EXPECT_STATUS(dlc_predictor_apply_file(predictor, "/nonexistent.tif", out, NULL, NULL, NULL), DLC_IO);
+    EXPECT_STATUS(dlc_predictor_apply_file(predictor, image, out, "{\"tile_size\":64,\"overlap\":64}", NULL, NULL),
+                  DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_apply_file(predictor, NULL, out, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_job_new(&job), DLC_OK);
+    EXPECT_STATUS(dlc_job_cancel(job), DLC_OK);
+    EXPECT_STATUS(dlc_predictor_apply_file(predictor, image, cancelled, "{\"tile_size\":64}", job, &report), DLC_CANCELLED);
+    CHECK(report == NULL && !file_exists(cancelled, "class_map.png"), "a cancelled run writes no result");
+    dlc_job_free(job);
+}
+
+int main(int argc, char **argv) {
+    char model[PATH_LEN], onnx[PATH_LEN], metadata[PATH_LEN];
+    const char *config =
+        "{\"encoder\":\"mobilenet_v2\",\"tile_size\":64,\"batch_size\":2,\"epochs\":1,"
+        "\"samples_per_epoch\":4,\"device\":\"cpu\",\"threads\":2,\"early_stopping\":null}";
+    struct epochs_seen seen = {0, 0};
+    DlcJob *job = NULL;
+    DlcPredictor *predictor = NULL, *imported = NULL;
+    char *result = NULL, *info = NULL;
+    int classes;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s DATA_DIR WORK_DIR\n", argv[0]);
+        return 2;
+    }
+    check_errors_before_training(argv[1], argv[2]);
+
+    join(model, argv[2], "model");
+    EXPECT_STATUS(dlc_job_new(&job), DLC_OK);
+    EXPECT_STATUS(dlc_job_pause(job), DLC_OK);
+    EXPECT_STATUS(dlc_job_resume(job), DLC_OK);
+    EXPECT_STATUS(dlc_train(argv[1], model, config, job, on_epoch, &seen, &result), DLC_OK);
+    dlc_job_free(job);
+    CHECK(seen.calls == 1 && seen.last_epoch == 1, "the callback saw epoch 1");
+    CHECK(strstr(result, "\"model_dir\"") && json_number(result, "epochs_trained") == 1.0,
+          "the result names the model and its one epoch");
+    dlc_string_free(result);
+
+    EXPECT_STATUS(dlc_predictor_open(model, "{\"device\":\"cpu\",\"threads\":2}", &predictor), DLC_OK);
+    EXPECT_STATUS(dlc_predictor_info_json(predictor, &info), DLC_OK);
+    CHECK(json_number(info, "in_channels") == 1.0, "info: one input channel");
+    classes = (int)json_number(info, "num_classes");
+    dlc_string_free(info);
+    check_prediction(predictor, classes);
+    check_whole_image(predictor, argv[1], argv[2]);
+    dlc_predictor_free(predictor);
+
+    join(onnx, model, "model.onnx");
+    join(metadata, model, "metadata.json");
+    EXPECT_STATUS(dlc_predictor_open_onnx(onnx, metadata, "{\"backend\":\"torch\"}", &imported), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_open_onnx(onnx, metadata, NULL, &imported), DLC_OK);
+    check_prediction(imported, classes);
+    dlc_predictor_free(imported);
+
+    printf("c consumer: ok\n");
+    return 0;
+}
