@@ -26,8 +26,13 @@ impl<T> HandleTable<T> {
     }
 
     pub fn insert(&self, value: T) -> u64 {
+        self.insert_shared(Arc::new(value))
+    }
+
+    /// A new handle to an object that others may share (a cached model).
+    pub fn insert_shared(&self, value: Arc<T>) -> u64 {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        self.live.write().insert(id, Arc::new(value));
+        self.live.write().insert(id, value);
         id
     }
 

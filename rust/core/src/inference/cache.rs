@@ -3,6 +3,7 @@
 
 use super::backend::InferenceOptions;
 use super::predictor::Predictor;
+use crate::model_dir::ModelMetadata;
 use crate::{Error, Result};
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
@@ -23,6 +24,7 @@ static CACHE: Lazy<Mutex<HashMap<Key, Arc<Predictor>>>> = Lazy::new(Default::def
 
 /// The predictor for a model folder, opened once and shared afterwards.
 pub fn open_cached(dir: &Path, options: &InferenceOptions) -> Result<Arc<Predictor>> {
+    ModelMetadata::ensure_model_dir(dir)?;
     let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
     let modified = std::fs::read_dir(&dir)
         .map_err(|e| Error::io(&dir, e))?

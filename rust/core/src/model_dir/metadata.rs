@@ -83,12 +83,20 @@ impl ModelMetadata {
         }
     }
 
+    /// Refuses a path that is not a model folder, with the message users see
+    /// for a wrong or missing folder.
+    pub fn ensure_model_dir(dir: &Path) -> Result<()> {
+        if dir.join(METADATA_FILE).is_file() {
+            Ok(())
+        } else {
+            Err(Error::data(dir, "not a model folder: metadata.json is missing"))
+        }
+    }
+
     /// Reads `<dir>/metadata.json`, refusing versions newer than this library knows.
     pub fn read(dir: &Path) -> Result<ModelMetadata> {
+        Self::ensure_model_dir(dir)?;
         let path = dir.join(METADATA_FILE);
-        if !path.is_file() {
-            return Err(Error::data(dir, "not a model folder: metadata.json is missing"));
-        }
         let meta: ModelMetadata = read_json(&path)?;
         if meta.metadata_version > METADATA_VERSION {
             return Err(Error::data(

@@ -7,7 +7,7 @@ use crate::error::{ErrorClass, FfiError, FfiResult};
 use crate::handles::HandleTable;
 use dlclassifier::apply::{apply_to_image, ApplySettings};
 use dlclassifier::data::read_image;
-use dlclassifier::inference::{Dtype, InferenceOptions, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
+use dlclassifier::inference::{open_cached, Dtype, InferenceOptions, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
 use dlclassifier::tiling::{InMemoryImage, RegionReader};
 use dlclassifier::train::JobControl;
 use jni::objects::{Global, JByteArray, JByteBuffer, JClass, JFloatArray, JObject, JString, JThrowable, JValue};
@@ -30,7 +30,8 @@ fn options(env: &Env, json: &JString) -> FfiResult<InferenceOptions> {
     Ok(serde_json::from_str(&json.try_to_string(env)?)?)
 }
 
-/// Opens a model folder; returns its handle.
+/// Opens a model folder through the engine's model cache (one loaded model
+/// per folder and options, reloaded when the folder changes); returns a handle.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dlclassifier_Predictor_nativeOpen<'local>(
     env: EnvUnowned<'local>,
@@ -39,8 +40,8 @@ pub extern "system" fn Java_org_dlclassifier_Predictor_nativeOpen<'local>(
     options_json: JString<'local>,
 ) -> jlong {
     super::call(env, |env| {
-        let predictor = Predictor::open(Path::new(&dir.try_to_string(env)?), &options(env, &options_json)?)?;
-        Ok(PREDICTORS.insert(predictor) as jlong)
+        let predictor = open_cached(Path::new(&dir.try_to_string(env)?), &options(env, &options_json)?)?;
+        Ok(PREDICTORS.insert_shared(predictor) as jlong)
     })
 }
 
@@ -74,6 +75,17 @@ pub extern "system" fn Java_org_dlclassifier_Predictor_nativeClose<'local>(env: 
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dlclassifier_Predictor_nativeLiveHandles<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> jint {
     super::call(env, |_| Ok(PREDICTORS.len() as jint))
+}
+
+/// Whether two handles hold the same loaded model, for tests of the cache.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Predictor_nativeSameModel<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    a: jlong,
+    b: jlong,
+) -> jni::sys::jboolean {
+    super::call(env, |_| Ok(Arc::ptr_eq(&predictor(a)?, &predictor(b)?)))
 }
 
 /// The model's `ModelInfo` as JSON.

@@ -36,11 +36,11 @@ public final class Devices {
     }
 
     /**
-     * Drops the models the engine caches for reuse (those of the Rust API's
-     * {@code open_cached}); each is freed once nothing uses it any more. A
-     * {@link Predictor} owns its model and frees it on {@link Predictor#close()}:
-     * open predictors are not affected. GPU memory freed by libtorch stays
-     * reserved by its caching allocator for later use in this process.
+     * Drops the models the engine keeps for reuse by {@link Predictor#open}
+     * (the Rust API's {@code open_cached}); each is freed once no open
+     * predictor uses it, so open predictors keep working. GPU memory freed by
+     * libtorch stays reserved by its caching allocator for later use in this
+     * process.
      */
     public static void clearCache() {
         nativeClearCache();
@@ -56,12 +56,13 @@ public final class Devices {
     public static final class DeviceInfo {
         private final String id;
         private final String name;
-        private final Long totalMemory;
+        private final OptionalLong totalMemory;
 
         DeviceInfo(Map<String, Object> json) {
             id = JsonFields.string(json, "id");
             name = JsonFields.string(json, "name");
-            totalMemory = json.get("total_memory") == null ? null : (long) JsonFields.number(json, "total_memory");
+            totalMemory = json.get("total_memory") == null
+                    ? OptionalLong.empty() : OptionalLong.of(JsonFields.longInteger(json, "total_memory"));
         }
 
         /** @return how to ask for it in {@link PredictorOptions.Builder#device(String)}: {@code cpu}, {@code cuda:N}, {@code mps} */
@@ -76,7 +77,7 @@ public final class Devices {
 
         /** @return bytes of memory (system memory for the CPU), when known */
         public OptionalLong totalMemory() {
-            return totalMemory == null ? OptionalLong.empty() : OptionalLong.of(totalMemory);
+            return totalMemory;
         }
 
         @Override
@@ -91,8 +92,8 @@ public final class Devices {
         private final long free;
 
         MemoryInfo(Map<String, Object> json) {
-            total = (long) JsonFields.number(json, "total");
-            free = (long) JsonFields.number(json, "free");
+            total = JsonFields.longInteger(json, "total");
+            free = JsonFields.longInteger(json, "free");
         }
 
         /** @return total bytes */

@@ -74,7 +74,11 @@ public final class Predictor implements AutoCloseable {
 
     /**
      * Opens a model folder written by training. A blank tile is run at once,
-     * so model files that contradict their metadata fail here.
+     * so model files that contradict their metadata fail here. Predictors
+     * opened on the same folder with equal options share one loaded model
+     * (as a script that opens the model for every image would want); a folder
+     * whose files changed since is loaded afresh. The model is freed when
+     * every such predictor is closed and {@link Devices#clearCache()} has run.
      *
      * @param modelDir folder with {@code metadata.json} and {@code model.onnx} and/or {@code model.pt}
      * @param options engine, device, precision and threads
@@ -332,6 +336,13 @@ public final class Predictor implements AutoCloseable {
 
     /** Open predictors in this process, for tests of the cleaner. */
     static native int nativeLiveHandles();
+
+    /** Whether two predictors run the very same loaded model, for tests of the cache. */
+    static boolean sharesModelWith(Predictor a, Predictor b) {
+        return nativeSameModel(a.handle, b.handle);
+    }
+
+    private static native boolean nativeSameModel(long a, long b);
 
     private static native long nativeOpen(String modelDir, String optionsJson) throws IOException;
 

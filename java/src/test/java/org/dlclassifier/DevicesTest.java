@@ -35,9 +35,18 @@ public class DevicesTest {
     }
 
     @Test
-    public void clearingTheCacheKeepsOpenPredictorsWorking() throws Exception {
-        try (Predictor p = Predictor.open(InferenceFixtures.nucleiModel())) {
+    public void predictorsShareACachedModelUntilTheCacheIsCleared() throws Exception {
+        PredictorOptions twoThreads = PredictorOptions.builder().threads(2).build();
+        try (Predictor p = Predictor.open(InferenceFixtures.nucleiModel());
+             Predictor same = Predictor.open(InferenceFixtures.nucleiModel());
+             Predictor otherOptions = Predictor.open(InferenceFixtures.nucleiModel(), twoThreads)) {
+            assertTrue(Predictor.sharesModelWith(p, same));
+            assertFalse(Predictor.sharesModelWith(p, otherOptions));
             Devices.clearCache();
+            try (Predictor fresh = Predictor.open(InferenceFixtures.nucleiModel())) {
+                assertFalse(Predictor.sharesModelWith(p, fresh));
+            }
+            // Open predictors keep their model after the cache lets go of it.
             TileLayout layout = TileLayout.of(1, 1, 32, 32, TileLayout.Order.HWC, TileLayout.Dtype.U8);
             assertEquals(32 * 32, p.predictClasses(new byte[32 * 32], layout).length);
         }
