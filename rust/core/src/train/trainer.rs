@@ -182,11 +182,18 @@ pub fn train(
     let metadata = build_metadata(data, config, out_dir, spec, normalization, status, &history, best, device);
     model_dir::write_atomically(out_dir, config.overwrite, |dir| {
         vs.save(dir.join(model_dir::WEIGHTS_FILE))?;
-        model_dir::export_torchscript(spec, &vs, config.tile_size as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))?;
-        onnx::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE))?;
-        metadata.write(dir)?;
-        model_dir::write_json(&dir.join(model_dir::HISTORY_FILE), &history)?;
-        model_dir::plot_history(&history, &dir.join(model_dir::PLOT_FILE))
+        // The two exports only read the weights; side by side, a cancelled run
+        // hands back its model sooner.
+        std::thread::scope(|scope| {
+            let torchscript = scope.spawn(|| {
+                model_dir::export_torchscript(spec, &vs, config.tile_size as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))
+            });
+            onnx::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE))?;
+            metadata.write(dir)?;
+            model_dir::write_json(&dir.join(model_dir::HISTORY_FILE), &history)?;
+            model_dir::plot_history(&history, &dir.join(model_dir::PLOT_FILE))?;
+            torchscript.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     })?;
     let _ = std::fs::remove_dir_all(&ckpt_dir);
     Ok(TrainingOutcome { model_dir: out_dir.to_path_buf(), metadata, history })
