@@ -230,11 +230,8 @@ public final class ApplyOptions {
          * @return this builder
          */
         public Builder pixelSize(double width, double height, String unit) {
-            Map<String, Object> size = new LinkedHashMap<>();
-            size.put("width", width);
-            size.put("height", height);
-            size.put("unit", Objects.requireNonNull(unit, "unit"));
-            this.pixelSize = size;
+            this.pixelSize = JsonFields.objectOf(
+                    "width", width, "height", height, "unit", Objects.requireNonNull(unit, "unit"));
             return this;
         }
 

@@ -2,12 +2,11 @@ package org.dlclassifier;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
+import java.util.stream.Collectors;
 
 /** What a whole-image run wrote and measured. */
 public final class ApplyResult {
@@ -21,13 +20,9 @@ public final class ApplyResult {
 
     /** From the engine's {@code ApplyReport} JSON. */
     ApplyResult(Map<String, Object> json) {
-        List<Path> paths = new ArrayList<>();
-        for (Object f : JsonFields.list(json, "files")) {
-            paths.add(Paths.get((String) f));
-        }
-        files = Collections.unmodifiableList(paths);
+        files = JsonFields.strings(json, "files").stream().map(Paths::get).collect(Collectors.toUnmodifiableList());
         Map<String, Object> measurements = JsonFields.object(json, "measurements");
-        totalPixels = (long) JsonFields.number(measurements, "total_pixels");
+        totalPixels = JsonFields.longInteger(measurements, "total_pixels");
         areaUnit = JsonFields.string(measurements, "area_unit");
         classes = JsonFields.objects(JsonFields.list(measurements, "classes"), ClassArea::new);
         Map<String, Object> truth = JsonFields.object(json, "truth");
@@ -82,14 +77,14 @@ public final class ApplyResult {
         private final String name;
         private final long pixels;
         private final double fraction;
-        private final Double area;
+        private final OptionalDouble area;
 
         ClassArea(Map<String, Object> json) {
             index = JsonFields.integer(json, "index");
             name = JsonFields.string(json, "name");
-            pixels = (long) JsonFields.number(json, "pixels");
+            pixels = JsonFields.longInteger(json, "pixels");
             fraction = JsonFields.number(json, "fraction");
-            area = json.get("area") == null ? null : JsonFields.number(json, "area");
+            area = JsonFields.optionalNumber(json, "area");
         }
 
         /** @return the class index */
@@ -114,7 +109,7 @@ public final class ApplyResult {
 
         /** @return the area in {@link ApplyResult#areaUnit()}, when a pixel size was given */
         public OptionalDouble area() {
-            return area == null ? OptionalDouble.empty() : OptionalDouble.of(area);
+            return area;
         }
 
         @Override

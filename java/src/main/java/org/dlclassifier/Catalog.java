@@ -1,7 +1,5 @@
 package org.dlclassifier;
 
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
@@ -70,8 +68,8 @@ public final class Catalog {
 
         Encoder(Map<String, Object> json) {
             name = JsonFields.string(json, "name");
-            encoderParameters = (long) JsonFields.number(json, "encoder_parameters");
-            modelParameters = (long) JsonFields.number(json, "model_parameters");
+            encoderParameters = JsonFields.longInteger(json, "encoder_parameters");
+            modelParameters = JsonFields.longInteger(json, "model_parameters");
             freezeGroups = JsonFields.objects(JsonFields.list(json, "freeze_groups"), FreezeGroup::new);
         }
 
@@ -108,11 +106,7 @@ public final class Catalog {
 
         FreezeGroup(Map<String, Object> json) {
             name = JsonFields.string(json, "name");
-            List<String> list = new ArrayList<>();
-            for (Object p : JsonFields.list(json, "prefixes")) {
-                list.add((String) p);
-            }
-            prefixes = Collections.unmodifiableList(list);
+            prefixes = JsonFields.strings(json, "prefixes");
         }
 
         /** @return the group's name, as training's frozen groups name it */

@@ -1,5 +1,6 @@
 package org.dlclassifier;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -10,8 +11,14 @@ import java.util.Map;
 /**
  * The JSON that crosses JNI for settings and metadata (never for pixels):
  * objects become {@code Map<String,Object>} in document order, arrays
- * {@code List<Object>}, numbers {@code Double}, and back. Kept internal so the
- * jar needs no JSON library on the class path.
+ * {@code List<Object>}, and back. Kept internal so the jar needs no JSON
+ * library on the class path.
+ *
+ * <p>Numbers keep the engine's integers exact: one written without fraction or
+ * exponent becomes a {@code Long}, or a {@code BigInteger} when it does not fit
+ * a long (the engine's {@code u64} settings, such as a seed, reach
+ * 2<sup>64</sup>-1); any other number becomes a {@code Double}. Read them as
+ * {@link Number}. {@link #write} writes integer types exactly.
  */
 final class Json {
     private final String text;
@@ -56,16 +63,16 @@ final class Json {
             quote((String) value, out);
         } else if (value instanceof Boolean) {
             out.append(value);
-        } else if (value instanceof Number) {
+        } else if (value instanceof Double || value instanceof Float) {
             double d = ((Number) value).doubleValue();
             if (Double.isNaN(d) || Double.isInfinite(d)) {
                 throw new IllegalArgumentException("JSON has no representation for " + d);
             }
-            if (value instanceof Double || value instanceof Float) {
-                out.append(d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d));
-            } else {
-                out.append(value);
-            }
+            // Integral values without a fraction, so that the engine's integer fields accept them.
+            out.append(d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d));
+        } else if (value instanceof Number) {
+            // Long, Integer, BigInteger, ...: their decimal form, exact.
+            out.append(value);
         } else if (value instanceof Map) {
             out.append('{');
             Iterator<? extends Map.Entry<?, ?>> it = ((Map<?, ?>) value).entrySet().iterator();
@@ -240,18 +247,29 @@ final class Json {
         }
     }
 
-    private Double number() {
+    /** A {@code Long}, a {@code BigInteger} beyond a long's range, or a {@code Double}. */
+    private Number number() {
         int start = pos;
+        boolean integral = true;
         while (pos < text.length() && "+-0123456789.eE".indexOf(text.charAt(pos)) >= 0) {
+            integral &= ".eE".indexOf(text.charAt(pos)) < 0;
             pos++;
         }
         if (start == pos) {
             throw error("unexpected character '" + text.charAt(pos) + "'");
         }
+        String number = text.substring(start, pos);
         try {
-            return Double.valueOf(text.substring(start, pos));
+            if (!integral) {
+                return Double.valueOf(number);
+            }
+            try {
+                return Long.valueOf(number);
+            } catch (NumberFormatException tooLarge) {
+                return new BigInteger(number);
+            }
         } catch (NumberFormatException e) {
-            throw error("bad number " + text.substring(start, pos));
+            throw error("bad number " + number);
         }
     }
 }

@@ -2,12 +2,10 @@ package org.dlclassifier;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalDouble;
 import java.util.OptionalInt;
 
 /**
@@ -25,9 +23,11 @@ public final class Model {
     private final List<ClassInfo> classes;
     private final Normalization normalization;
     private final List<EpochMetrics> history;
+    private final TrainingConfig trainingConfig;
 
-    private Model(Path directory, Map<String, Object> json) {
+    private Model(Path directory, Map<String, Object> json, TrainingConfig trainingConfig) {
         this.directory = directory;
+        this.trainingConfig = trainingConfig;
         this.metadata = JsonFields.object(json, "metadata");
         this.classes = JsonFields.objects(JsonFields.list(metadata, "classes"), ClassInfo::new);
         this.normalization = new Normalization(JsonFields.object(input(), "normalization"));
@@ -43,7 +43,10 @@ public final class Model {
      * @throws IOException if the folder is not a model folder or its metadata cannot be read
      */
     public static Model open(Path directory) throws IOException {
-        return new Model(directory, Json.parseObject(nativeRead(directory.toString())));
+        Map<String, Object> json = Json.parseObject(nativeRead(directory.toString()));
+        // The settings exactly as the engine reads them from metadata.json, not
+        // re-written from the parsed map.
+        return new Model(directory, json, TrainingConfig.fromModel(directory));
     }
 
     private Map<String, Object> architectureBlock() {
@@ -106,17 +109,12 @@ public final class Model {
 
     /** @return the names of the input channels */
     public List<String> channelNames() {
-        List<String> names = new ArrayList<>();
-        for (Object n : JsonFields.list(input(), "channel_names")) {
-            names.add((String) n);
-        }
-        return Collections.unmodifiableList(names);
+        return JsonFields.strings(input(), "channel_names");
     }
 
     /** @return bits per sample of the training images, when known */
     public OptionalInt bitDepth() {
-        Object bits = input().get("bit_depth");
-        return bits == null ? OptionalInt.empty() : OptionalInt.of(((Number) bits).intValue());
+        return JsonFields.optionalInteger(input(), "bit_depth");
     }
 
     /** @return the normalization the engine applies to every input, with its statistics */
@@ -157,7 +155,7 @@ public final class Model {
 
     /** @return the full training settings, to train again from them */
     public TrainingConfig trainingConfig() {
-        return TrainingConfig.fromJson(Json.write(JsonFields.object(metadata, "training")));
+        return trainingConfig;
     }
 
     /** @return every epoch of {@code training_history.json}; empty if the folder has none */
@@ -180,38 +178,11 @@ public final class Model {
     /**
      * The intensity normalization measured on the training images and replayed
      * unchanged at inference. Statistic arrays have one entry per statistic
-     * group: per channel, or one for all channels together.
+     * group: per channel, or one for all channels together. Compared by value.
      */
-    public static final class Normalization {
-        private final Map<String, Object> json;
-
+    public static final class Normalization extends NormalizationSettings {
         Normalization(Map<String, Object> json) {
-            this.json = json;
-        }
-
-        /** @return how intensities are mapped to the model's input range */
-        public TrainingConfig.Strategy strategy() {
-            return JsonFields.enumValue(TrainingConfig.Strategy.class, json, "strategy");
-        }
-
-        /** @return whether statistics are per channel */
-        public boolean perChannel() {
-            return JsonFields.bool(json, "per_channel");
-        }
-
-        /** @return the high clip percentile (the low one is 100 minus it) */
-        public double clipPercentile() {
-            return JsonFields.number(json, "clip_percentile");
-        }
-
-        /** @return the lower bound of a fixed range, when set */
-        public OptionalDouble fixedMin() {
-            return optional("fixed_min");
-        }
-
-        /** @return the upper bound of a fixed range, when set */
-        public OptionalDouble fixedMax() {
-            return optional("fixed_max");
+            super(json);
         }
 
         /** @return channels of the images the statistics were measured on */
@@ -247,15 +218,6 @@ public final class Model {
         /** @return the high clip percentile per statistic group */
         public double[] percentileHigh() {
             return JsonFields.doubles(json, "p_high");
-        }
-
-        private OptionalDouble optional(String key) {
-            return json.get(key) == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(json, key));
-        }
-
-        @Override
-        public String toString() {
-            return Json.write(json);
         }
     }
 }

@@ -27,8 +27,8 @@ public final class ModelInfo {
         classes = JsonFields.objects(JsonFields.list(json, "classes"), ClassInfo::new);
         tileSize = JsonFields.integer(json, "tile_size");
         List<Object> fixed = JsonFields.list(json, "fixed_size");
-        fixedHeight = fixed == null ? 0 : ((Number) fixed.get(0)).intValue();
-        fixedWidth = fixed == null ? 0 : ((Number) fixed.get(1)).intValue();
+        fixedHeight = fixed == null ? 0 : Math.toIntExact(((Number) fixed.get(0)).longValue());
+        fixedWidth = fixed == null ? 0 : Math.toIntExact(((Number) fixed.get(1)).longValue());
         backend = JsonFields.string(json, "backend");
     }
 

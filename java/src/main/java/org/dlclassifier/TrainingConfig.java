@@ -153,8 +153,7 @@ public final class TrainingConfig {
 
     /** @return crops drawn per epoch, if set (else enough to cover each training image about once) */
     public OptionalInt samplesPerEpoch() {
-        return values.get("samples_per_epoch") == null
-                ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(values, "samples_per_epoch"));
+        return JsonFields.optionalInteger(values, "samples_per_epoch");
     }
 
     /** @return the peak learning rate of AdamW */
@@ -213,25 +212,22 @@ public final class TrainingConfig {
 
     /** @return the encoder freeze groups kept fixed */
     public List<String> frozenGroups() {
-        List<String> out = new ArrayList<>();
-        for (Object v : JsonFields.list(values, "frozen_groups")) {
-            out.add((String) v);
-        }
-        return Collections.unmodifiableList(out);
+        return JsonFields.strings(values, "frozen_groups");
     }
 
     /** @return the maximum global gradient norm, if clipping is on */
     public OptionalDouble gradientClip() {
-        return values.get("gradient_clip") == null
-                ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(values, "gradient_clip"));
+        return JsonFields.optionalNumber(values, "gradient_clip");
     }
 
     /**
-     * @return the random seed; exact up to 2<sup>53</sup> (larger seeds still
-     *     round-trip exactly through {@link #toJson()} and {@link #toBuilder()})
+     * @return the random seed, exact. The engine's seed is unsigned 64-bit: one
+     *     above {@link Long#MAX_VALUE} (possible in JSON or a model's metadata)
+     *     comes back as the negative long with the same 64 bits, which
+     *     {@link Long#toUnsignedString(long)} prints as the engine does
      */
     public long seed() {
-        return ((Number) values.get("seed")).longValue();
+        return JsonFields.longInteger(values, "seed");
     }
 
     /** @return the device: {@code auto}, {@code cpu}, {@code cuda:N} or {@code mps} */
@@ -246,7 +242,7 @@ public final class TrainingConfig {
 
     /** @return intra-op CPU threads, if set (else libtorch's default) */
     public OptionalInt threads() {
-        return values.get("threads") == null ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(values, "threads"));
+        return JsonFields.optionalInteger(values, "threads");
     }
 
     /** @return the augmentation of training crops */
@@ -465,10 +461,7 @@ public final class TrainingConfig {
          * @return this builder
          */
         public Builder earlyStopping(int patience, double minDelta) {
-            Map<String, Object> e = new LinkedHashMap<>();
-            e.put("patience", patience);
-            e.put("min_delta", minDelta);
-            return set("early_stopping", e);
+            return set("early_stopping", JsonFields.objectOf("patience", patience, "min_delta", minDelta));
         }
 
         /**
@@ -619,11 +612,8 @@ public final class TrainingConfig {
         }
 
         private static Scheduler of(String type, Object... keysAndValues) {
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("type", type);
-            for (int i = 0; i < keysAndValues.length; i += 2) {
-                json.put((String) keysAndValues[i], keysAndValues[i + 1]);
-            }
+            Map<String, Object> json = JsonFields.objectOf("type", type);
+            json.putAll(JsonFields.objectOf(keysAndValues));
             return new Scheduler(canonicalPart("scheduler", json));
         }
 
@@ -784,11 +774,8 @@ public final class TrainingConfig {
              * @return this builder
              */
             public Builder colorJitter(double brightness, double contrast, double saturation) {
-                Map<String, Object> j = new LinkedHashMap<>();
-                j.put("brightness", brightness);
-                j.put("contrast", contrast);
-                j.put("saturation", saturation);
-                json.put("color_jitter", j);
+                json.put("color_jitter", JsonFields.objectOf(
+                        "brightness", brightness, "contrast", contrast, "saturation", saturation));
                 return this;
             }
 
@@ -807,11 +794,7 @@ public final class TrainingConfig {
              * @return this builder
              */
             public Builder elastic(double alpha, double sigma, double probability) {
-                Map<String, Object> e = new LinkedHashMap<>();
-                e.put("alpha", alpha);
-                e.put("sigma", sigma);
-                e.put("probability", probability);
-                json.put("elastic", e);
+                json.put("elastic", JsonFields.objectOf("alpha", alpha, "sigma", sigma, "probability", probability));
                 return this;
             }
 
@@ -832,7 +815,7 @@ public final class TrainingConfig {
     }
 
     /** Intensity normalization to override the one the training data's {@code config.json} sets. */
-    public static final class Normalization extends Value {
+    public static final class Normalization extends NormalizationSettings {
         private Normalization(Map<String, Object> json) {
             super(json);
         }
@@ -847,10 +830,8 @@ public final class TrainingConfig {
          * @return the normalization, with the default clip percentile (99)
          */
         public static Normalization of(Strategy strategy, boolean perChannel) {
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("strategy", JsonFields.jsonName(Objects.requireNonNull(strategy, "strategy")));
-            json.put("per_channel", perChannel);
-            return checked(json);
+            return checked(JsonFields.objectOf(
+                    "strategy", JsonFields.jsonName(Objects.requireNonNull(strategy, "strategy")), "per_channel", perChannel));
         }
 
         /**
@@ -861,11 +842,8 @@ public final class TrainingConfig {
          * @return the normalization
          */
         public static Normalization percentile(double clipPercentile, boolean perChannel) {
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("strategy", JsonFields.jsonName(Strategy.PERCENTILE_99));
-            json.put("per_channel", perChannel);
-            json.put("clip_percentile", clipPercentile);
-            return checked(json);
+            return checked(JsonFields.objectOf("strategy", JsonFields.jsonName(Strategy.PERCENTILE_99),
+                    "per_channel", perChannel, "clip_percentile", clipPercentile));
         }
 
         /**
@@ -876,36 +854,8 @@ public final class TrainingConfig {
          * @return the normalization
          */
         public static Normalization fixedRange(double min, double max) {
-            Map<String, Object> json = new LinkedHashMap<>();
-            json.put("strategy", JsonFields.jsonName(Strategy.FIXED_RANGE));
-            json.put("fixed_min", min);
-            json.put("fixed_max", max);
-            return checked(json);
-        }
-
-        /** @return the strategy */
-        public Strategy strategy() {
-            return JsonFields.enumValue(Strategy.class, json, "strategy");
-        }
-
-        /** @return whether statistics are per channel */
-        public boolean perChannel() {
-            return JsonFields.bool(json, "per_channel");
-        }
-
-        /** @return the high clip percentile */
-        public double clipPercentile() {
-            return JsonFields.number(json, "clip_percentile");
-        }
-
-        /** @return the intensity mapped to 0 by {@link Strategy#FIXED_RANGE}, if given */
-        public OptionalDouble fixedMin() {
-            return json.get("fixed_min") == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(json, "fixed_min"));
-        }
-
-        /** @return the intensity mapped to 1 by {@link Strategy#FIXED_RANGE}, if given */
-        public OptionalDouble fixedMax() {
-            return json.get("fixed_max") == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(json, "fixed_max"));
+            return checked(JsonFields.objectOf("strategy", JsonFields.jsonName(Strategy.FIXED_RANGE),
+                    "fixed_min", min, "fixed_max", max));
         }
     }
 }

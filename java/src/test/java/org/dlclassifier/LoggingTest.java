@@ -49,7 +49,9 @@ public class LoggingTest {
         Logging.refreshLevel();
     }
 
+    /** The "model opened" events of opening the test model, loaded afresh (not from the cache other tests fill). */
     private List<LogRecord> opened() throws IOException {
+        Devices.clearCache();
         records.clear();
         Predictor.open(InferenceFixtures.nucleiModel()).close();
         return records.stream().filter(r -> r.getMessage().startsWith("model opened")).collect(Collectors.toList());

@@ -3,10 +3,12 @@ package org.dlclassifier;
 import static org.dlclassifier.InferenceFixtures.nucleiModel;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -67,6 +69,20 @@ public class ModelTest {
         Path copy = tmp.newFolder("copy").toPath();
         Files.copy(nucleiModel().resolve("metadata.json"), copy.resolve("metadata.json"));
         assertTrue(Model.open(copy).history().isEmpty());
+    }
+
+    @Test
+    public void theTrainingSettingsAreExactlyThoseOfTheMetadata() throws IOException {
+        // A trained model's metadata with a seed no double holds.
+        Path copy = tmp.newFolder("seed").toPath();
+        String metadata = new String(Files.readAllBytes(nucleiModel().resolve("metadata.json")), StandardCharsets.UTF_8);
+        String edited = metadata.replaceFirst("\"seed\":\\s*\\d+", "\"seed\": " + Long.MAX_VALUE);
+        assertNotEquals("the metadata has a seed", metadata, edited);
+        Files.write(copy.resolve("metadata.json"), edited.getBytes(StandardCharsets.UTF_8));
+        Model model = Model.open(copy);
+        assertEquals(Long.MAX_VALUE, model.trainingConfig().seed());
+        assertEquals(TrainingConfig.fromModel(copy), model.trainingConfig());
+        assertTrue(model.metadataJson().contains("\"seed\":" + Long.MAX_VALUE));
     }
 
     @Test

@@ -128,7 +128,7 @@ public class TrainingConfigTest {
         assertEquals(Optional.of(normalization), c.normalization());
         assertFalse(c.resume());
         assertTrue(c.overwrite());
-        // The u64 seed survives exactly, although Java reads JSON numbers as doubles.
+        assertEquals(Long.MAX_VALUE, c.seed());
         assertTrue(c.toJson(), c.toJson().contains("\"seed\":9223372036854775807"));
 
         TrainingConfig parsed = TrainingConfig.fromJson(c.toJson());
@@ -191,6 +191,19 @@ public class TrainingConfigTest {
         assertEquals(plain.hashCode(), Augmentation.builder().build().hashCode());
         assertNotEquals(jitter, plain);
         assertTrue(jitter.toString(), jitter.toString().contains("\"color_jitter\""));
+    }
+
+    @Test
+    public void seedsAreExactOverTheEnginesWholeRange() {
+        TrainingConfig odd = TrainingConfig.builder().seed((1L << 53) + 1).build();
+        assertEquals((1L << 53) + 1, odd.seed());
+        assertEquals(odd, TrainingConfig.fromJson(odd.toJson()));
+        // The engine's seed is a u64: the largest comes back with the same 64 bits.
+        TrainingConfig max = TrainingConfig.fromJson("{\"seed\":18446744073709551615}");
+        assertEquals(-1L, max.seed());
+        assertEquals("18446744073709551615", Long.toUnsignedString(max.seed()));
+        assertTrue(max.toJson(), max.toJson().contains("\"seed\":18446744073709551615"));
+        assertTrue(max.toBuilder().epochs(3).build().toJson().contains("\"seed\":18446744073709551615"));
     }
 
     @Test
