@@ -81,6 +81,9 @@ notes = ("\nNotes:\n"
          "against Python is bounded by Python's own numpy overhead (a few percent); 1.3x would need a different "
          "engine or precision for the same graph, which would change the numerics.\n"
          "- The bare run uses the very session our path uses, on input normalized beforehand; timings interleave "
-         "step by step, so their difference is our normalization, argmax and buffer handling.\n")
+         "step by step, so their difference is our normalization, argmax and buffer handling.\n"
+         "- JNI: the jar's `Predictor.predictClasses` on direct buffers and the Rust call run the same session on the same "
+         "tiles in alternating processes; a negative overhead means the Java loop measured faster, i.e. the JNI cost "
+         "is below the run-to-run noise (a few percent on this 2-core machine).\n")
 open(path, "w").write(header + "\n".join(rows) + "\n" + notes + "\n" + f"Machine: {platform.machine()}, {os.cpu_count()} cores.\n")
 PY
