@@ -47,6 +47,10 @@ typedef enum DlcStatus {
    * A bug in dlclassifier, caught before it reached the caller; please report it.
    */
   DLC_PANIC = 6,
+  /**
+   * A wait (for a device-memory reservation) ran out of time.
+   */
+  DLC_TIMEOUT = 7,
 } DlcStatus;
 
 /**
@@ -92,6 +96,12 @@ typedef struct DlcJob DlcJob;
  * predictor at once, as long as none frees it meanwhile.
  */
 typedef struct DlcPredictor DlcPredictor;
+
+/**
+ * A booking of device memory, released by `dlc_reservation_free` (or when
+ * the process exits, even if killed).
+ */
+typedef struct DlcReservation DlcReservation;
 
 /**
  * Shape and encoding of a batch of tiles in one contiguous buffer.
@@ -152,6 +162,47 @@ const char *dlc_version(void);
 void dlc_string_free(char *text);
 
 /**
+ * The devices as a JSON array: `{"id", "name", "total_memory", "threads",
+ * "torch_threads"}` each, the CPU first. Without CUDA only the CPU (and MPS
+ * where present) is listed; that is not an error.
+ *
+ * # Safety
+ * `out_json` is valid for writes.
+ */
+int dlc_devices_json(char **out_json);
+
+/**
+ * The memory of `device` (`"cpu"`, `"cuda"`, `"cuda:N"`, `"auto"`) as JSON
+ * `{"total", "free", "current", "peak"}` in bytes. For the CPU, `free` is the
+ * system's available memory and `current`/`peak` this process's resident
+ * memory now and at its peak; for CUDA, `current` is what the whole device
+ * uses and `peak` the largest `current` this process has seen.
+ * `DLC_INVALID_ARGUMENT` for an unknown or absent device or MPS.
+ *
+ * # Safety
+ * `device` is a NUL-terminated string; `out_json` is valid for writes.
+ */
+int dlc_memory_json(const char *device, char **out_json);
+
+/**
+ * The estimated peak memory of training with `config_json` (a training
+ * configuration, NULL for the defaults) on data with `channels` channels and
+ * `classes` classes, as JSON `{"estimate": {...}, "suggested": {...} or null}`;
+ * each has `batch_size`, `tile_size`, `parameters`, `gradients`,
+ * `optimizer`, `activations` and `total` (bytes). With `budget` > 0,
+ * `suggested` is the largest batch whose peak fits `budget` bytes
+ * (`DLC_INVALID_ARGUMENT` when not even one tile fits).
+ *
+ * # Safety
+ * `config_json` is NULL or a NUL-terminated string; `out_json` is valid for writes.
+ */
+int dlc_estimate_json(const char *config_json,
+                      int channels,
+                      int classes,
+                      uint64_t budget,
+                      char **out_json);
+
+/**
  * Creates a job. Free it with `dlc_job_free` after the call that uses it
  * has returned; a job can steer one call at a time.
  *
@@ -201,7 +252,8 @@ void dlc_job_free(struct DlcJob *job);
  *
  * `options_json` may be NULL for defaults, else a JSON object with any of
  * `"backend"` (`"auto"`, `"onnx"`, `"torch"`), `"device"` (`"auto"`, `"cpu"`,
- * `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`, `"concurrent_runs"`.
+ * `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`, `"concurrent_runs"`,
+ * `"gpu_reservation"` (`{"bytes": N, "timeout_ms": N}`, see `dlc_reserve`).
  * On success `*out` is a predictor to free with `dlc_predictor_free`; on
  * failure it is NULL.
  *
@@ -267,6 +319,83 @@ int dlc_predictor_predict(const struct DlcPredictor *predictor,
  * other thread is using it.
  */
 void dlc_predictor_free(struct DlcPredictor *predictor);
+
+/**
+ * The model folders under `root`, newest first, as a JSON array of
+ * `{path, name, architecture, encoder, classes, channels, tile_size,
+ * best_epoch, mean_iou, pixel_accuracy, created}`.
+ *
+ * # Safety
+ * `root` is a NUL-terminated string; `out_json` is NULL or writable.
+ */
+int dlc_models_list_json(const char *root, char **out_json);
+
+/**
+ * Checks a model folder: `{path, valid, problems: [{file, reason}]}`. An
+ * invalid model is a successful call with `valid` false.
+ *
+ * # Safety
+ * As [`dlc_models_list_json`].
+ */
+int dlc_model_validate_json(const char *path, char **out_json);
+
+/**
+ * Packs the model folders of `models_json` (a JSON array of paths) into
+ * the zip `out_zip`; `info_json` is `{name, version, description}`. The
+ * manifest goes to `*out_manifest_json` unless that is NULL.
+ *
+ * # Safety
+ * Strings are NUL-terminated; `out_manifest_json` is NULL or writable.
+ */
+int dlc_bundle_pack(const char *models_json,
+                    const char *out_zip,
+                    const char *info_json,
+                    char **out_manifest_json);
+
+/**
+ * Reads a whole bundle and checks it; its manifest on success, else
+ * `DLC_IO` with the reason in `dlc_last_error`.
+ *
+ * # Safety
+ * As [`dlc_models_list_json`].
+ */
+int dlc_bundle_verify_json(const char *zip, char **out_json);
+
+/**
+ * The folder of model `name` (NULL: the only model) of a bundle, unpacked
+ * and verified into the cache; free `*out_model_dir` with `dlc_string_free`.
+ *
+ * # Safety
+ * `zip` is NUL-terminated, `name` NULL or NUL-terminated; `out_model_dir` is NULL or writable.
+ */
+int dlc_bundle_open(const char *zip, const char *name, char **out_model_dir);
+
+/**
+ * Books `bytes` of `device`'s memory (`"cpu"`, `"cuda"`, `"cuda:N"`),
+ * waiting up to `timeout_ms` behind earlier requests of any process until
+ * the booked total plus `bytes` fits under `budget_bytes`, or under the
+ * device's total memory when it is 0 (the CPU needs a budget). Booking files
+ * live in `DLC_RESERVATION_DIR`, else the system temp dir. Returns
+ * `DLC_TIMEOUT` when the wait runs out, `DLC_INVALID_ARGUMENT` at once for a
+ * request larger than the budget. On success `*out` is a reservation to free
+ * with `dlc_reservation_free`; on failure it is NULL.
+ *
+ * # Safety
+ * `device` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+int dlc_reserve(const char *device,
+                uint64_t bytes,
+                uint64_t budget_bytes,
+                uint64_t timeout_ms,
+                struct DlcReservation **out);
+
+/**
+ * Releases a reservation. NULL is ignored.
+ *
+ * # Safety
+ * `reservation` is NULL or from `dlc_reserve` and not yet freed.
+ */
+void dlc_reservation_free(struct DlcReservation *reservation);
 
 /**
  * Trains a model on a QuPath training-data export (`data_dir` with

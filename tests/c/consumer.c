@@ -1,7 +1,7 @@
 /*
  * A C program using the library through include/dlclassifier.h only: trains
  * one epoch on bundled real data, predicts tiles and a whole image with the
- * model, and checks that bad input gets a status and a message, never a crash
+ * model, lists, validates and bundles it, books memory, and checks that bad input gets a status and a message, never a crash
  * or a half-written buffer. Usage: consumer DATA_DIR WORK_DIR (see run.sh).
  */
 #include "dlclassifier.h"
@@ -210,6 +210,65 @@ static void check_whole_image(const DlcPredictor *predictor, const char *data_di
     dlc_job_free(job);
 }
 
+/* Registry and bundles: the trained model is listed and valid, and the model
+ * opened from a bundle of it predicts; a damaged bundle is refused. */
+static void check_registry_and_bundle(const char *model, const char *work, int classes) {
+    char zip[PATH_LEN], damaged[PATH_LEN], models_json[PATH_LEN + 8];
+    char *json = NULL, *unpacked = NULL;
+    DlcPredictor *predictor = NULL;
+    FILE *in, *out;
+    long size, i;
+    int c;
+
+    EXPECT_STATUS(dlc_models_list_json(work, &json), DLC_OK);
+    CHECK(strstr(json, "\"model\"") != NULL, "the registry lists the trained model");
+    dlc_string_free(json);
+    EXPECT_STATUS(dlc_model_validate_json(model, &json), DLC_OK);
+    CHECK(strstr(json, "\"valid\":true") != NULL, "the trained model is valid");
+    dlc_string_free(json);
+
+    join(zip, work, "models.zip");
+    CHECK(snprintf(models_json, sizeof models_json, "[\"%s\"]", model) < (int)sizeof models_json, "the list fits");
+    EXPECT_STATUS(dlc_bundle_pack(models_json, zip, "{\"name\":\"c-test\",\"version\":\"1\"}", NULL), DLC_OK);
+    EXPECT_STATUS(dlc_bundle_verify_json(zip, &json), DLC_OK);
+    CHECK(strstr(json, "c-test") != NULL, "the manifest carries the bundle's name");
+    dlc_string_free(json);
+    EXPECT_STATUS(dlc_bundle_open(zip, NULL, &unpacked), DLC_OK);
+    EXPECT_STATUS(dlc_predictor_open(unpacked, NULL, &predictor), DLC_OK);
+    check_prediction(predictor, classes);
+    dlc_predictor_free(predictor);
+    dlc_string_free(unpacked);
+
+    /* The same bundle with one byte of the middle inverted. */
+    join(damaged, work, "damaged.zip");
+    in = fopen(zip, "rb");
+    out = fopen(damaged, "wb");
+    CHECK(in && out, "the bundles open");
+    fseek(in, 0, SEEK_END);
+    size = ftell(in);
+    rewind(in);
+    for (i = 0; (c = fgetc(in)) != EOF; i++) {
+        fputc(i == size / 2 ? c ^ 0xFF : c, out);
+    }
+    fclose(in);
+    fclose(out);
+    EXPECT_STATUS(dlc_bundle_verify_json(damaged, &json), DLC_IO);
+    CHECK(json == NULL, "a refused bundle gives no manifest");
+    EXPECT_STATUS(dlc_bundle_open(zip, "no-such-model", &unpacked), DLC_INVALID_ARGUMENT);
+}
+
+/* Memory bookings on a private CPU budget of 100 bytes (run.sh sets the folder). */
+static void check_reservations(void) {
+    DlcReservation *first = NULL, *second = NULL;
+    EXPECT_STATUS(dlc_reserve("cpu", 60, 100, 1000, &first), DLC_OK);
+    EXPECT_STATUS(dlc_reserve("cpu", 50, 100, 200, &second), DLC_TIMEOUT);
+    CHECK(second == NULL && strstr(dlc_last_error(), "timed out") != NULL, "a wait that runs out says so");
+    EXPECT_STATUS(dlc_reserve("cpu", 200, 100, 200, &second), DLC_INVALID_ARGUMENT);
+    dlc_reservation_free(first);
+    EXPECT_STATUS(dlc_reserve("cpu", 50, 100, 1000, &second), DLC_OK);
+    dlc_reservation_free(second);
+}
+
 int main(int argc, char **argv) {
     char model[PATH_LEN], onnx[PATH_LEN], metadata[PATH_LEN];
     const char *config =
@@ -253,6 +312,9 @@ int main(int argc, char **argv) {
     EXPECT_STATUS(dlc_predictor_open_onnx(onnx, metadata, NULL, &imported), DLC_OK);
     check_prediction(imported, classes);
     dlc_predictor_free(imported);
+
+    check_registry_and_bundle(model, argv[2], classes);
+    check_reservations();
 
     printf("c consumer: ok\n");
     return 0;

@@ -13,4 +13,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ${CC:-gcc} -std=c99 -pedantic -Wall -Wextra -Werror -I include tests/c/consumer.c \
   -L "$lib" -ldlclassifier_native -Wl,-rpath,"$lib" -lm -o "$work/consumer"
-"$work/consumer" data/bbbc007-scribbles "$work"
+# Its reservations book a private budget, apart from any other process's.
+DLC_RESERVATION_DIR="$work" "$work/consumer" data/bbbc007-scribbles "$work"

@@ -2,7 +2,9 @@
 
 mod bench_cmd;
 mod bench_infer_cmd;
+mod devices_cmd;
 mod infer_cmd;
+mod models_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -32,10 +34,17 @@ enum Command {
     },
     /// List architectures, encoders, parameter counts and freeze groups (JSON).
     Catalog,
+    /// List, verify, bundle and unbundle trained models.
+    #[command(subcommand)]
+    Models(models_cmd::ModelsCommand),
     /// Measure training throughput (samples/s) on synthetic batches (JSON).
     BenchTrain(bench_cmd::BenchArgs),
     /// Measure tile inference throughput of the ONNX path against its bare run (JSON).
     BenchInfer(bench_infer_cmd::BenchInferArgs),
+    /// List the compute devices with their threads and memory (CUDA absent is reported, not an error).
+    Devices(devices_cmd::DevicesArgs),
+    /// Estimate the peak memory of training or inference, and the largest batch within a budget.
+    Estimate(devices_cmd::EstimateArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +60,9 @@ fn main() -> ExitCode {
         Command::BenchTrain(args) => bench_cmd::run(args),
         Command::BenchInfer(args) => bench_infer_cmd::run(args),
         Command::Infer(args) => infer_cmd::run(*args),
+        Command::Models(command) => models_cmd::run(command),
+        Command::Devices(args) => devices_cmd::devices(args),
+        Command::Estimate(args) => devices_cmd::estimate(args),
         Command::Export { model } => {
             dlclassifier::model_dir::export_onnx_dir(&model).map(|path| println!("wrote {}", path.display()))
         }

@@ -1,10 +1,13 @@
 //! Compute-device selection (`auto` prefers CUDA, then MPS, then the CPU),
-//! and what the devices of this machine are and how much memory they have free.
+//! what the devices of this machine are, how much memory they have free, and
+//! how much this process uses ([`memory_snapshot`], logged at phase
+//! boundaries by [`log_memory`]).
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tch::Device;
 
 /// A device as users write it: `auto`, `cpu`, `cuda`, `cuda:N` or `mps`.
@@ -101,6 +104,10 @@ pub struct DeviceInfo {
     pub name: String,
     /// Bytes of memory (system memory for the CPU), when known.
     pub total_memory: Option<u64>,
+    /// CPU only: logical processors this process may run on.
+    pub threads: Option<usize>,
+    /// CPU only: libtorch's intra-op thread count (what training and TorchScript use).
+    pub torch_threads: Option<usize>,
 }
 
 /// A device's memory at the moment of asking, in bytes.
@@ -114,18 +121,25 @@ pub struct MemoryInfo {
 /// The CPU, then every CUDA device libtorch can use, then MPS where present.
 pub fn available_devices() -> Vec<DeviceInfo> {
     let cpu_name = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| cpu_model(&t)).unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let mut devices = vec![DeviceInfo { id: "cpu".into(), name: cpu_name, total_memory: system_memory().ok().map(|m| m.total) }];
+    let mut devices = vec![DeviceInfo {
+        id: "cpu".into(),
+        name: cpu_name,
+        total_memory: system_memory().ok().map(|m| m.total),
+        threads: std::thread::available_parallelism().ok().map(usize::from),
+        torch_threads: usize::try_from(tch::get_num_threads()).ok(),
+    }];
+    let gpu = |id: String, name: String, total_memory: Option<u64>| DeviceInfo { id, name, total_memory, threads: None, torch_threads: None };
     if tch::Cuda::is_available() {
         for i in 0..tch::Cuda::device_count() as usize {
             let (name, total_memory) = match cuda::properties(i) {
                 Ok((name, total)) => (name, Some(total)),
                 Err(e) => (format!("CUDA device {i} ({e})"), None),
             };
-            devices.push(DeviceInfo { id: DeviceChoice::Cuda(i).to_string(), name, total_memory });
+            devices.push(gpu(DeviceChoice::Cuda(i).to_string(), name, total_memory));
         }
     }
     if tch::utils::has_mps() {
-        devices.push(DeviceInfo { id: "mps".into(), name: "Apple GPU (MPS)".into(), total_memory: None });
+        devices.push(gpu("mps".into(), "Apple GPU (MPS)".into(), None));
     }
     devices
 }
@@ -140,6 +154,70 @@ pub fn memory_info(device: DeviceChoice) -> Result<MemoryInfo> {
     }
 }
 
+/// Memory in use, in bytes, as far as it can be measured without allocator
+/// hooks: tch exposes none of libtorch's caching-allocator statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemorySnapshot {
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    /// CPU: this process's resident memory (`VmRSS`), which includes libtorch's
+    /// CPU tensors. CUDA: memory in use on the whole device (total − free from
+    /// `cudaMemGetInfo`), so other processes count too, and so does what
+    /// libtorch's caching allocator holds but no tensor uses.
+    pub current: u64,
+    /// CPU: the kernel's peak resident memory of this process (`VmHWM`). CUDA:
+    /// the largest `current` any snapshot of this process has seen, so a peak
+    /// between two snapshots is missed.
+    pub peak: u64,
+    pub total: u64,
+}
+
+/// Largest device-wide use seen by [`memory_snapshot`], per CUDA device.
+static CUDA_PEAKS: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+
+/// How much memory this process uses on `device` now, and at most so far.
+pub fn memory_snapshot(device: Device) -> Result<MemorySnapshot> {
+    match device {
+        Device::Cpu => {
+            let path = "/proc/self/status";
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let (current, peak) = parse_status(&text).ok_or_else(|| Error::data(path, "no VmRSS and VmHWM lines"))?;
+            Ok(MemorySnapshot { device: "cpu".into(), current, peak, total: system_memory()?.total })
+        }
+        Device::Cuda(i) => {
+            let m = cuda::memory(i).map_err(|e| Error::Model(format!("memory of cuda:{i}: {e}")))?;
+            let current = m.total - m.free;
+            let peak = CUDA_PEAKS.get(i).map_or(current, |p| p.fetch_max(current, Ordering::Relaxed).max(current));
+            Ok(MemorySnapshot { device: format!("cuda:{i}"), current, peak, total: m.total })
+        }
+        other => Err(Error::config(format!("the memory of {} cannot be queried", describe(other)))),
+    }
+}
+
+/// Logs the process's memory, and `device`'s when it is a GPU, at a phase
+/// boundary (`training setup`, `epoch end`, `inference session`). A failed
+/// query is logged too: memory reporting never stops the work.
+pub fn log_memory(phase: &str, device: Device) {
+    let devices = if device == Device::Cpu { vec![Device::Cpu] } else { vec![Device::Cpu, device] };
+    for d in devices {
+        match memory_snapshot(d) {
+            Ok(m) => tracing::info!(phase, device = %m.device, current_bytes = m.current, peak_bytes = m.peak, "memory"),
+            Err(e) => tracing::debug!(phase, device = %describe(d), error = %e, "memory not measured"),
+        }
+    }
+}
+
+/// `VmRSS` and `VmHWM` of `/proc/self/status`, in bytes.
+fn parse_status(text: &str) -> Option<(u64, u64)> {
+    Some((kib_field(text, "VmRSS")?, kib_field(text, "VmHWM")?))
+}
+
+/// A `Key:   123 kB` line of a `/proc` file, in bytes.
+fn kib_field(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.split(':').next() == Some(key))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
 fn system_memory() -> Result<MemoryInfo> {
     let path = "/proc/meminfo";
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -147,11 +225,7 @@ fn system_memory() -> Result<MemoryInfo> {
 }
 
 fn parse_meminfo(text: &str) -> Option<MemoryInfo> {
-    let kib = |key: &str| -> Option<u64> {
-        let line = text.lines().find(|l| l.split(':').next() == Some(key))?;
-        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-    };
-    Some(MemoryInfo { total: kib("MemTotal")?, free: kib("MemAvailable")? })
+    Some(MemoryInfo { total: kib_field(text, "MemTotal")?, free: kib_field(text, "MemAvailable")? })
 }
 
 fn cpu_model(cpuinfo: &str) -> Option<String> {
@@ -311,9 +385,42 @@ mod tests {
     }
 
     #[test]
+    fn status_is_parsed() {
+        let status = "Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n";
+        assert_eq!(parse_status(status), Some((1024 * 1024, 2048 * 1024)));
+        assert_eq!(parse_status("VmRSS: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn cpu_snapshots_grow_with_allocations_and_the_peak_stays() {
+        let before = memory_snapshot(Device::Cpu).unwrap();
+        assert!(before.current > 0 && before.current <= before.peak && before.peak < before.total, "{before:?}");
+        let big = tch::Tensor::ones([64 << 20], (tch::Kind::Uint8, Device::Cpu));
+        let during = memory_snapshot(Device::Cpu).unwrap();
+        drop(big);
+        let after = memory_snapshot(Device::Cpu).unwrap();
+        // Other tests run in parallel threads, so only lower bounds hold; the
+        // kernel's RSS counters are per-CPU approximations, within a page batch or so.
+        assert!(during.peak >= before.current + (60 << 20), "{before:?} {during:?}");
+        assert!(after.peak + (1 << 20) >= during.peak, "{before:?} {during:?} {after:?}");
+        log_memory("test", Device::Cpu);
+    }
+
+    #[test]
+    fn absent_or_unmeasurable_devices_are_clear_errors() {
+        assert!(memory_snapshot(Device::Mps).unwrap_err().to_string().contains("cannot be queried"));
+        if !tch::Cuda::is_available() {
+            let err = memory_snapshot(Device::Cuda(0)).unwrap_err().to_string();
+            assert!(err.contains("cuda:0") && (err.contains("CUDA") || err.contains("libcudart")), "{err}");
+        }
+    }
+
+    #[test]
     fn the_cpu_is_always_listed_with_its_memory() {
         let devices = available_devices();
         assert_eq!(devices[0].id, "cpu");
+        assert!(devices[0].threads.unwrap() >= 1 && devices[0].torch_threads.unwrap() >= 1);
+        assert!(devices[1..].iter().all(|d| d.threads.is_none()));
         let memory = memory_info(DeviceChoice::Cpu).unwrap();
         assert!(memory.free > 0 && memory.free <= memory.total && devices[0].total_memory == Some(memory.total));
         if !tch::Cuda::is_available() {

@@ -28,6 +28,9 @@ pub enum Error {
     /// A job stopped at the caller's request.
     #[error("cancelled")]
     Cancelled,
+    /// A wait (for a device-memory reservation) that ran out of time.
+    #[error("timed out: {0}")]
+    Timeout(String),
 }
 
 /// Result alias used throughout the crate.

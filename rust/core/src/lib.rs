@@ -3,17 +3,21 @@
 
 pub mod apply;
 pub mod augment;
+pub mod cache_dir;
 pub mod data;
 pub mod device;
 pub mod error;
 pub mod inference;
+pub mod memory_estimate;
 pub mod model_dir;
 pub mod models;
 pub mod normalization;
 pub mod onnx;
+pub mod registry;
 pub mod outputs;
 pub mod tiling;
 pub mod train;
+pub mod reservation;
 
 pub use error::{Error, Result};
 

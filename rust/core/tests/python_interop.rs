@@ -65,6 +65,7 @@ fn mismatched_state_dicts_are_refused_with_every_problem_listed() {
 
 #[test]
 fn our_torchscript_loads_in_python_torch_with_the_same_output() {
+    tch::manual_seed(11);
     let spec = ModelSpec { architecture: Architecture::Unet, encoder: EncoderKind::MobileNetV2, in_channels: 3, num_classes: 3 };
     let vs = VarStore::new(Device::Cpu);
     let model = SegmentationModel::new(&vs.root(), spec).unwrap();
@@ -78,6 +79,8 @@ fn our_torchscript_loads_in_python_torch_with_the_same_output() {
     let expected = tch::no_grad(|| model.forward_t(&input, false));
     let io_file = dir.path().join("io.safetensors");
     Tensor::write_safetensors(&[("input", &input), ("expected", &expected)], &io_file).unwrap();
-    let out = run_python("tests/python/torchscript_parity.py", &[pt.to_str().unwrap(), io_file.to_str().unwrap(), "--atol", "1e-4"]);
+    // Float32 sums in another order (other thread counts) differ relative to the logits' size.
+    let atol = 1e-4 * expected.abs().max().double_value(&[]).max(1.0);
+    let out = run_python("tests/python/torchscript_parity.py", &[pt.to_str().unwrap(), io_file.to_str().unwrap(), "--atol", &atol.to_string()]);
     assert!(out.status.success(), "Python torch disagrees with our model");
 }

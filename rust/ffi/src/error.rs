@@ -19,6 +19,8 @@ pub enum ErrorClass {
     Engine,
     /// A job stopped at the caller's request (CancellationException).
     Cancelled,
+    /// A wait that ran out of time (DlcTimeoutException).
+    Timeout,
     /// A bug: a Rust panic caught at the boundary (DlcException).
     Panic,
 }
@@ -85,6 +87,7 @@ impl From<Error> for FfiError {
             Error::Data { .. } | Error::Io { .. } => ErrorClass::Io,
             Error::Torch(_) | Error::Model(_) => ErrorClass::Engine,
             Error::Cancelled => ErrorClass::Cancelled,
+            Error::Timeout(_) => ErrorClass::Timeout,
         };
         FfiError::new(class, chain(&error))
     }
@@ -110,6 +113,7 @@ mod tests {
         assert!(e.message.contains("/no/such/model") && e.message.contains("gone"), "{}", e.message);
         assert_eq!(FfiError::from(Error::config("bad")).class, ErrorClass::InvalidArgument);
         assert_eq!(FfiError::from(Error::Cancelled).class, ErrorClass::Cancelled);
+        assert_eq!(FfiError::from(Error::Timeout("x".into())).class, ErrorClass::Timeout);
         assert_eq!(FfiError::from(Error::Model("x".into())).class, ErrorClass::Engine);
     }
 

@@ -1,6 +1,7 @@
 //! The one interface every inference engine implements, and how users pick one.
 
 use crate::device::DeviceChoice;
+use crate::reservation::ReservationRequest;
 use crate::{Error, Result};
 use ndarray::ArrayView4;
 use serde::{Deserialize, Serialize};
@@ -63,11 +64,14 @@ pub struct InferenceOptions {
     /// How many batches may run at once on one model (one ONNX Runtime
     /// session each); further callers wait their turn.
     pub concurrent_runs: usize,
+    /// Book GPU memory with other processes when opening a model folder, held
+    /// until the predictor is dropped; does nothing unless the device resolves to CUDA.
+    pub gpu_reservation: Option<ReservationRequest>,
 }
 
 impl Default for InferenceOptions {
     fn default() -> Self {
-        InferenceOptions { backend: BackendChoice::Auto, device: DeviceChoice::Auto, fp16: false, threads: None, concurrent_runs: 1 }
+        InferenceOptions { backend: BackendChoice::Auto, device: DeviceChoice::Auto, fp16: false, threads: None, concurrent_runs: 1, gpu_reservation: None }
     }
 }
 

@@ -2,7 +2,7 @@
 //! `metadata.json`, checked against the graph's own input and output shapes.
 
 use super::predictor::ModelInfo;
-use crate::model_dir::{read_json, ClassMeta};
+use crate::model_dir::{class_color, read_json, ClassMeta};
 use crate::normalization::{NormalizationStats, Normalizer};
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -32,8 +32,6 @@ struct ImportedArchitecture {
     num_classes: Option<usize>,
 }
 
-/// Colours for classes that metadata does not name.
-const PALETTE: [&str; 8] = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#ffe119", "#f58231", "#911eb4", "#46f0f0"];
 const DEFAULT_TILE: usize = 512;
 
 impl ImportedMetadata {
@@ -66,7 +64,7 @@ impl ImportedMetadata {
         }
         let classes = self.classes.unwrap_or_else(|| {
             (0..num_classes)
-                .map(|i| ClassMeta { index: i, name: format!("class {i}"), color: PALETTE[i % PALETTE.len()].to_string() })
+                .map(|i| ClassMeta { index: i, name: format!("class {i}"), color: class_color(i) })
                 .collect()
         });
         let normalizer = self.input_config.normalization.as_ref().map(Normalizer::from_stats).unwrap_or_else(|| Normalizer::identity(in_channels));

@@ -38,10 +38,7 @@ pub fn library_candidates() -> Vec<PathBuf> {
             found.push(candidate);
         }
     }
-    let cache = std::env::var_os("DLC_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/dlclassifier")));
-    if let Some(cache) = cache {
+    if let Some(cache) = crate::cache_dir::cache_root() {
         found.push(cache.join(format!("onnxruntime-{ONNXRUNTIME_VERSION}/lib")).join(LIBRARY));
     }
     found

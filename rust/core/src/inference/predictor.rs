@@ -9,6 +9,7 @@ use super::torchscript::TorchScriptBackend;
 use crate::model_dir::{ClassMeta, ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
 use crate::models::OUTPUT_STRIDE;
 use crate::normalization::Normalizer;
+use crate::reservation::Reservation;
 use crate::tiling::{default_overlap, TileModel, TilingOptions};
 use crate::{Error, Result};
 use ndarray::{Array4, ArrayView4};
@@ -54,6 +55,8 @@ pub struct Predictor {
     info: ModelInfo,
     normalizer: Normalizer,
     backend: Box<dyn Backend>,
+    /// Dropped after the backend, so the booking outlives the GPU memory it covers.
+    _reservation: Option<Reservation>,
 }
 
 impl Predictor {
@@ -68,6 +71,12 @@ impl Predictor {
                 format!("normalization is for {} channels but the model takes {}", stats.num_channels, meta.architecture.in_channels),
             ));
         }
+        // Booked before the backend allocates anything on the GPU.
+        let estimate = || {
+            let batch = crate::tiling::TilingOptions::default().batch_size;
+            crate::memory_estimate::estimate_inference(meta.spec(), meta.tile_size, batch, options.fp16).map(|e| e.total)
+        };
+        let reservation = options.gpu_reservation.as_ref().map(|r| r.acquire(options.device.resolve()?, estimate)).transpose()?.flatten();
         let backend = open_backend(dir, options)?;
         let info = ModelInfo {
             name: meta.name.clone(),
@@ -79,9 +88,10 @@ impl Predictor {
             fixed_size: None,
             backend: backend.describe(),
         };
-        let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend };
+        let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend, _reservation: reservation };
         predictor.probe()?;
         predictor.log_opened();
+        crate::device::log_memory("inference session", options.device.resolve()?);
         Ok(predictor)
     }
 
@@ -97,8 +107,11 @@ impl Predictor {
         let (input, output) = backend.signature()?;
         let meta = metadata.map(ImportedMetadata::read).transpose()?.unwrap_or_default();
         let (info, normalizer) = meta.resolve(path, &input, &output, backend.describe())?;
-        let predictor = Predictor { info, normalizer, backend: Box::new(backend) };
+        // ONNX Runtime runs on the CPU: nothing to reserve.
+        let predictor = Predictor { info, normalizer, backend: Box::new(backend), _reservation: None };
         predictor.log_opened();
+        // ONNX Runtime runs on the CPU here.
+        crate::device::log_memory("inference session", tch::Device::Cpu);
         Ok(predictor)
     }
 

@@ -1,6 +1,7 @@
 //! `metadata.json`: what inference needs to reproduce training exactly, and
 //! the full settings so that a later run can start from them.
 
+use super::migrate::migrate;
 use super::{read_json, write_json, METADATA_FILE};
 use crate::models::{Architecture, EncoderKind, ModelSpec};
 use crate::normalization::NormalizationStats;
@@ -39,6 +40,14 @@ pub struct ClassMeta {
     pub name: String,
     /// `#RRGGBB`.
     pub color: String,
+}
+
+/// Colours for classes that metadata does not colour.
+const PALETTE: [&str; 8] = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#ffe119", "#f58231", "#911eb4", "#46f0f0"];
+
+/// The default `#RRGGBB` colour of class `index`.
+pub fn class_color(index: usize) -> String {
+    PALETTE[index % PALETTE.len()].to_string()
 }
 
 /// How a training run ended.
@@ -93,18 +102,13 @@ impl ModelMetadata {
         }
     }
 
-    /// Reads `<dir>/metadata.json`, refusing versions newer than this library knows.
+    /// Reads `<dir>/metadata.json`, migrating older forms and refusing
+    /// versions newer than this library knows.
     pub fn read(dir: &Path) -> Result<ModelMetadata> {
         Self::ensure_model_dir(dir)?;
         let path = dir.join(METADATA_FILE);
-        let meta: ModelMetadata = read_json(&path)?;
-        if meta.metadata_version > METADATA_VERSION {
-            return Err(Error::data(
-                &path,
-                format!("metadata version {} is newer than this library supports ({METADATA_VERSION}); update dlclassifier", meta.metadata_version),
-            ));
-        }
-        Ok(meta)
+        let current = migrate(&path, read_json(&path)?)?;
+        serde_json::from_value(current).map_err(|e| Error::data(&path, format!("invalid metadata: {e}")))
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {

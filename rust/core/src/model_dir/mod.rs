@@ -5,11 +5,13 @@
 mod atomic;
 mod export;
 mod metadata;
+mod migrate;
 mod plot;
 
 pub use atomic::{ensure_writable, staged_file, write_atomically};
 pub use export::{export_onnx_dir, export_torchscript};
-pub use metadata::{ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
+pub use metadata::{class_color, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
+pub use migrate::migrate;
 pub use plot::plot_history;
 
 pub const TORCHSCRIPT_FILE: &str = "model.pt";

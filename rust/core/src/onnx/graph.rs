@@ -59,6 +59,16 @@ impl GraphBuilder {
         name.to_string()
     }
 
+    /// The nodes so far, in execution order.
+    pub(crate) fn nodes(&self) -> &[NodeProto] {
+        &self.nodes
+    }
+
+    /// The dimensions of the initializer `name`.
+    pub(crate) fn initializer_dims(&self, name: &str) -> Option<&[i64]> {
+        self.initializers.iter().find(|t| t.name.as_deref() == Some(name)).map(|t| t.dims.as_slice())
+    }
+
     /// `conv` with its own symmetric padding, `bn` (eval mode) folded in.
     pub(crate) fn conv(&mut self, x: &str, conv: &Conv2d, bn: Option<&BatchNorm2d>) -> String {
         self.conv_padded(x, conv, bn, [conv.padding; 4])

@@ -7,6 +7,7 @@ use crate::augment::AugmentConfig;
 use crate::device::DeviceChoice;
 use crate::models::{Architecture, EncoderKind, OUTPUT_STRIDE};
 use crate::normalization::NormalizationConfig;
+use crate::reservation::ReservationRequest;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,9 @@ pub struct TrainingConfig {
     pub amp: bool,
     /// Intra-op CPU threads; `None` keeps libtorch's default.
     pub threads: Option<usize>,
+    /// Book GPU memory with other processes before training, and hold it for
+    /// the run; does nothing unless the device resolves to CUDA.
+    pub gpu_reservation: Option<ReservationRequest>,
     pub augmentation: AugmentConfig,
     /// Overrides the normalization of the data's config.json.
     pub normalization: Option<NormalizationConfig>,
@@ -108,6 +112,7 @@ impl Default for TrainingConfig {
             device: DeviceChoice::Auto,
             amp: true,
             threads: None,
+            gpu_reservation: None,
             augmentation: AugmentConfig::default(),
             normalization: None,
             resume: true,

@@ -55,6 +55,9 @@ pub fn train(
     let num_classes = data.config.num_classes();
     let channels = data.num_channels();
     let ignore = data.config.unlabeled_index as i64;
+    // Held for the whole run; booked before anything is allocated on the GPU.
+    let estimate = || crate::memory_estimate::estimate_for_config(config, channels as i64, num_classes as i64).map(|e| e.total);
+    let _reservation = config.gpu_reservation.as_ref().map(|r| r.acquire(device, estimate)).transpose()?.flatten();
 
     let norm_config = config
         .normalization
@@ -106,6 +109,7 @@ pub fn train(
     let elapsed_before = history.last().map(|r| r.elapsed_s).unwrap_or(0.0);
     let mut status = RunStatus::Completed;
     tracing::info!(device = %crate::device::describe(device), samples, steps_per_epoch, "training started");
+    crate::device::log_memory("training setup", device);
 
     for epoch in history.len()..config.epochs {
         if !control.wait_if_paused() {
@@ -163,6 +167,7 @@ pub fn train(
             is_best: improved,
         };
         tracing::info!(epoch = record.epoch, train_loss = record.train_loss, val_loss, mean_iou = record.metrics.mean_iou, lr, "epoch done");
+        crate::device::log_memory("epoch end", device);
         history.push(record.clone());
         RunState { spec, normalization: normalization.clone(), config: config.clone(), history: history.clone() }.save(&ckpt_dir, &vs, &best_vs, improved)?;
         on_epoch(&record);

@@ -4,8 +4,11 @@
 //! pointers the caller frees; results go to caller-owned buffers, except JSON
 //! strings, which the caller releases with [`dlc_string_free`].
 
+mod devices;
 mod job;
 mod predictor;
+mod registry;
+mod reservation;
 mod training;
 mod whole_image;
 
@@ -36,6 +39,8 @@ pub enum DlcStatus {
     DlcCancelled = 5,
     /// A bug in dlclassifier, caught before it reached the caller; please report it.
     DlcPanic = 6,
+    /// A wait (for a device-memory reservation) ran out of time.
+    DlcTimeout = 7,
 }
 
 fn status(class: ErrorClass) -> DlcStatus {
@@ -46,6 +51,7 @@ fn status(class: ErrorClass) -> DlcStatus {
         ErrorClass::Engine => DlcStatus::DlcEngine,
         ErrorClass::Cancelled => DlcStatus::DlcCancelled,
         ErrorClass::Panic => DlcStatus::DlcPanic,
+        ErrorClass::Timeout => DlcStatus::DlcTimeout,
     }
 }
 
@@ -203,9 +209,10 @@ mod tests {
             ErrorClass::Engine,
             ErrorClass::Cancelled,
             ErrorClass::Panic,
+            ErrorClass::Timeout,
         ];
         let codes: Vec<c_int> = classes.iter().map(|&c| status(c) as c_int).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(status(FfiError::from(dlclassifier::Error::Cancelled).class), DlcStatus::DlcCancelled);
     }
 

@@ -67,7 +67,8 @@ impl DlcTileLayout {
 ///
 /// `options_json` may be NULL for defaults, else a JSON object with any of
 /// `"backend"` (`"auto"`, `"onnx"`, `"torch"`), `"device"` (`"auto"`, `"cpu"`,
-/// `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`, `"concurrent_runs"`.
+/// `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`, `"concurrent_runs"`,
+/// `"gpu_reservation"` (`{"bytes": N, "timeout_ms": N}`, see `dlc_reserve`).
 /// On success `*out` is a predictor to free with `dlc_predictor_free`; on
 /// failure it is NULL.
 ///

@@ -5,14 +5,10 @@ use dlclassifier::device::{available_devices, memory_info, DeviceChoice};
 use dlclassifier::inference::clear_cache;
 use dlclassifier::model_dir::{read_json, ModelMetadata, HISTORY_FILE};
 use dlclassifier::models::catalog::catalog;
+use super::json;
 use jni::objects::{JClass, JString};
-use jni::{Env, EnvUnowned};
-use serde::Serialize;
+use jni::EnvUnowned;
 use std::path::Path;
-
-fn json<'local>(env: &mut Env<'local>, value: &impl Serialize) -> crate::error::FfiResult<JString<'local>> {
-    Ok(JString::from_str(env, serde_json::to_string(value)?)?)
-}
 
 /// `{"metadata": <metadata.json>, "history": <training_history.json> or null}` of a model folder.
 #[unsafe(no_mangle)]

@@ -15,6 +15,7 @@ fn exception_class(class: ErrorClass) -> &'static str {
         ErrorClass::Io => "java/io/IOException",
         ErrorClass::Engine | ErrorClass::Panic => "org/dlclassifier/DlcException",
         ErrorClass::Cancelled => "java/util/concurrent/CancellationException",
+        ErrorClass::Timeout => "org/dlclassifier/DlcTimeoutException",
     }
 }
 
@@ -65,6 +66,11 @@ impl<T: Default> ErrorPolicy<T, FfiError> for ThrowMapped {
     }
 }
 
+/// `value` as a Java string of JSON: how metadata and reports reach Java.
+pub fn json<'local>(env: &mut Env<'local>, value: &impl serde::Serialize) -> FfiResult<jni::objects::JString<'local>> {
+    Ok(jni::objects::JString::from_str(env, serde_json::to_string(value)?)?)
+}
+
 /// Runs the body of a native method: panics and errors become Java exceptions
 /// and the method returns `T::default()` to the JVM, which ignores it.
 pub fn call<'local, T: Default>(
@@ -77,6 +83,9 @@ pub fn call<'local, T: Default>(
 mod attach;
 mod info;
 mod logging;
+mod memory;
 mod predictor;
+mod registry;
+mod reservation;
 mod training;
 mod version;

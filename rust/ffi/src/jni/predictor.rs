@@ -95,7 +95,7 @@ pub extern "system" fn Java_org_dlclassifier_Predictor_nativeInfo<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) -> JString<'local> {
-    super::call(env, |env| Ok(JString::from_str(env, serde_json::to_string(predictor(handle)?.info())?)?))
+    super::call(env, |env| super::json(env, predictor(handle)?.info()))
 }
 
 fn size(value: jint, what: &str) -> FfiResult<usize> {
@@ -377,6 +377,6 @@ pub extern "system" fn Java_org_dlclassifier_Predictor_nativeApply<'local>(
             env.throw(&throwable)?;
             return Err(FfiError::new(ErrorClass::Engine, "a Java callback threw"));
         }
-        Ok(JString::from_str(env, serde_json::to_string(&result?)?)?)
+        super::json(env, &result?)
     })
 }

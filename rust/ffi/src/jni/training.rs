@@ -72,7 +72,7 @@ pub extern "system" fn Java_org_dlclassifier_TrainingConfig_nativeFromModel<'loc
 ) -> JString<'local> {
     super::call(env, |env| {
         let config = TrainingConfig::from_model(Path::new(&model_dir.try_to_string(env)?))?;
-        Ok(JString::from_str(env, serde_json::to_string(&config)?)?)
+        super::json(env, &config)
     })
 }
 

@@ -2,6 +2,7 @@ package org.dlclassifier;
 
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 
 /** The compute devices of this machine, their memory, and the engine's caches. */
@@ -36,6 +37,23 @@ public final class Devices {
     }
 
     /**
+     * This process's memory use on a device now and at its peak. For the CPU:
+     * the resident set ({@code VmRSS}) and its kernel-tracked peak
+     * ({@code VmHWM}). For CUDA: memory in use on the whole device (all
+     * processes, including what libtorch's caching allocator holds), and the
+     * largest such value any snapshot of this process has seen, since libtorch's
+     * allocator statistics are not reachable from here.
+     *
+     * @param device {@code cpu}, {@code cuda}, {@code cuda:N} or {@code auto}
+     * @return the snapshot
+     * @throws IllegalArgumentException for an unknown or absent device, or MPS
+     * @throws DlcException if the CUDA runtime fails
+     */
+    public static MemorySnapshot snapshot(String device) {
+        return new MemorySnapshot(Json.parseObject(nativeSnapshot(device)));
+    }
+
+    /**
      * Drops the models the engine keeps for reuse by {@link Predictor#open}
      * (the Rust API's {@code open_cached}); each is freed once no open
      * predictor uses it, so open predictors keep working. GPU memory freed by
@@ -52,17 +70,33 @@ public final class Devices {
 
     private static native void nativeClearCache();
 
+    private static native String nativeSnapshot(String device);
+
     /** A device models can run on. */
     public static final class DeviceInfo {
         private final String id;
         private final String name;
         private final OptionalLong totalMemory;
+        private final OptionalInt threads;
+        private final OptionalInt torchThreads;
 
         DeviceInfo(Map<String, Object> json) {
             id = JsonFields.string(json, "id");
             name = JsonFields.string(json, "name");
             totalMemory = json.get("total_memory") == null
                     ? OptionalLong.empty() : OptionalLong.of(JsonFields.longInteger(json, "total_memory"));
+            threads = JsonFields.optionalInteger(json, "threads");
+            torchThreads = JsonFields.optionalInteger(json, "torch_threads");
+        }
+
+        /** @return for the CPU, the logical processors this process may use; empty for GPUs */
+        public OptionalInt threads() {
+            return threads;
+        }
+
+        /** @return for the CPU, libtorch's intra-op thread count; empty for GPUs */
+        public OptionalInt torchThreads() {
+            return torchThreads;
         }
 
         /** @return how to ask for it in {@link PredictorOptions.Builder#device(String)}: {@code cpu}, {@code cuda:N}, {@code mps} */
@@ -109,6 +143,32 @@ public final class Devices {
         @Override
         public String toString() {
             return free + " of " + total + " bytes free";
+        }
+    }
+
+    /** Memory in use at the moment of asking, and at the peak so far; see {@link Devices#snapshot}. */
+    public static final class MemorySnapshot {
+        private final long current;
+        private final long peak;
+
+        MemorySnapshot(Map<String, Object> json) {
+            current = JsonFields.longInteger(json, "current");
+            peak = JsonFields.longInteger(json, "peak");
+        }
+
+        /** @return bytes in use now */
+        public long current() {
+            return current;
+        }
+
+        /** @return the most bytes in use so far */
+        public long peak() {
+            return peak;
+        }
+
+        @Override
+        public String toString() {
+            return current + " bytes in use, peak " + peak;
         }
     }
 }

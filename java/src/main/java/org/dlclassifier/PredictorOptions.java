@@ -1,5 +1,6 @@
 package org.dlclassifier;
 
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -25,6 +26,8 @@ public final class PredictorOptions {
     private final boolean fp16;
     private final int threads;
     private final int concurrentRuns;
+    private final long reservationBytes;
+    private final Duration reservationTimeout;
 
     private PredictorOptions(Builder b) {
         backend = b.backend;
@@ -32,6 +35,8 @@ public final class PredictorOptions {
         fp16 = b.fp16;
         threads = b.threads;
         concurrentRuns = b.concurrentRuns;
+        reservationBytes = b.reservationBytes;
+        reservationTimeout = b.reservationTimeout;
     }
 
     /** @return the defaults: automatic backend and device, full precision, every core, one run at a time */
@@ -69,6 +74,16 @@ public final class PredictorOptions {
         return concurrentRuns;
     }
 
+    /** @return GPU memory booked while the predictor is open; 0 when no reservation is made */
+    public long gpuReservationBytes() {
+        return reservationBytes;
+    }
+
+    /** @return how long opening waits for the GPU memory booking; null when no reservation is made */
+    public Duration gpuReservationTimeout() {
+        return reservationTimeout;
+    }
+
     /** @return the options as the engine reads them ({@code InferenceOptions} in Rust) */
     public String toJson() {
         Map<String, Object> json = new LinkedHashMap<>();
@@ -77,6 +92,8 @@ public final class PredictorOptions {
         json.put("fp16", fp16);
         json.put("threads", threads == 0 ? null : threads);
         json.put("concurrent_runs", concurrentRuns);
+        json.put("gpu_reservation", reservationTimeout == null ? null
+                : JsonFields.objectOf("bytes", reservationBytes, "timeout_ms", reservationTimeout.toMillis()));
         return Json.write(json);
     }
 
@@ -102,8 +119,31 @@ public final class PredictorOptions {
         private boolean fp16;
         private int threads;
         private int concurrentRuns = 1;
+        private long reservationBytes;
+        private Duration reservationTimeout;
 
         private Builder() {
+        }
+
+        /**
+         * Books {@code bytes} of GPU memory with every other process of the
+         * machine when a model folder opens, held until the predictor is
+         * closed (a predictor shared through the model cache holds it while
+         * cached), waiting first come, first served for up to {@code timeout}
+         * (see {@link Reservation}); does nothing unless the device resolves
+         * to CUDA (default: off).
+         *
+         * @param bytes GPU memory to book
+         * @param timeout how long opening waits before it fails with a timeout
+         * @return this builder
+         */
+        public Builder gpuReservation(long bytes, Duration timeout) {
+            if (bytes <= 0 || timeout.isNegative()) {
+                throw new IllegalArgumentException("a GPU reservation needs positive bytes and a timeout of 0 or more");
+            }
+            this.reservationBytes = bytes;
+            this.reservationTimeout = timeout;
+            return this;
         }
 
         /**

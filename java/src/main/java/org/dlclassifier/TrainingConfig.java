@@ -3,6 +3,7 @@ package org.dlclassifier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -12,6 +13,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 
 /**
  * Every setting of a training run, immutable. Create one with
@@ -243,6 +245,18 @@ public final class TrainingConfig {
     /** @return intra-op CPU threads, if set (else libtorch's default) */
     public OptionalInt threads() {
         return JsonFields.optionalInteger(values, "threads");
+    }
+
+    /** @return the GPU memory booked for the run, if a reservation is on and names its size */
+    public OptionalLong gpuReservationBytes() {
+        Map<String, Object> r = JsonFields.object(values, "gpu_reservation");
+        return r == null || r.get("bytes") == null ? OptionalLong.empty() : OptionalLong.of(JsonFields.longInteger(r, "bytes"));
+    }
+
+    /** @return how long training waits for its GPU memory booking, if a reservation is on */
+    public Optional<Duration> gpuReservationTimeout() {
+        Map<String, Object> r = JsonFields.object(values, "gpu_reservation");
+        return r == null ? Optional.empty() : Optional.of(Duration.ofMillis(JsonFields.longInteger(r, "timeout_ms")));
     }
 
     /** @return the augmentation of training crops */
@@ -520,6 +534,32 @@ public final class TrainingConfig {
          */
         public Builder threads(Integer threads) {
             return set("threads", threads);
+        }
+
+        /**
+         * Books {@code bytes} of GPU memory with every other process of the
+         * machine before training and holds it for the run, waiting first come,
+         * first served for up to {@code timeout} (see {@link Reservation});
+         * does nothing unless the device resolves to CUDA (default: off).
+         *
+         * @param bytes GPU memory to book
+         * @param timeout how long to wait before training fails with a timeout
+         * @return this builder
+         */
+        public Builder gpuReservation(long bytes, Duration timeout) {
+            if (bytes <= 0 || timeout.isNegative()) {
+                throw new IllegalArgumentException("a GPU reservation needs positive bytes and a timeout of 0 or more");
+            }
+            return set("gpu_reservation", JsonFields.objectOf("bytes", bytes, "timeout_ms", timeout.toMillis()));
+        }
+
+        /**
+         * Trains without booking GPU memory (the default).
+         *
+         * @return this builder
+         */
+        public Builder noGpuReservation() {
+            return set("gpu_reservation", null);
         }
 
         /**

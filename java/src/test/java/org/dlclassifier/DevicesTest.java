@@ -27,6 +27,15 @@ public class DevicesTest {
     }
 
     @Test
+    public void theCpuReportsThreadsAndThisProcessMemory() {
+        Devices.DeviceInfo cpu = Devices.available().get(0);
+        assertTrue(cpu.threads().getAsInt() >= 1 && cpu.torchThreads().getAsInt() >= 1);
+        Devices.MemorySnapshot snapshot = Devices.snapshot("cpu");
+        assertTrue(snapshot.toString(), snapshot.current() > 0 && snapshot.peak() >= snapshot.current());
+        expectIllegalArgument("unknown device 'tpu'", () -> Devices.snapshot("tpu"));
+    }
+
+    @Test
     public void unknownOrAbsentDevicesAreBadArguments() {
         expectIllegalArgument("unknown device 'tpu'", () -> Devices.memory("tpu"));
         if (Devices.available().stream().noneMatch(d -> d.id().startsWith("cuda"))) {

@@ -9,6 +9,7 @@ import static org.junit.Assert.fail;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -16,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import org.dlclassifier.TrainingConfig.Augmentation;
 import org.dlclassifier.TrainingConfig.Loss;
 import org.dlclassifier.TrainingConfig.Monitor;
@@ -72,6 +74,8 @@ public class TrainingConfigTest {
         assertEquals("auto", c.device());
         assertTrue(c.amp());
         assertEquals(OptionalInt.empty(), c.threads());
+        assertEquals(OptionalLong.empty(), c.gpuReservationBytes());
+        assertEquals(Optional.empty(), c.gpuReservationTimeout());
         Augmentation a = c.augmentation();
         assertEquals(Augmentation.builder().build(), a);
         assertTrue(a.flipHorizontal() && a.flipVertical() && a.rotate90());
@@ -96,6 +100,7 @@ public class TrainingConfigTest {
                 .classWeightMultipliers(Arrays.asList(1.5, 0.25)).scheduler(Scheduler.cosine(5, 2, 1e-5))
                 .monitor(Monitor.VAL_LOSS).earlyStopping(4, 0.01).frozenGroups(Arrays.asList("stem"))
                 .gradientClip(null).seed(Long.MAX_VALUE).device("cuda:1").amp(false).threads(3)
+                .gpuReservation(6L << 30, Duration.ofMinutes(2))
                 .augmentation(augmentation).normalization(normalization).resume(false).overwrite(true)
                 .build();
         assertEquals(Optional.of("nuclei"), c.name());
@@ -121,6 +126,8 @@ public class TrainingConfigTest {
         assertEquals("cuda:1", c.device());
         assertFalse(c.amp());
         assertEquals(OptionalInt.of(3), c.threads());
+        assertEquals(OptionalLong.of(6L << 30), c.gpuReservationBytes());
+        assertEquals(Optional.of(Duration.ofMinutes(2)), c.gpuReservationTimeout());
         assertEquals(augmentation, c.augmentation());
         assertEquals(map("brightness", 0.1, "contrast", 0.2, "saturation", 0.3), c.augmentation().colorJitter());
         assertEquals(map("alpha", 30, "sigma", 5, "probability", 0.25), c.augmentation().elastic());
@@ -144,7 +151,7 @@ public class TrainingConfigTest {
         assertEquals(c.seed(), changed.seed());
         assertTrue(changed.toJson().contains("\"seed\":9223372036854775807"));
         TrainingConfig unset = changed.toBuilder().name(null).initWeights(null).samplesPerEpoch(null)
-                .classWeightMultipliers(null).threads(null).normalization(null).gradientClip(0.5).build();
+                .classWeightMultipliers(null).threads(null).normalization(null).gradientClip(0.5).noGpuReservation().build();
         assertEquals(Optional.empty(), unset.name());
         assertEquals(Optional.empty(), unset.initWeights());
         assertEquals(OptionalInt.empty(), unset.samplesPerEpoch());
@@ -152,6 +159,7 @@ public class TrainingConfigTest {
         assertEquals(OptionalInt.empty(), unset.threads());
         assertEquals(Optional.empty(), unset.normalization());
         assertEquals(OptionalDouble.of(0.5), unset.gradientClip());
+        assertEquals(OptionalLong.empty(), unset.gpuReservationBytes());
     }
 
     @Test

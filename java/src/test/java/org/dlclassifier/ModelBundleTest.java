@@ -1,0 +1,70 @@
+package org.dlclassifier;
+
+import static org.dlclassifier.InferenceFixtures.nucleiModel;
+import static org.dlclassifier.InferenceFixtures.randomBytes;
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+public class ModelBundleTest {
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    private static final TileLayout LAYOUT = TileLayout.of(1, 1, 64, 64, TileLayout.Order.HWC, TileLayout.Dtype.U8);
+
+    private static float[] predict(Path model, byte[] tile) throws IOException {
+        try (Predictor p = Predictor.open(model, PredictorOptions.builder().device("cpu").threads(2).build())) {
+            return p.predict(tile, LAYOUT);
+        }
+    }
+
+    @Test
+    public void aBundleRoundTripsAndPredictsAsTheOriginal() throws IOException {
+        Path zip = tmp.getRoot().toPath().resolve("nuclei.zip");
+        ModelBundle.Manifest packed = ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1.2", "DAPI nuclei");
+        assertEquals(List.of("nuclei"), packed.models());
+        ModelBundle.Manifest verified = ModelBundle.verify(zip);
+        assertEquals("1.2", verified.version());
+        assertEquals("DAPI nuclei", verified.description());
+        assertEquals(packed.created(), verified.created());
+
+        Path opened = ModelBundle.open(zip, null);
+        assertEquals(opened, ModelBundle.open(zip, "nuclei"));
+        byte[] tile = randomBytes(64 * 64, 3);
+        assertArrayEquals(predict(nucleiModel(), tile), predict(opened, tile), 0f);
+
+        Path unpacked = tmp.getRoot().toPath().resolve("unpacked");
+        assertEquals("nuclei", ModelBundle.unpack(zip, unpacked).name());
+        assertTrue(ModelRegistry.validate(unpacked.resolve("nuclei")).isValid());
+        try {
+            ModelBundle.open(zip, "other");
+            fail();
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("no model 'other'"));
+        }
+    }
+
+    @Test
+    public void aChangedBundleIsRefusedWithTheReason() throws IOException {
+        Path zip = tmp.getRoot().toPath().resolve("nuclei.zip");
+        ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1", "");
+        byte[] bytes = Files.readAllBytes(zip);
+        bytes[bytes.length / 2] ^= 0x55;
+        Files.write(zip, bytes);
+        try {
+            ModelBundle.verify(zip);
+            fail();
+        } catch (IOException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("bundle refused"));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! JNI of `Devices.nativeSnapshot` and `MemoryEstimate`; answers cross as JSON.
+
+use dlclassifier::device::{memory_snapshot, DeviceChoice};
+use dlclassifier::memory_estimate::{estimate_for_config, suggest_batch_for_config};
+use dlclassifier::train::TrainingConfig;
+use jni::objects::{JClass, JString};
+use jni::sys::{jint, jlong};
+use jni::EnvUnowned;
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Devices_nativeSnapshot<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    device: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let device: DeviceChoice = device.try_to_string(env)?.parse()?;
+        let snapshot = memory_snapshot(device.resolve()?)?;
+        super::json(env, &snapshot)
+    })
+}
+
+/// The training estimate of `config`, or with `budget` > 0 the largest batch that fits it.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_MemoryEstimate_nativeTraining<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    config: JString<'local>,
+    channels: jint,
+    classes: jint,
+    budget: jlong,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let config: TrainingConfig = serde_json::from_str(&config.try_to_string(env)?)
+            .map_err(|e| crate::error::FfiError::invalid_argument(format!("training configuration: {e}")))?;
+        let (channels, classes) = (i64::from(channels), i64::from(classes));
+        let estimate = match u64::try_from(budget) {
+            Ok(budget) if budget > 0 => suggest_batch_for_config(&config, channels, classes, budget)?,
+            _ => estimate_for_config(&config, channels, classes)?,
+        };
+        super::json(env, &estimate)
+    })
+}

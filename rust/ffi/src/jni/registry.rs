@@ -1,0 +1,92 @@
+//! JNI of `ModelRegistry` and `ModelBundle`; answers cross as JSON.
+
+use dlclassifier::registry::{self, BundleInfo, DEFAULT_MAX_BYTES};
+use jni::objects::{JClass, JString};
+use super::json;
+use jni::EnvUnowned;
+use std::path::{Path, PathBuf};
+
+/// `list_models` of a folder, as a JSON array.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_ModelRegistry_nativeList<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    root: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let root = root.try_to_string(env)?;
+        json(env, &registry::list_models(Path::new(&root))?)
+    })
+}
+
+/// The `ValidationReport` of a model folder.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_ModelRegistry_nativeValidate<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    dir: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let dir = dir.try_to_string(env)?;
+        json(env, &registry::validate_model_dir(Path::new(&dir)))
+    })
+}
+
+/// Packs the model folders of the JSON array `models`; returns the manifest.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativePack<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    models: JString<'local>,
+    zip: JString<'local>,
+    info: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let models: Vec<PathBuf> = serde_json::from_str(&models.try_to_string(env)?)?;
+        let info: BundleInfo = serde_json::from_str(&info.try_to_string(env)?)?;
+        let zip = zip.try_to_string(env)?;
+        json(env, &registry::pack_bundle(&models, Path::new(&zip), &info)?)
+    })
+}
+
+/// The manifest of a bundle that passes every check.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativeVerify<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    zip: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let zip = zip.try_to_string(env)?;
+        json(env, &registry::verify_bundle(Path::new(&zip), DEFAULT_MAX_BYTES)?)
+    })
+}
+
+/// Unpacks a bundle into a new folder; returns the manifest.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativeUnpack<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    zip: JString<'local>,
+    dest: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let (zip, dest) = (zip.try_to_string(env)?, dest.try_to_string(env)?);
+        json(env, &registry::unpack_bundle(Path::new(&zip), Path::new(&dest), DEFAULT_MAX_BYTES)?)
+    })
+}
+
+/// The cached model folder of a bundle's model; an empty `name` picks the only one.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativeOpen<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    zip: JString<'local>,
+    name: JString<'local>,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let (zip, name) = (zip.try_to_string(env)?, name.try_to_string(env)?);
+        let dir = registry::open_bundle(Path::new(&zip), Some(name.as_str()).filter(|n| !n.is_empty()))?;
+        Ok(JString::from_str(env, dir.to_string_lossy())?)
+    })
+}
