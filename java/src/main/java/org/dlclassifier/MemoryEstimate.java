@@ -1,10 +1,12 @@
 package org.dlclassifier;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * The estimated peak device memory of a training run, before starting it,
- * and the largest batch that fits a budget. The estimate covers the weights,
+ * The estimated peak device memory of a training run or of prediction,
+ * before starting it, and the largest training batch that fits a budget. The estimate covers the weights,
  * their gradients, AdamW's two moments and the layer outputs kept for the
  * backward pass; measured CPU peaks are within 30% of it.
  */
@@ -61,7 +63,24 @@ public final class MemoryEstimate {
         return new MemoryEstimate(Json.parseObject(nativeTraining(config.toJson(), channels, classes, budgetBytes)));
     }
 
+    /**
+     * Estimates the peak device memory of predicting with a model folder.
+     *
+     * @param modelDir a model folder written by training
+     * @param tileSize tile side in pixels; 0 takes the model's own tile size
+     * @param batchSize tiles per batch
+     * @param fp16 half precision (TorchScript on CUDA)
+     * @return the estimate
+     * @throws IOException if the folder is not a readable model
+     * @throws IllegalArgumentException if the sizes cannot work
+     */
+    public static MemoryEstimate forInference(Path modelDir, int tileSize, int batchSize, boolean fp16) throws IOException {
+        return new MemoryEstimate(Json.parseObject(nativeInference(modelDir.toString(), tileSize, batchSize, fp16)));
+    }
+
     private static native String nativeTraining(String config, int channels, int classes, long budget);
+
+    private static native String nativeInference(String modelDir, int tileSize, int batchSize, boolean fp16) throws IOException;
 
     /** @return the batch size estimated */
     public int batchSize() {

@@ -74,7 +74,7 @@ public final class PredictorOptions {
         return concurrentRuns;
     }
 
-    /** @return GPU memory booked while the predictor is open; 0 when no reservation is made */
+    /** @return GPU memory booked while the predictor is open; 0 when none is made or the estimate is booked */
     public long gpuReservationBytes() {
         return reservationBytes;
     }
@@ -93,7 +93,7 @@ public final class PredictorOptions {
         json.put("threads", threads == 0 ? null : threads);
         json.put("concurrent_runs", concurrentRuns);
         json.put("gpu_reservation", reservationTimeout == null ? null
-                : JsonFields.objectOf("bytes", reservationBytes, "timeout_ms", reservationTimeout.toMillis()));
+                : JsonFields.objectOf("bytes", reservationBytes == 0 ? null : reservationBytes, "timeout_ms", reservationTimeout.toMillis()));
         return Json.write(json);
     }
 
@@ -142,6 +142,22 @@ public final class PredictorOptions {
                 throw new IllegalArgumentException("a GPU reservation needs positive bytes and a timeout of 0 or more");
             }
             this.reservationBytes = bytes;
+            this.reservationTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * As {@link #gpuReservation(long, Duration)}, booking the model's
+         * estimated peak for the default batch (see {@link MemoryEstimate#forInference}).
+         *
+         * @param timeout how long opening waits before it fails with a timeout
+         * @return this builder
+         */
+        public Builder gpuReservation(Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("a GPU reservation needs a timeout of 0 or more");
+            }
+            this.reservationBytes = 0;
             this.reservationTimeout = timeout;
             return this;
         }

@@ -554,6 +554,20 @@ public final class TrainingConfig {
         }
 
         /**
+         * As {@link #gpuReservation(long, Duration)}, booking the run's
+         * estimated peak (see {@link MemoryEstimate#forTraining}).
+         *
+         * @param timeout how long to wait before training fails with a timeout
+         * @return this builder
+         */
+        public Builder gpuReservation(Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("a GPU reservation needs a timeout of 0 or more");
+            }
+            return set("gpu_reservation", JsonFields.objectOf("bytes", null, "timeout_ms", timeout.toMillis()));
+        }
+
+        /**
          * Trains without booking GPU memory (the default).
          *
          * @return this builder

@@ -232,7 +232,7 @@ public class PredictorTest {
 
         PredictorOptions options = PredictorOptions.builder().backend(PredictorOptions.Backend.TORCH).device("cuda:1")
                 .fp16(true).threads(3).concurrentRuns(2).build();
-        assertEquals("{\"backend\":\"torch\",\"device\":\"cuda:1\",\"fp16\":true,\"threads\":3,\"concurrent_runs\":2}",
+        assertEquals("{\"backend\":\"torch\",\"device\":\"cuda:1\",\"fp16\":true,\"threads\":3,\"concurrent_runs\":2,\"gpu_reservation\":null}",
                 options.toJson());
         assertEquals(PredictorOptions.Backend.TORCH, options.backend());
         assertEquals("cuda:1", options.device());
@@ -244,6 +244,16 @@ public class PredictorTest {
         assertEquals(PredictorOptions.defaults().hashCode(), PredictorOptions.builder().build().hashCode());
         assertTrue(PredictorOptions.defaults().toJson().contains("\"threads\":null"));
         expectIllegalArgument("threads", () -> PredictorOptions.builder().threads(-1));
+    }
+
+    @Test
+    public void halfPrecisionIsRefusedWhereItCannotRun() throws Exception {
+        Path model = InferenceFixtures.nucleiModel();
+        PredictorOptions.Builder half = PredictorOptions.builder().device("cpu").fp16(true);
+        expectIllegalArgument("fp16 inference needs a CUDA device",
+                () -> Predictor.open(model, half.backend(PredictorOptions.Backend.TORCH).build()));
+        expectIllegalArgument("ONNX models run in float32",
+                () -> Predictor.open(model, half.backend(PredictorOptions.Backend.ONNX).build()));
     }
 
     @Test
