@@ -1,8 +1,9 @@
 //! JNI of `ModelRegistry` and `ModelBundle`; answers cross as JSON.
 
 use dlclassifier::registry::{self, BundleInfo, DEFAULT_MAX_BYTES};
-use jni::objects::{JClass, JString};
 use super::json;
+use jni::objects::{JClass, JString};
+use jni::sys::jlong;
 use jni::EnvUnowned;
 use std::path::{Path, PathBuf};
 
@@ -49,16 +50,22 @@ pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativePack<'local>(
     })
 }
 
+/// A Java size limit: 0 or less keeps the default.
+fn limit(max_bytes: jlong) -> u64 {
+    u64::try_from(max_bytes).ok().filter(|&m| m > 0).unwrap_or(DEFAULT_MAX_BYTES)
+}
+
 /// The manifest of a bundle that passes every check.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativeVerify<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,
     zip: JString<'local>,
+    max_bytes: jlong,
 ) -> JString<'local> {
     super::call(env, |env| {
         let zip = zip.try_to_string(env)?;
-        json(env, &registry::verify_bundle(Path::new(&zip), DEFAULT_MAX_BYTES)?)
+        json(env, &registry::verify_bundle(Path::new(&zip), limit(max_bytes))?)
     })
 }
 
@@ -69,10 +76,11 @@ pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativeUnpack<'local>(
     _class: JClass<'local>,
     zip: JString<'local>,
     dest: JString<'local>,
+    max_bytes: jlong,
 ) -> JString<'local> {
     super::call(env, |env| {
         let (zip, dest) = (zip.try_to_string(env)?, dest.try_to_string(env)?);
-        json(env, &registry::unpack_bundle(Path::new(&zip), Path::new(&dest), DEFAULT_MAX_BYTES)?)
+        json(env, &registry::unpack_bundle(Path::new(&zip), Path::new(&dest), limit(max_bytes))?)
     })
 }
 

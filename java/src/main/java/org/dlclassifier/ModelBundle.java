@@ -50,7 +50,19 @@ public final class ModelBundle {
      * @throws IOException with the reason if the bundle is refused
      */
     public static Manifest verify(Path zip) throws IOException {
-        return new Manifest(Json.parseObject(nativeVerify(zip.toString())));
+        return verify(zip, 0);
+    }
+
+    /**
+     * As {@link #verify(Path)}, with a limit on the bundle's total uncompressed size.
+     *
+     * @param zip the bundle
+     * @param maxBytes the largest total size accepted; 0 keeps the default of 2 GiB
+     * @return its manifest
+     * @throws IOException with the reason if the bundle is refused
+     */
+    public static Manifest verify(Path zip, long maxBytes) throws IOException {
+        return new Manifest(Json.parseObject(nativeVerify(zip.toString(), maxBytes)));
     }
 
     /**
@@ -62,7 +74,20 @@ public final class ModelBundle {
      * @throws IOException with the reason if the bundle is refused or the folder cannot be written
      */
     public static Manifest unpack(Path zip, Path directory) throws IOException {
-        return new Manifest(Json.parseObject(nativeUnpack(zip.toString(), directory.toString())));
+        return unpack(zip, directory, 0);
+    }
+
+    /**
+     * As {@link #unpack(Path, Path)}, with a limit on the bundle's total uncompressed size.
+     *
+     * @param zip the bundle
+     * @param directory the folder to create; must not exist
+     * @param maxBytes the largest total size accepted; 0 keeps the default of 2 GiB
+     * @return the bundle's manifest
+     * @throws IOException with the reason if the bundle is refused or the folder cannot be written
+     */
+    public static Manifest unpack(Path zip, Path directory, long maxBytes) throws IOException {
+        return new Manifest(Json.parseObject(nativeUnpack(zip.toString(), directory.toString(), maxBytes)));
     }
 
     /**
@@ -126,9 +151,9 @@ public final class ModelBundle {
 
     private static native String nativePack(String modelsJson, String zip, String infoJson) throws IOException;
 
-    private static native String nativeVerify(String zip) throws IOException;
+    private static native String nativeVerify(String zip, long maxBytes) throws IOException;
 
-    private static native String nativeUnpack(String zip, String directory) throws IOException;
+    private static native String nativeUnpack(String zip, String directory, long maxBytes) throws IOException;
 
     private static native String nativeOpen(String zip, String modelName) throws IOException;
 }

@@ -67,4 +67,23 @@ public class ModelBundleTest {
             assertTrue(e.getMessage(), e.getMessage().contains("bundle refused"));
         }
     }
+
+    @Test
+    public void aBundleOverTheSizeLimitIsRefused() throws IOException {
+        Path zip = tmp.getRoot().toPath().resolve("limited.zip");
+        ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1", "");
+        try {
+            ModelBundle.verify(zip, 1000);
+            fail("accepted a bundle over its size limit");
+        } catch (IOException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("bundle refused"));
+        }
+        try {
+            ModelBundle.unpack(zip, tmp.getRoot().toPath().resolve("limited"), 1000);
+            fail("unpacked a bundle over its size limit");
+        } catch (IOException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("bundle refused"));
+        }
+        assertEquals("nuclei", ModelBundle.verify(zip, 0).name());
+    }
 }
