@@ -424,6 +424,20 @@ int dlc_train(const char *data_dir,
               char **out_result_json);
 
 /**
+ * The recommended transfer-learning settings for fine-tuning `encoder`
+ * (e.g. `"resnet34"`) on `tiles` training tiles, as JSON `{"encoder",
+ * "tiles", "size_class" ("small" below 500 tiles, "medium" below 5000,
+ * else "large"), "frozen_groups" (names of encoder freeze groups),
+ * "encoder_lr_factor", "rationale"}`. `frozen_groups` and
+ * `encoder_lr_factor` are training-configuration fields of the same names.
+ * `DLC_INVALID_ARGUMENT` for an unknown encoder.
+ *
+ * # Safety
+ * `encoder` is a NUL-terminated string; `out_json` is valid for writes.
+ */
+int dlc_recommend_json(const char *encoder, size_t tiles, char **out_json);
+
+/**
  * Classifies a whole image file (TIFF, PNG or JPEG) tile by tile and writes
  * the results into `out_dir` (created if needed), each file only once
  * complete: `class_map.png`, `overlay.png`, `probabilities.tif` (if asked

@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_infer_cmd;
+mod catalog_cmd;
 mod devices_cmd;
 mod infer_cmd;
 mod models_cmd;
@@ -32,8 +33,9 @@ enum Command {
         #[arg(long)]
         model: std::path::PathBuf,
     },
-    /// List architectures, encoders, parameter counts and freeze groups (JSON).
-    Catalog,
+    /// List architectures, encoders, parameter counts and freeze groups (JSON),
+    /// or with --recommend the transfer-learning settings for a data-set size.
+    Catalog(catalog_cmd::CatalogArgs),
     /// List, verify, bundle and unbundle trained models.
     #[command(subcommand)]
     Models(models_cmd::ModelsCommand),
@@ -66,9 +68,7 @@ fn main() -> ExitCode {
         Command::Export { model } => {
             dlclassifier::model_dir::export_onnx_dir(&model).map(|path| println!("wrote {}", path.display()))
         }
-        Command::Catalog => dlclassifier::models::catalog::catalog()
-            .and_then(|c| serde_json::to_string_pretty(&c).map_err(|e| dlclassifier::Error::config(e.to_string())))
-            .map(|text| println!("{text}")),
+        Command::Catalog(args) => catalog_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,6 +37,10 @@ pub struct TrainArgs {
     samples_per_epoch: Option<usize>,
     #[arg(long)]
     learning_rate: Option<f64>,
+    /// Encoder learning rate relative to --learning-rate, in (0, 1]
+    /// (discriminative learning rates; see `catalog --recommend`).
+    #[arg(long)]
+    encoder_lr_factor: Option<f64>,
     #[arg(long)]
     weight_decay: Option<f64>,
     /// cross_entropy or ce_dice.
@@ -99,7 +103,7 @@ impl TrainArgs {
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = &self.$field { c.$field = v.clone(); })* };
         }
-        set!(epochs, batch_size, tile_size, learning_rate, weight_decay, seed);
+        set!(epochs, batch_size, tile_size, learning_rate, encoder_lr_factor, weight_decay, seed);
         if let Some(v) = self.samples_per_epoch {
             c.samples_per_epoch = Some(v);
         }

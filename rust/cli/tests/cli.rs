@@ -103,11 +103,12 @@ fn bad_input_gives_one_line_and_a_failing_exit_code() {
     let out_dir = dir.path().join("m");
     let ihc = data("ihc-dab");
     let (ihc, out) = (ihc.to_str().unwrap(), out_dir.to_str().unwrap());
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["train", "--data", "/nonexistent", "--out", out], "/nonexistent"),
         (&["train", "--data", ihc, "--out", out, "--encoder", "vgg99"], "unknown encoder 'vgg99'"),
         (&["train", "--data", ihc, "--out", out, "--tile-size", "100"], "multiple of 32"),
         (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA"),
+        (&["train", "--data", ihc, "--out", out, "--encoder-lr-factor", "2"], "encoder_lr_factor must be in (0, 1]"),
     ];
     for (args, expected) in cases {
         fails_with_one_line(args, expected);
@@ -126,4 +127,23 @@ fn catalog_lists_encoders_with_freeze_groups() {
     let r18 = encoders.iter().find(|e| e["name"] == "resnet18").unwrap();
     assert_eq!(r18["model_parameters"], 14_328_354);
     assert_eq!(r18["freeze_groups"][1]["name"], "layer1");
+}
+
+#[test]
+fn catalog_recommends_transfer_settings_by_data_size() {
+    let out = run(&["catalog", "--recommend", "--encoder", "resnet18", "--tiles", "120", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["size_class"], "small");
+    assert_eq!(r["frozen_groups"], serde_json::json!(["stem", "layer1", "layer2", "layer3"]));
+    assert_eq!(r["encoder_lr_factor"], 0.1);
+
+    let ihc = data("ihc-dab");
+    let out = run(&["catalog", "--recommend", "--encoder", "mobilenet_v2", "--data", ihc.to_str().unwrap(), "--tile-size", "64"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("--encoder-lr-factor"), "{text}");
+
+    fails_with_one_line(&["catalog", "--recommend", "--encoder", "vgg99", "--tiles", "5"], "unknown encoder 'vgg99'");
+    fails_with_one_line(&["catalog", "--recommend"], "--tiles");
 }

@@ -34,8 +34,8 @@ fn smp_state_dicts_load_and_give_smps_logits() {
         let status = run_python("tests/python/smp_state_dict.py", &[encoder.name(), &c.to_string(), &k.to_string(), dir.path().to_str().unwrap()]).status;
         assert!(status.success());
         let io = io(dir.path());
-        // PyTorch pickles of OrderedDicts (`model.pth`) need a pickle reader: issue 6.
-        for file in ["state_dict.safetensors"] {
+        // The same weights as safetensors and as a PyTorch pickle of an OrderedDict.
+        for file in ["state_dict.safetensors", "model.pth"] {
             let vs = VarStore::new(Device::Cpu);
             let model = SegmentationModel::new(&vs.root(), ModelSpec { architecture: Architecture::Unet, encoder, in_channels: c, num_classes: k }).unwrap();
             let report = weights::load_state_dict(&vs, &dir.path().join(file), true).unwrap();

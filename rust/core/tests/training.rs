@@ -122,7 +122,8 @@ fn rgb_ihc_three_classes_train_end_to_end_with_all_augmentations() {
 fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let config = train::TrainingConfig { epochs: 4, samples_per_epoch: Some(4), ..quick_config() };
+    // A lower encoder learning rate (a second optimizer group) must not get in the way of resuming.
+    let config = train::TrainingConfig { epochs: 4, samples_per_epoch: Some(4), encoder_lr_factor: 0.5, ..quick_config() };
 
     // Cancel after the second epoch: the model of the best epoch is written.
     let control = JobControl::new();
@@ -210,6 +211,7 @@ fn frozen_groups_keep_their_weights() {
         epochs: 1,
         samples_per_epoch: Some(8),
         frozen_groups: vec!["stem".into(), "layer1".into()],
+        encoder_lr_factor: 0.3,
         init_weights: Some(init.clone()),
         ..quick_config()
     };

@@ -8,6 +8,8 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
 
+pub mod torch_pickle;
+
 /// Wrappers that training scripts commonly add around a model's own names.
 const STRIPPED_PREFIXES: [&str; 2] = ["module.", "model."];
 
@@ -21,6 +23,9 @@ pub struct LoadReport {
     pub unexpected: Vec<String>,
     /// (name, shape in the model, shape in the file).
     pub mismatched: Vec<(String, Vec<i64>, Vec<i64>)>,
+    /// What was done to the file's names to match the model: a state dict
+    /// taken out of a checkpoint, wrapper prefixes stripped, entries skipped.
+    pub notes: Vec<String>,
 }
 
 impl LoadReport {
@@ -38,28 +43,54 @@ impl LoadReport {
 
     /// The error for weights that do not fit, listing every problem.
     pub fn misfit(&self, path: &Path) -> Error {
-        Error::Model(format!("{} does not fit the model:\n  {}", path.display(), self.problems().join("\n  ")))
+        let notes: String = self.notes.iter().map(|n| format!("\n  (note: {n})")).collect();
+        Error::Model(format!("{} does not fit the model:\n  {}{notes}", path.display(), self.problems().join("\n  ")))
     }
 }
 
-/// Reads the named tensors of a `.safetensors` file or a PyTorch pickle
-/// (`.pt`/`.pth`/`.bin`, as written by `torch.save(state_dict)`).
+/// Reads the named tensors of a `.safetensors` file or a PyTorch
+/// `torch.save` file (`.pt`/`.pth`/`.bin`, zip format of torch >= 1.6: a
+/// state dict, or a checkpoint dict holding one under `state_dict`,
+/// `model_state_dict`, `model`...). The format is recognised by content.
+/// TorchScript archives and legacy (pre-1.6) pickles are refused with a
+/// message saying so.
 pub fn read_named_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    Ok(read_named_tensors_with_notes(path)?.0)
+}
+
+/// [`read_named_tensors`], with notes on how a checkpoint was unwrapped.
+pub fn read_named_tensors_with_notes(path: &Path) -> Result<(torch_pickle::NamedTensors, Vec<String>)> {
     if !path.is_file() {
         return Err(Error::data(path, "weight file not found"));
     }
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| Error::data(path, format!("cannot read weights: {e}")))?;
+    if torch_pickle::is_zip(&head[..n]) {
+        return torch_pickle::state_dict(path);
+    }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let tensors = match ext.as_str() {
-        "safetensors" => Tensor::read_safetensors(path),
-        "pt" | "pth" | "bin" => Tensor::loadz_multi(path),
+    match ext.as_str() {
+        "safetensors" => {}
+        // Legacy torch.save files start with a pickle of the magic number.
+        "pt" | "pth" | "bin" if head[..n].starts_with(&[0x80]) => {
+            return Err(Error::data(
+                path,
+                "cannot read weights: a legacy (pre-1.6) PyTorch pickle; re-save it with a current torch \
+                 (torch.save(torch.load(f), f)) or as .safetensors",
+            ))
+        }
+        "pt" | "pth" | "bin" => return Err(Error::data(path, "cannot read weights: not a PyTorch zip archive")),
         _ => return Err(Error::data(path, "unknown weight format; expected .safetensors, .pt, .pth or .bin")),
-    };
+    }
     // libtorch appends a C++ backtrace; the first line says what went wrong.
-    tensors.map_err(|e| {
+    let tensors = Tensor::read_safetensors(path).map_err(|e| {
         let text = e.to_string();
         let first = text.lines().next().unwrap_or_default().to_string();
         Error::data(path, format!("cannot read weights: {first}"))
-    })
+    })?;
+    Ok((tensors, Vec::new()))
 }
 
 /// Copies matching tensors of `path` into `vs`. `num_batches_tracked`
@@ -67,17 +98,16 @@ pub fn read_named_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// missing, unexpected or mis-shaped entry is an error listing all of them,
 /// and nothing is changed.
 pub fn load_state_dict(vs: &VarStore, path: &Path, strict: bool) -> Result<LoadReport> {
-    let mut file: BTreeMap<String, Tensor> = read_named_tensors(path)?
-        .into_iter()
-        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
-        .collect();
+    let (tensors, notes) = read_named_tensors_with_notes(path)?;
+    let mut file: BTreeMap<String, Tensor> = tensors.into_iter().filter(|(n, _)| !n.ends_with("num_batches_tracked")).collect();
+    let mut report = LoadReport { notes, ..LoadReport::default() };
     for prefix in STRIPPED_PREFIXES {
         if !file.is_empty() && file.keys().all(|k| k.starts_with(prefix)) {
             file = file.into_iter().map(|(k, v)| (k[prefix.len()..].to_string(), v)).collect();
+            report.notes.push(format!("stripped the prefix '{prefix}' from every name"));
         }
     }
     let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
-    let mut report = LoadReport::default();
     report.unexpected = file.keys().filter(|k| !vars.contains_key(*k)).cloned().collect();
     let mut to_copy = Vec::new();
     for (name, var) in &vars {

@@ -40,11 +40,14 @@ pub fn default_samples_per_epoch(images: &TrainingImages, tile: usize) -> usize 
     images
         .samples
         .iter()
-        .map(|(img, _)| {
-            let area = (img.shape()[1] * img.shape()[2]) as f64;
-            ((area / (tile * tile) as f64).round() as usize).max(1)
-        })
+        .map(|(img, _)| tiles_covering(img.shape()[1], img.shape()[2], tile))
         .sum()
+}
+
+/// Tiles of side `tile` that cover an image's area about once: at least 1.
+pub(crate) fn tiles_covering(height: usize, width: usize, tile: usize) -> usize {
+    let area = (height * width) as f64;
+    ((area / (tile * tile) as f64).round() as usize).max(1)
 }
 
 /// Starts producing the batches of one epoch. The sequence depends only on

@@ -55,6 +55,10 @@ pub struct TrainingConfig {
     pub samples_per_epoch: Option<usize>,
     /// Peak learning rate of AdamW.
     pub learning_rate: f64,
+    /// Discriminative learning rates: encoder parameters train at
+    /// `learning_rate × encoder_lr_factor` (the schedule scales both), the
+    /// decoder and head at `learning_rate`. In (0, 1]; 1 trains all alike.
+    pub encoder_lr_factor: f64,
     pub weight_decay: f64,
     pub loss: LossKind,
     /// Use the class weights of the training data's config.json.
@@ -99,6 +103,7 @@ impl Default for TrainingConfig {
             epochs: 50,
             samples_per_epoch: None,
             learning_rate: 1e-3,
+            encoder_lr_factor: 1.0,
             weight_decay: 1e-4,
             loss: LossKind::CeDice,
             use_class_weights: true,
@@ -142,6 +147,9 @@ impl TrainingConfig {
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return Err(Error::config(format!("learning_rate must be positive, got {}", self.learning_rate)));
+        }
+        if !(self.encoder_lr_factor > 0.0 && self.encoder_lr_factor <= 1.0) {
+            return Err(Error::config(format!("encoder_lr_factor must be in (0, 1], got {}", self.encoder_lr_factor)));
         }
         if !(self.weight_decay >= 0.0) {
             return Err(Error::config(format!("weight_decay must be >= 0, got {}", self.weight_decay)));
@@ -213,6 +221,9 @@ mod tests {
         assert!(bad(|c| c.tile_size = 100).contains("multiple of 32"));
         assert!(bad(|c| c.batch_size = 0).contains("batch_size"));
         assert!(bad(|c| c.learning_rate = -1.0).contains("learning_rate"));
+        assert!(bad(|c| c.encoder_lr_factor = 0.0).contains("encoder_lr_factor"));
+        assert!(bad(|c| c.encoder_lr_factor = 1.5).contains("encoder_lr_factor"));
+        assert!(bad(|c| c.encoder_lr_factor = f64::NAN).contains("encoder_lr_factor"));
         assert!(bad(|c| c.frozen_groups = vec!["layer9".into()]).contains("no freeze group 'layer9'"));
         assert!(bad(|c| c.class_weight_multipliers = Some(vec![1.0, 0.0])).contains("multipliers"));
     }

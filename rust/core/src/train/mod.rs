@@ -10,6 +10,7 @@ mod metrics;
 mod scheduler;
 mod step;
 mod trainer;
+pub mod transfer;
 
 pub use checkpoint::checkpoint_dir;
 pub use config::{EarlyStopping, MonitorMetric, TrainingConfig};
@@ -19,3 +20,4 @@ pub use metrics::{ConfusionMatrix, SegmentationMetrics};
 pub use scheduler::{Scheduler, SchedulerConfig};
 pub use step::StepRunner;
 pub use trainer::{train, TrainingOutcome};
+pub use transfer::{recommend, Recommendation, SizeClass};

@@ -103,7 +103,15 @@ pub fn train(
     let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
     let steps_per_epoch = samples.div_ceil(config.batch_size);
     let scheduler = super::Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
-    let mut runner = StepRunner::new(&vs, loss_fn.clone(), config.learning_rate, config.weight_decay, config.gradient_clip, config.amp)?;
+    let mut runner = StepRunner::with_encoder_lr_factor(
+        &vs,
+        loss_fn.clone(),
+        config.learning_rate,
+        config.weight_decay,
+        config.gradient_clip,
+        config.amp,
+        config.encoder_lr_factor,
+    )?;
 
     let start = Instant::now();
     let elapsed_before = history.last().map(|r| r.elapsed_s).unwrap_or(0.0);

@@ -10,6 +10,7 @@ mod predictor;
 mod registry;
 mod reservation;
 mod training;
+mod transfer;
 mod whole_image;
 
 use crate::error::{ErrorClass, FfiError, FfiResult};

@@ -1,12 +1,16 @@
-//! JNI of the read-only queries `Model`, `Catalog` and `Devices`; each
+//! JNI of the read-only queries `Model`, `Catalog` (with transfer-learning
+//! recommendations) and `Devices`; each
 //! answer crosses as JSON.
 
 use dlclassifier::device::{available_devices, memory_info, DeviceChoice};
 use dlclassifier::inference::clear_cache;
 use dlclassifier::model_dir::{read_json, ModelMetadata, HISTORY_FILE};
 use dlclassifier::models::catalog::catalog;
+use dlclassifier::models::EncoderKind;
+use dlclassifier::train::recommend;
 use super::json;
 use jni::objects::{JClass, JString};
+use jni::sys::jint;
 use jni::EnvUnowned;
 use std::path::Path;
 
@@ -30,6 +34,21 @@ pub extern "system" fn Java_org_dlclassifier_Model_nativeRead<'local>(
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_org_dlclassifier_Catalog_nativeCatalog<'local>(env: EnvUnowned<'local>, _class: JClass<'local>) -> JString<'local> {
     super::call(env, |env| json(env, &catalog()?))
+}
+
+/// The transfer-learning recommendation for fine-tuning `encoder` on `tiles` training tiles.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_org_dlclassifier_Catalog_nativeRecommend<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    encoder: JString<'local>,
+    tiles: jint,
+) -> JString<'local> {
+    super::call(env, |env| {
+        let encoder: EncoderKind = encoder.try_to_string(env)?.parse()?;
+        // Java checks the sign; a negative count would mean no data at all.
+        json(env, &recommend(encoder, tiles.max(0) as usize))
+    })
 }
 
 #[unsafe(no_mangle)]

@@ -2,11 +2,13 @@ package org.dlclassifier;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * What the engine can build: architectures, their encoders with parameter
  * counts (equal to segmentation_models_pytorch's) and the encoder groups that
- * training can freeze.
+ * training can freeze, and transfer-learning recommendations by data-set size
+ * ({@link #recommend(String, int)}).
  */
 public final class Catalog {
     static {
@@ -31,7 +33,96 @@ public final class Catalog {
         return architectures;
     }
 
+    /**
+     * Recommended transfer-learning settings for fine-tuning {@code encoder}
+     * on {@code tiles} training tiles (crops of the training tile size; a
+     * training image counts its area over the tile area). Below 500 tiles
+     * (small) all encoder groups but the last are frozen and the encoder
+     * trains at 0.1 times the learning rate; below 5000 (medium) the stem and
+     * first stage are frozen and the factor is 0.3; from 5000 on (large) only
+     * the stem is frozen and the encoder trains at the full rate. Apply one
+     * with {@link TrainingConfig.Builder#apply(Recommendation)}.
+     *
+     * @param encoder an encoder name from {@link #architectures()}
+     * @param tiles the number of training tiles, at least 0
+     * @return the recommendation
+     * @throws IllegalArgumentException for an unknown encoder or a negative tile count
+     */
+    public static Recommendation recommend(String encoder, int tiles) {
+        Objects.requireNonNull(encoder, "encoder");
+        if (tiles < 0) {
+            throw new IllegalArgumentException("tiles must be at least 0, got " + tiles);
+        }
+        return new Recommendation(Json.parseObject(nativeRecommend(encoder, tiles)));
+    }
+
     private static native String nativeCatalog();
+
+    private static native String nativeRecommend(String encoder, int tiles);
+
+    /** How much training data there is, as the recommendations classify it. */
+    public enum SizeClass {
+        /** Fewer than 500 tiles. */
+        SMALL,
+        /** 500 to 4999 tiles. */
+        MEDIUM,
+        /** 5000 tiles or more. */
+        LARGE
+    }
+
+    /** Transfer-learning settings suggested for an encoder and a data-set size. */
+    public static final class Recommendation {
+        private final String encoder;
+        private final long tiles;
+        private final SizeClass sizeClass;
+        private final List<String> frozenGroups;
+        private final double encoderLrFactor;
+        private final String rationale;
+
+        Recommendation(Map<String, Object> json) {
+            encoder = JsonFields.string(json, "encoder");
+            tiles = JsonFields.longInteger(json, "tiles");
+            sizeClass = JsonFields.enumValue(SizeClass.class, json, "size_class");
+            frozenGroups = JsonFields.strings(json, "frozen_groups");
+            encoderLrFactor = JsonFields.number(json, "encoder_lr_factor");
+            rationale = JsonFields.string(json, "rationale");
+        }
+
+        /** @return the encoder the recommendation is for */
+        public String encoder() {
+            return encoder;
+        }
+
+        /** @return the number of training tiles it was made for */
+        public long tiles() {
+            return tiles;
+        }
+
+        /** @return the data-set size class of {@link #tiles()} */
+        public SizeClass sizeClass() {
+            return sizeClass;
+        }
+
+        /** @return the encoder freeze groups to keep fixed, input side first */
+        public List<String> frozenGroups() {
+            return frozenGroups;
+        }
+
+        /** @return the encoder's learning rate relative to the decoder's, in (0, 1] */
+        public double encoderLrFactor() {
+            return encoderLrFactor;
+        }
+
+        /** @return why, in a sentence */
+        public String rationale() {
+            return rationale;
+        }
+
+        @Override
+        public String toString() {
+            return encoder + " " + sizeClass + " frozen=" + frozenGroups + " encoderLrFactor=" + encoderLrFactor;
+        }
+    }
 
     /** A decoder architecture and the encoders it accepts. */
     public static final class Architecture {

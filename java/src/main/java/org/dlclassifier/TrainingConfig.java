@@ -163,6 +163,14 @@ public final class TrainingConfig {
         return JsonFields.number(values, "learning_rate");
     }
 
+    /**
+     * @return the encoder's learning rate relative to {@link #learningRate()}
+     *     (discriminative learning rates; 1 trains encoder and decoder alike)
+     */
+    public double encoderLrFactor() {
+        return JsonFields.number(values, "encoder_lr_factor");
+    }
+
     /** @return AdamW's weight decay */
     public double weightDecay() {
         return JsonFields.number(values, "weight_decay");
@@ -414,6 +422,34 @@ public final class TrainingConfig {
          */
         public Builder learningRate(double learningRate) {
             return set("learning_rate", learningRate);
+        }
+
+        /**
+         * Discriminative learning rates: the encoder trains at the learning
+         * rate times {@code factor} (the schedule scales both), the decoder
+         * and head at the learning rate. A pretrained encoder usually wants a
+         * lower rate than the freshly initialised decoder; see
+         * {@link Catalog#recommend(String, int)}.
+         *
+         * @param factor the encoder's learning rate relative to the decoder's, in (0, 1] (default 1)
+         * @return this builder
+         */
+        public Builder encoderLrFactor(double factor) {
+            return set("encoder_lr_factor", factor);
+        }
+
+        /**
+         * Takes the encoder, frozen groups and encoder learning-rate factor
+         * of a transfer-learning recommendation; other settings stay.
+         *
+         * @param recommendation from {@link Catalog#recommend(String, int)}
+         * @return this builder
+         */
+        public Builder apply(Catalog.Recommendation recommendation) {
+            Objects.requireNonNull(recommendation, "recommendation");
+            return encoder(recommendation.encoder())
+                    .frozenGroups(recommendation.frozenGroups())
+                    .encoderLrFactor(recommendation.encoderLrFactor());
         }
 
         /**

@@ -3,6 +3,7 @@ package org.dlclassifier;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertSame;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
 
 import java.util.Arrays;
 import java.util.List;
@@ -34,5 +35,44 @@ public class CatalogTest {
         assertTrue(unet.toString().startsWith("unet ["));
         assertEquals("stem", stem.toString());
         assertEquals("resnet18", resnet18.toString());
+    }
+
+    @Test
+    public void recommendsFreezingAndEncoderLearningRatesByDataSize() {
+        Catalog.Recommendation small = Catalog.recommend("resnet18", 100);
+        assertEquals(Catalog.SizeClass.SMALL, small.sizeClass());
+        assertEquals("resnet18", small.encoder());
+        assertEquals(100, small.tiles());
+        assertEquals(Arrays.asList("stem", "layer1", "layer2", "layer3"), small.frozenGroups());
+        assertEquals(0.1, small.encoderLrFactor(), 0);
+        assertTrue(small.rationale(), small.rationale().contains("small"));
+        Catalog.Recommendation medium = Catalog.recommend("efficientnet-b0", 500);
+        assertEquals(Catalog.SizeClass.MEDIUM, medium.sizeClass());
+        assertEquals(Arrays.asList("stem", "stage2"), medium.frozenGroups());
+        Catalog.Recommendation large = Catalog.recommend("mobilenet_v2", 5000);
+        assertEquals(Catalog.SizeClass.LARGE, large.sizeClass());
+        assertEquals(Arrays.asList("stem"), large.frozenGroups());
+        assertEquals(1.0, large.encoderLrFactor(), 0);
+
+        TrainingConfig c = TrainingConfig.builder().learningRate(5e-4).apply(medium).build();
+        assertEquals("efficientnet-b0", c.encoder());
+        assertEquals(medium.frozenGroups(), c.frozenGroups());
+        assertEquals(medium.encoderLrFactor(), c.encoderLrFactor(), 0);
+        assertEquals(5e-4, c.learningRate(), 0);
+
+        for (String bad : new String[] {"vgg99"}) {
+            try {
+                Catalog.recommend(bad, 10);
+                fail("unknown encoder accepted");
+            } catch (IllegalArgumentException e) {
+                assertTrue(e.getMessage(), e.getMessage().contains("vgg99"));
+            }
+        }
+        try {
+            Catalog.recommend("resnet18", -1);
+            fail("negative tiles accepted");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("tiles"));
+        }
     }
 }

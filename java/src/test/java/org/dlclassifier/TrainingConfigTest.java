@@ -58,6 +58,7 @@ public class TrainingConfigTest {
         assertEquals(50, c.epochs());
         assertEquals(OptionalInt.empty(), c.samplesPerEpoch());
         assertEquals(1e-3, c.learningRate(), 0);
+        assertEquals(1.0, c.encoderLrFactor(), 0);
         assertEquals(1e-4, c.weightDecay(), 0);
         assertEquals(Loss.CE_DICE, c.loss());
         assertTrue(c.useClassWeights());
@@ -96,7 +97,7 @@ public class TrainingConfigTest {
         TrainingConfig c = TrainingConfig.builder()
                 .name("nuclei").architecture("unet").encoder("mobilenet_v2").initWeights(weights)
                 .tileSize(128).downsample(2.5).batchSize(3).epochs(7).samplesPerEpoch(40)
-                .learningRate(5e-4).weightDecay(0).loss(Loss.CROSS_ENTROPY).useClassWeights(false)
+                .learningRate(5e-4).encoderLrFactor(0.25).weightDecay(0).loss(Loss.CROSS_ENTROPY).useClassWeights(false)
                 .classWeightMultipliers(Arrays.asList(1.5, 0.25)).scheduler(Scheduler.cosine(5, 2, 1e-5))
                 .monitor(Monitor.VAL_LOSS).earlyStopping(4, 0.01).frozenGroups(Arrays.asList("stem"))
                 .gradientClip(null).seed(Long.MAX_VALUE).device("cuda:1").amp(false).threads(3)
@@ -112,6 +113,7 @@ public class TrainingConfigTest {
         assertEquals(7, c.epochs());
         assertEquals(OptionalInt.of(40), c.samplesPerEpoch());
         assertEquals(5e-4, c.learningRate(), 0);
+        assertEquals(0.25, c.encoderLrFactor(), 0);
         assertEquals(0, c.weightDecay(), 0);
         assertEquals(Loss.CROSS_ENTROPY, c.loss());
         assertFalse(c.useClassWeights());
@@ -221,6 +223,8 @@ public class TrainingConfigTest {
         assertInvalid(() -> TrainingConfig.builder().tileSize(100).build(), "multiple of 32");
         assertInvalid(() -> TrainingConfig.builder().batchSize(0).build(), "batch_size");
         assertInvalid(() -> TrainingConfig.builder().learningRate(-1).build(), "learning_rate");
+        assertInvalid(() -> TrainingConfig.builder().encoderLrFactor(0).build(), "encoder_lr_factor");
+        assertInvalid(() -> TrainingConfig.builder().encoderLrFactor(1.5).build(), "encoder_lr_factor");
         assertInvalid(() -> TrainingConfig.builder().learningRate(Double.NaN).build(), "NaN");
         assertInvalid(() -> TrainingConfig.builder().seed(-1).build(), "seed");
         assertInvalid(() -> TrainingConfig.builder().device("tpu").build(), "unknown device 'tpu'");
