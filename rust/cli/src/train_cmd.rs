@@ -23,7 +23,7 @@ pub struct TrainArgs {
     from_model: Option<PathBuf>,
     #[arg(long)]
     name: Option<String>,
-    /// Encoder: resnet18, resnet34, resnet50, mobilenet_v2, efficientnet-b0.
+    /// Encoder: resnet18, resnet34, resnet50, resnext50_32x4d, mobilenet_v2, efficientnet-b0 .. efficientnet-b4.
     #[arg(long)]
     encoder: Option<String>,
     #[arg(long)]

@@ -123,7 +123,7 @@ fn catalog_lists_encoders_with_freeze_groups() {
     let catalog: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let encoders = catalog[0]["encoders"].as_array().unwrap();
     assert_eq!(catalog[0]["name"], "unet");
-    assert_eq!(encoders.len(), 5);
+    assert_eq!(encoders.len(), 10);
     let r18 = encoders.iter().find(|e| e["name"] == "resnet18").unwrap();
     assert_eq!(r18["model_parameters"], 14_328_354);
     assert_eq!(r18["freeze_groups"][1]["name"], "layer1");

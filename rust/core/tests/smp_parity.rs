@@ -1,7 +1,8 @@
 //! Our models against segmentation_models_pytorch 0.5.0: same parameter names
 //! and shapes, same parameter counts, and the same logits for the same weights.
 //! Fixtures come from `scripts/make_smp_fixture.py`; the weight formula below
-//! is the one documented there.
+//! is the one documented there. Logits fixtures exist for the first five
+//! encoders only; tests/python_interop.rs compares the others with smp itself.
 
 use dlclassifier::models::{catalog, Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use std::collections::BTreeMap;

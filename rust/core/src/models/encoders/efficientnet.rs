@@ -25,7 +25,8 @@ struct StageArgs {
     c_out: i64,
 }
 
-const B0: [StageArgs; 7] = [
+/// The b0 block table, scaled for the other variants.
+const B0_BLOCKS: [StageArgs; 7] = [
     StageArgs { repeats: 1, kernel: 3, stride: 1, expand: 1, c_in: 32, c_out: 16 },
     StageArgs { repeats: 2, kernel: 3, stride: 2, expand: 6, c_in: 16, c_out: 24 },
     StageArgs { repeats: 2, kernel: 5, stride: 2, expand: 6, c_in: 24, c_out: 40 },
@@ -35,8 +36,49 @@ const B0: [StageArgs; 7] = [
     StageArgs { repeats: 1, kernel: 3, stride: 1, expand: 6, c_in: 192, c_out: 320 },
 ];
 
-/// Block indices where segmentation_models_pytorch ends stages 2..4 (b0).
-const B0_STAGE_IDXS: [usize; 3] = [3, 5, 9];
+/// Compound scaling of one EfficientNet variant, as `efficientnet_pytorch` defines it.
+#[derive(Debug, Clone, Copy)]
+pub struct Scaling {
+    width: f64,
+    depth: f64,
+    /// The image size the "same" paddings are computed for (static padding).
+    image_size: i64,
+    /// Block indices where segmentation_models_pytorch ends stages 2..4
+    /// (its `out_indexes[..3]` plus one).
+    stage_idxs: [usize; 3],
+}
+
+pub const B0: Scaling = Scaling { width: 1.0, depth: 1.0, image_size: 224, stage_idxs: [3, 5, 9] };
+pub const B1: Scaling = Scaling { width: 1.0, depth: 1.1, image_size: 240, stage_idxs: [5, 8, 16] };
+pub const B2: Scaling = Scaling { width: 1.1, depth: 1.2, image_size: 260, stage_idxs: [5, 8, 16] };
+pub const B3: Scaling = Scaling { width: 1.2, depth: 1.4, image_size: 300, stage_idxs: [5, 8, 18] };
+pub const B4: Scaling = Scaling { width: 1.4, depth: 1.8, image_size: 380, stage_idxs: [6, 10, 22] };
+
+impl Scaling {
+    /// `round_filters` of `efficientnet_pytorch` (divisor 8).
+    fn filters(&self, filters: i64) -> i64 {
+        if self.width == 1.0 {
+            return filters;
+        }
+        let divisor = 8;
+        let f = filters as f64 * self.width;
+        let mut new = divisor.max((f + divisor as f64 / 2.0) as i64 / divisor * divisor);
+        if (new as f64) < 0.9 * f {
+            new += divisor;
+        }
+        new
+    }
+
+    /// `round_repeats` of `efficientnet_pytorch`.
+    fn repeats(&self, repeats: usize) -> usize {
+        (self.depth * repeats as f64).ceil() as usize
+    }
+}
+
+/// `calculate_output_image_size` of `efficientnet_pytorch`.
+fn out_size(size: i64, stride: i64) -> i64 {
+    (size + stride - 1) / stride
+}
 
 fn swish(x: &Tensor) -> Tensor {
     x * x.sigmoid()
@@ -48,10 +90,11 @@ fn swish_onnx(g: &mut GraphBuilder, x: &str) -> String {
     g.mul(x, &s)
 }
 
-/// A convolution with TensorFlow "same" padding. For inputs whose size is a
-/// multiple of the total stride, which the models require, the padding of
-/// every layer is fixed: `k-1` split evenly for stride 1, and `k-2` with the
-/// extra pixel at the bottom/right for stride 2.
+/// A convolution with TensorFlow "same" padding computed statically, as
+/// `efficientnet_pytorch`'s `Conv2dStaticSamePadding` does, for the image size
+/// the layer sees in the variant's nominal resolution: `k-1` split evenly for
+/// stride 1; for stride 2, `k-2` with the extra pixel at the bottom/right when
+/// that size is even and `k-1` when it is odd.
 #[derive(Debug)]
 struct SameConv {
     conv: Conv2d,
@@ -59,8 +102,9 @@ struct SameConv {
 }
 
 impl SameConv {
-    fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, groups: i64, bias: bool) -> Self {
-        let total = if stride == 1 { kernel - 1 } else { (kernel - stride).max(0) };
+    #[allow(clippy::too_many_arguments)]
+    fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, groups: i64, bias: bool, image_size: i64) -> Self {
+        let total = ((out_size(image_size, stride) - 1) * stride + kernel - image_size).max(0);
         let (lo, hi) = (total / 2, total - total / 2);
         SameConv { conv: conv2d(p, c_in, c_out, kernel, stride, 0, groups, bias), pad: [lo, hi, lo, hi] }
     }
@@ -94,21 +138,22 @@ struct MbConv {
 }
 
 impl MbConv {
-    fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, expand: i64, drop_connect: f64) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, expand: i64, drop_connect: f64, image_size: i64) -> Self {
         let hidden = c_in * expand;
         let squeezed = ((c_in as f64 * SE_RATIO) as i64).max(1);
         MbConv {
             expand: (expand != 1).then(|| {
                 (
-                    SameConv::new(&p / "_expand_conv", c_in, hidden, 1, 1, 1, false),
+                    SameConv::new(&p / "_expand_conv", c_in, hidden, 1, 1, 1, false, image_size),
                     batch_norm(&p / "_bn0", hidden, BN_EPS, BN_MOMENTUM),
                 )
             }),
-            depthwise: SameConv::new(&p / "_depthwise_conv", hidden, hidden, kernel, stride, hidden, false),
+            depthwise: SameConv::new(&p / "_depthwise_conv", hidden, hidden, kernel, stride, hidden, false, image_size),
             bn1: batch_norm(&p / "_bn1", hidden, BN_EPS, BN_MOMENTUM),
-            se_reduce: SameConv::new(&p / "_se_reduce", hidden, squeezed, 1, 1, 1, true),
-            se_expand: SameConv::new(&p / "_se_expand", squeezed, hidden, 1, 1, 1, true),
-            project: SameConv::new(&p / "_project_conv", hidden, c_out, 1, 1, 1, false),
+            se_reduce: SameConv::new(&p / "_se_reduce", hidden, squeezed, 1, 1, 1, true, 1),
+            se_expand: SameConv::new(&p / "_se_expand", squeezed, hidden, 1, 1, 1, true, 1),
+            project: SameConv::new(&p / "_project_conv", hidden, c_out, 1, 1, 1, false, 1),
             bn2: batch_norm(&p / "_bn2", c_out, BN_EPS, BN_MOMENTUM),
             skip: stride == 1 && c_in == c_out,
             drop_connect,
@@ -162,7 +207,7 @@ impl MbConv {
     }
 }
 
-/// EfficientNet-b0 as `efficientnet_pytorch` builds it, minus the classifier.
+/// EfficientNet-bN as `efficientnet_pytorch` builds it, minus the classifier.
 /// The unused head conv stays so that state dicts map one to one.
 #[derive(Debug)]
 pub struct EfficientNet {
@@ -174,26 +219,36 @@ pub struct EfficientNet {
 }
 
 impl EfficientNet {
-    pub fn b0(p: &nn::Path, in_channels: i64) -> EfficientNet {
-        let total: usize = B0.iter().map(|s| s.repeats).sum();
+    pub fn new(p: &nn::Path, in_channels: i64, scaling: Scaling) -> EfficientNet {
+        let total: usize = B0_BLOCKS.iter().map(|s| scaling.repeats(s.repeats)).sum();
         let mut blocks = Vec::with_capacity(total);
-        for s in &B0 {
-            for r in 0..s.repeats {
+        let stem_out = scaling.filters(32);
+        let stem = SameConv::new(p / "_conv_stem", in_channels, stem_out, 3, 2, 1, false, scaling.image_size);
+        let mut size = out_size(scaling.image_size, 2);
+        // Channels at the end of each block.
+        let mut ends = Vec::with_capacity(total);
+        for s in &B0_BLOCKS {
+            let (s_in, s_out) = (scaling.filters(s.c_in), scaling.filters(s.c_out));
+            for r in 0..scaling.repeats(s.repeats) {
                 let idx = blocks.len();
-                let (c_in, stride) = if r == 0 { (s.c_in, s.stride) } else { (s.c_out, 1) };
+                let (c_in, stride) = if r == 0 { (s_in, s.stride) } else { (s_out, 1) };
                 let rate = DROP_CONNECT_RATE * idx as f64 / total as f64;
-                blocks.push(MbConv::new(p / "_blocks" / idx, c_in, s.c_out, s.kernel, stride, s.expand, rate));
+                blocks.push(MbConv::new(p / "_blocks" / idx, c_in, s_out, s.kernel, stride, s.expand, rate, size));
+                size = out_size(size, stride);
+                ends.push(s_out);
             }
         }
         // Present in smp's state dicts although its forward never uses them.
-        conv2d(p / "_conv_head", 320, 1280, 1, 1, 0, 1, false);
-        batch_norm(p / "_bn1", 1280, BN_EPS, BN_MOMENTUM);
+        let head = scaling.filters(1280);
+        conv2d(p / "_conv_head", *ends.last().unwrap(), head, 1, 1, 0, 1, false);
+        batch_norm(p / "_bn1", head, BN_EPS, BN_MOMENTUM);
+        let [a, b, c] = scaling.stage_idxs;
         EfficientNet {
-            stem: SameConv::new(p / "_conv_stem", in_channels, 32, 3, 2, 1, false),
-            bn0: batch_norm(p / "_bn0", 32, BN_EPS, BN_MOMENTUM),
+            stem,
+            bn0: batch_norm(p / "_bn0", stem_out, BN_EPS, BN_MOMENTUM),
+            out_channels: [in_channels, stem_out, ends[a - 1], ends[b - 1], ends[c - 1], ends[total - 1]],
             blocks,
-            stage_idxs: B0_STAGE_IDXS,
-            out_channels: [in_channels, 32, 24, 40, 112, 320],
+            stage_idxs: scaling.stage_idxs,
         }
     }
 }

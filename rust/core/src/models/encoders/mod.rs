@@ -37,6 +37,16 @@ pub enum EncoderKind {
     MobileNetV2,
     #[serde(rename = "efficientnet-b0")]
     EfficientNetB0,
+    #[serde(rename = "resnext50_32x4d")]
+    ResNeXt50_32x4d,
+    #[serde(rename = "efficientnet-b1")]
+    EfficientNetB1,
+    #[serde(rename = "efficientnet-b2")]
+    EfficientNetB2,
+    #[serde(rename = "efficientnet-b3")]
+    EfficientNetB3,
+    #[serde(rename = "efficientnet-b4")]
+    EfficientNetB4,
 }
 
 /// A set of encoder parameters that can be frozen together, from the input side.
@@ -48,12 +58,17 @@ pub struct FreezeGroup {
 }
 
 impl EncoderKind {
-    pub const ALL: [EncoderKind; 5] = [
+    pub const ALL: [EncoderKind; 10] = [
         EncoderKind::ResNet18,
         EncoderKind::ResNet34,
         EncoderKind::ResNet50,
         EncoderKind::MobileNetV2,
         EncoderKind::EfficientNetB0,
+        EncoderKind::ResNeXt50_32x4d,
+        EncoderKind::EfficientNetB1,
+        EncoderKind::EfficientNetB2,
+        EncoderKind::EfficientNetB3,
+        EncoderKind::EfficientNetB4,
     ];
 
     /// The smp name, e.g. `resnet34`.
@@ -64,17 +79,27 @@ impl EncoderKind {
             EncoderKind::ResNet50 => "resnet50",
             EncoderKind::MobileNetV2 => "mobilenet_v2",
             EncoderKind::EfficientNetB0 => "efficientnet-b0",
+            EncoderKind::ResNeXt50_32x4d => "resnext50_32x4d",
+            EncoderKind::EfficientNetB1 => "efficientnet-b1",
+            EncoderKind::EfficientNetB2 => "efficientnet-b2",
+            EncoderKind::EfficientNetB3 => "efficientnet-b3",
+            EncoderKind::EfficientNetB4 => "efficientnet-b4",
         }
     }
 
     /// Builds the encoder's variables under `p` (normally `encoder`).
     pub fn build(self, p: &nn::Path, in_channels: i64) -> Box<dyn Encoder> {
         match self {
-            EncoderKind::ResNet18 => Box::new(resnet::ResNet::new(p, in_channels, [2, 2, 2, 2], false)),
-            EncoderKind::ResNet34 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], false)),
-            EncoderKind::ResNet50 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], true)),
+            EncoderKind::ResNet18 => Box::new(resnet::ResNet::new(p, in_channels, [2, 2, 2, 2], false, 1, 64)),
+            EncoderKind::ResNet34 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], false, 1, 64)),
+            EncoderKind::ResNet50 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], true, 1, 64)),
+            EncoderKind::ResNeXt50_32x4d => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], true, 32, 4)),
             EncoderKind::MobileNetV2 => Box::new(mobilenet_v2::MobileNetV2::new(p, in_channels)),
-            EncoderKind::EfficientNetB0 => Box::new(efficientnet::EfficientNet::b0(p, in_channels)),
+            EncoderKind::EfficientNetB0 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B0)),
+            EncoderKind::EfficientNetB1 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B1)),
+            EncoderKind::EfficientNetB2 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B2)),
+            EncoderKind::EfficientNetB3 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B3)),
+            EncoderKind::EfficientNetB4 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B4)),
         }
     }
 
@@ -88,7 +113,7 @@ impl EncoderKind {
             range.map(|i| format!("{base}.{i}.")).collect()
         }
         match self {
-            EncoderKind::ResNet18 | EncoderKind::ResNet34 | EncoderKind::ResNet50 => vec![
+            EncoderKind::ResNet18 | EncoderKind::ResNet34 | EncoderKind::ResNet50 | EncoderKind::ResNeXt50_32x4d => vec![
                 group("stem", &["conv1.", "bn1."]),
                 group("layer1", &["layer1."]),
                 group("layer2", &["layer2."]),
@@ -99,12 +124,23 @@ impl EncoderKind {
                 .into_iter()
                 .map(|(name, r)| FreezeGroup { name, prefixes: indexed("features", r) })
                 .collect(),
-            EncoderKind::EfficientNetB0 => {
+            EncoderKind::EfficientNetB0
+            | EncoderKind::EfficientNetB1
+            | EncoderKind::EfficientNetB2
+            | EncoderKind::EfficientNetB3
+            | EncoderKind::EfficientNetB4 => {
+                // Stage ends (block indices) as segmentation_models_pytorch splits them.
+                let [a, b, c, end] = match self {
+                    EncoderKind::EfficientNetB0 => [3, 5, 9, 16],
+                    EncoderKind::EfficientNetB1 | EncoderKind::EfficientNetB2 => [5, 8, 16, 23],
+                    EncoderKind::EfficientNetB3 => [5, 8, 18, 26],
+                    _ => [6, 10, 22, 32],
+                };
                 let mut groups = vec![group("stem", &["_conv_stem.", "_bn0."])];
-                for (name, r) in [("stage2", 0..3), ("stage3", 3..5), ("stage4", 5..9)] {
+                for (name, r) in [("stage2", 0..a), ("stage3", a..b), ("stage4", b..c)] {
                     groups.push(FreezeGroup { name, prefixes: indexed("_blocks", r) });
                 }
-                let mut last = indexed("_blocks", 9..16);
+                let mut last = indexed("_blocks", c..end);
                 last.extend(["_conv_head.".to_string(), "_bn1.".to_string()]);
                 groups.push(FreezeGroup { name: "stage5", prefixes: last });
                 groups

@@ -21,25 +21,27 @@ struct Block {
 }
 
 impl Block {
-    fn new(p: nn::Path, bottleneck: bool, c_in: i64, planes: i64, stride: i64) -> Block {
+    /// `groups` and `width_per_group` as torchvision's (32 and 4 for ResNeXt-50 32x4d).
+    fn new(p: nn::Path, bottleneck: bool, c_in: i64, planes: i64, stride: i64, groups: i64, width_per_group: i64) -> Block {
         let expansion = if bottleneck { 4 } else { 1 };
+        let width = planes * width_per_group / 64 * groups;
         let c_out = planes * expansion;
         let downsample = (stride != 1 || c_in != c_out).then(|| Downsample {
             conv: conv2d(&p / "downsample" / "0", c_in, c_out, 1, stride, 0, 1, false),
             bn: bn(&p / "downsample" / "1", c_out),
         });
-        // (in, out, kernel, stride) per conv; torchvision strides the 3x3 conv.
+        // (in, out, kernel, stride, groups) per conv; torchvision strides the 3x3 conv.
         let shapes = if bottleneck {
-            vec![(c_in, planes, 1, 1), (planes, planes, 3, stride), (planes, c_out, 1, 1)]
+            vec![(c_in, width, 1, 1, 1), (width, width, 3, stride, groups), (width, c_out, 1, 1, 1)]
         } else {
-            vec![(c_in, planes, 3, stride), (planes, planes, 3, 1)]
+            vec![(c_in, planes, 3, stride, 1), (planes, planes, 3, 1, 1)]
         };
         let convs = shapes
             .into_iter()
             .enumerate()
-            .map(|(i, (ci, co, k, s))| {
+            .map(|(i, (ci, co, k, s, g))| {
                 let n = i + 1;
-                (conv2d(&p / format!("conv{n}"), ci, co, k, s, k / 2, 1, false), bn(&p / format!("bn{n}"), co))
+                (conv2d(&p / format!("conv{n}"), ci, co, k, s, k / 2, g, false), bn(&p / format!("bn{n}"), co))
             })
             .collect();
         Block { convs, downsample }
@@ -87,8 +89,9 @@ pub struct ResNet {
 }
 
 impl ResNet {
-    /// `depths` holds the number of blocks in layer1..layer4.
-    pub fn new(p: &nn::Path, in_channels: i64, depths: [usize; 4], bottleneck: bool) -> ResNet {
+    /// `depths` holds the number of blocks in layer1..layer4; `groups` and
+    /// `width_per_group` (1 and 64 for plain ResNets) give the ResNeXt variants.
+    pub fn new(p: &nn::Path, in_channels: i64, depths: [usize; 4], bottleneck: bool, groups: i64, width_per_group: i64) -> ResNet {
         let expansion = if bottleneck { 4 } else { 1 };
         let mut c_in = 64;
         let layers = std::array::from_fn(|i| {
@@ -97,7 +100,7 @@ impl ResNet {
             let lp = p / format!("layer{}", i + 1);
             (0..depths[i])
                 .map(|b| {
-                    let block = Block::new(&lp / b, bottleneck, c_in, planes, if b == 0 { stride } else { 1 });
+                    let block = Block::new(&lp / b, bottleneck, c_in, planes, if b == 0 { stride } else { 1 }, groups, width_per_group);
                     c_in = planes * expansion;
                     block
                 })

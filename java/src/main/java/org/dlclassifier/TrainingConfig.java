@@ -359,7 +359,8 @@ public final class TrainingConfig {
 
         /**
          * @param encoder the encoder, as the catalog names it: {@code resnet18}, {@code resnet34}
-         *     (default), {@code resnet50}, {@code mobilenet_v2}, {@code efficientnet-b0}
+         *     (default), {@code resnet50}, {@code resnext50_32x4d}, {@code mobilenet_v2},
+         *     {@code efficientnet-b0} to {@code efficientnet-b4}
          * @return this builder
          */
         public Builder encoder(String encoder) {

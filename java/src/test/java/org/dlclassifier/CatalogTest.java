@@ -18,7 +18,8 @@ public class CatalogTest {
         assertSame("computed once", architectures, Catalog.architectures());
         Catalog.Architecture unet = architectures.get(0);
         assertEquals("unet", unet.name());
-        assertEquals(Arrays.asList("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0"),
+        assertEquals(Arrays.asList("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0",
+                "resnext50_32x4d", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3", "efficientnet-b4"),
                 unet.encoders().stream().map(Catalog.Encoder::name).collect(Collectors.toList()));
         Catalog.Encoder resnet18 = unet.encoders().get(0);
         // segmentation_models_pytorch: Unet("resnet18", classes=2) and its encoder.
