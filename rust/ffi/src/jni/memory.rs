@@ -32,8 +32,7 @@ pub extern "system" fn Java_org_dlclassifier_MemoryEstimate_nativeTraining<'loca
     budget: jlong,
 ) -> JString<'local> {
     super::call(env, |env| {
-        let config: TrainingConfig = serde_json::from_str(&config.try_to_string(env)?)
-            .map_err(|e| crate::error::FfiError::invalid_argument(format!("training configuration: {e}")))?;
+        let config: TrainingConfig = super::from_json(env, &config, "the training settings")?;
         let (channels, classes) = (i64::from(channels), i64::from(classes));
         let estimate = match u64::try_from(budget) {
             Ok(budget) if budget > 0 => suggest_batch_for_config(&config, channels, classes, budget)?,

@@ -71,6 +71,12 @@ pub fn json<'local>(env: &mut Env<'local>, value: &impl serde::Serialize) -> Ffi
     Ok(jni::objects::JString::from_str(env, serde_json::to_string(value)?)?)
 }
 
+/// A Java string of JSON as a typed value (settings and options); `what`
+/// names the argument in the error.
+pub fn from_json<T: serde::de::DeserializeOwned>(env: &Env, text: &jni::objects::JString, what: &str) -> FfiResult<T> {
+    serde_json::from_str(&text.try_to_string(env)?).map_err(|e| FfiError::invalid_argument(format!("invalid JSON in {what}: {e}")))
+}
+
 /// Runs the body of a native method: panics and errors become Java exceptions
 /// and the method returns `T::default()` to the JVM, which ignores it.
 pub fn call<'local, T: Default>(

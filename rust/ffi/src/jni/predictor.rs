@@ -27,7 +27,7 @@ fn predictor(handle: jlong) -> FfiResult<Arc<Predictor>> {
 }
 
 fn options(env: &Env, json: &JString) -> FfiResult<InferenceOptions> {
-    Ok(serde_json::from_str(&json.try_to_string(env)?)?)
+    super::from_json(env, json, "the predictor options")
 }
 
 /// Opens a model folder through the engine's model cache (one loaded model
@@ -354,7 +354,7 @@ pub extern "system" fn Java_org_dlclassifier_Predictor_nativeApply<'local>(
 ) -> JString<'local> {
     super::call(env, |env| {
         let predictor = predictor(handle)?;
-        let settings: ApplySettings = serde_json::from_str(&settings.try_to_string(env)?)?;
+        let settings: ApplySettings = super::from_json(env, &settings, "the apply options")?;
         let tiling = settings.tiling(predictor.info());
         // Before an image file is read, so that bad settings fail at once.
         tiling.validate()?;

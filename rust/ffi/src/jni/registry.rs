@@ -43,8 +43,8 @@ pub extern "system" fn Java_org_dlclassifier_ModelBundle_nativePack<'local>(
     info: JString<'local>,
 ) -> JString<'local> {
     super::call(env, |env| {
-        let models: Vec<PathBuf> = serde_json::from_str(&models.try_to_string(env)?)?;
-        let info: BundleInfo = serde_json::from_str(&info.try_to_string(env)?)?;
+        let models: Vec<PathBuf> = super::from_json(env, &models, "the model list")?;
+        let info: BundleInfo = super::from_json(env, &info, "the bundle description")?;
         let zip = zip.try_to_string(env)?;
         json(env, &registry::pack_bundle(&models, Path::new(&zip), &info)?)
     })

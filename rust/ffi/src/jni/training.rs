@@ -145,7 +145,7 @@ pub extern "system" fn Java_org_dlclassifier_TrainingJob_nativeRun<'local>(
 ) {
     super::call(env, |env| {
         let control = control(handle)?;
-        let config = checked(serde_json::from_str(&config.try_to_string(env)?)?)?;
+        let config = checked(super::from_json(env, &config, "the training settings")?)?;
         let out_dir = out_dir.try_to_string(env)?;
         let data = TrainingData::load(data_dir.try_to_string(env)?)?;
         let mut failure = None;
