@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Export a randomly initialised smp UNet for import tests.
+"""Export a randomly initialised smp model for import tests.
 
-Usage: python smp_state_dict.py ENCODER IN_CH CLASSES OUT_DIR
+Usage: python smp_state_dict.py ENCODER IN_CH CLASSES OUT_DIR [ARCH [SIZE]]
 
-Builds smp.Unet(ENCODER, encoder_weights=None, in_channels=IN_CH,
-classes=CLASSES) after torch.manual_seed(0), runs a few train-mode forward
+Builds smp.ARCH(ENCODER, encoder_weights=None, in_channels=IN_CH,
+classes=CLASSES) after torch.manual_seed(0) (ARCH an smp class name,
+default Unet; SIZE the input side, default 64), runs a few train-mode forward
 passes on random data so BatchNorm running stats are non-trivial, switches to
 eval and writes into OUT_DIR:
   state_dict.safetensors  the state_dict; floating tensors as float32,
                           num_batches_tracked kept as int64
   model.pth               torch.save(state_dict)
-  io.safetensors          input (1, IN_CH, 64, 64) seeded randn, expected
+  io.safetensors          input (1, IN_CH, SIZE, SIZE) seeded randn, expected
                           (eval logits), both float32
 """
 import os
@@ -22,22 +23,24 @@ from safetensors.torch import save_file
 
 
 def main() -> int:
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 6, 7):
         print(__doc__, file=sys.stderr)
         return 2
     encoder, in_ch, classes, out_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    arch = sys.argv[5] if len(sys.argv) > 5 else "Unet"
+    size = int(sys.argv[6]) if len(sys.argv) > 6 else 64
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = smp.Unet(encoder, encoder_weights=None, in_channels=in_ch, classes=classes)
+    model = getattr(smp, arch)(encoder, encoder_weights=None, in_channels=in_ch, classes=classes)
 
     g = torch.Generator().manual_seed(1)
     model.train()
     with torch.no_grad():
         for _ in range(3):
-            model(torch.randn(2, in_ch, 64, 64, generator=g) * 1.5 + 0.2)
+            model(torch.randn(2, in_ch, size, size, generator=g) * 1.5 + 0.2)
     model.eval()
 
-    x = torch.randn(1, in_ch, 64, 64, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(1, in_ch, size, size, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         y = model(x).float()
 
@@ -50,7 +53,7 @@ def main() -> int:
     torch.save(model.state_dict(), os.path.join(out_dir, "model.pth"))
     save_file({"input": x.contiguous(), "expected": y.contiguous()},
               os.path.join(out_dir, "io.safetensors"))
-    print(f"{encoder} c{in_ch} k{classes}: {len(sd)} tensors, logits {tuple(y.shape)} "
+    print(f"{arch} {encoder} c{in_ch} k{classes}: {len(sd)} tensors, logits {tuple(y.shape)} "
           f"max|logits|={y.abs().max().item():.6g} -> {out_dir}")
     return 0
 

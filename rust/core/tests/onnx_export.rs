@@ -67,7 +67,7 @@ fn write_io(vs: &mut VarStore, model: &SegmentationModel, size: [i64; 4], io: &P
 #[test]
 fn every_encoder_exports_onnx_that_onnxruntime_runs_like_tch() {
     // Single-channel, RGB and 4-channel inputs; 2 and 3 classes.
-    let shapes: [(i64, i64); EncoderKind::ALL.len()] = [(1, 2), (3, 3), (4, 2), (3, 2), (4, 3), (1, 2), (2, 3), (3, 2), (1, 3), (4, 2)];
+    let shapes = [(1, 2), (3, 3), (4, 2), (3, 2), (4, 3)].into_iter().cycle();
     for (encoder, (in_channels, num_classes)) in EncoderKind::ALL.into_iter().zip(shapes) {
         let spec = ModelSpec { architecture: Architecture::Unet, encoder, in_channels, num_classes };
         let (mut vs, model) = trained_like(spec);

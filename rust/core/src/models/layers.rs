@@ -1,22 +1,37 @@
 //! Building blocks shared by the encoders and decoders, with PyTorch's
 //! initialisation and parameter names.
 
+use crate::onnx::GraphBuilder;
 use tch::nn::{self, Module, ModuleT};
 use tch::Tensor;
 
-/// A `torch.nn.Conv2d` (`weight`, optional `bias`). It keeps its geometry
-/// because tch's `Conv2D` hides it and the ONNX export needs it.
+/// A `torch.nn.Conv2d` (`weight`, optional `bias`). It keeps its geometry,
+/// which tch's `Conv2D` hides, because the ONNX export needs it and dilated
+/// encoders (DeepLab, PAN) change it after construction, as smp does.
 #[derive(Debug)]
 pub struct Conv2d {
     pub inner: nn::Conv2D,
     pub stride: i64,
     pub padding: i64,
+    pub dilation: i64,
     pub groups: i64,
+}
+
+impl Conv2d {
+    /// smp's `replace_strides_with_dilation`: stride 1, the given dilation,
+    /// and the padding that keeps the size.
+    pub fn dilate(&mut self, rate: i64) {
+        let kernel = self.inner.ws.size()[2];
+        self.stride = 1;
+        self.dilation = rate;
+        self.padding = kernel / 2 * rate;
+    }
 }
 
 impl Module for Conv2d {
     fn forward(&self, xs: &Tensor) -> Tensor {
-        self.inner.forward(xs)
+        let c = &self.inner;
+        xs.conv2d(&c.ws, c.bs.as_ref(), [self.stride; 2], [self.padding; 2], [self.dilation; 2], self.groups)
     }
 }
 
@@ -46,7 +61,7 @@ pub fn conv2d(
     bias: bool,
 ) -> Conv2d {
     let cfg = nn::ConvConfig { stride, padding, groups, bias, ..Default::default() };
-    Conv2d { inner: nn::conv2d(p, c_in, c_out, kernel, cfg), stride, padding, groups }
+    Conv2d { inner: nn::conv2d(p, c_in, c_out, kernel, cfg), stride, padding, dilation: 1, groups }
 }
 
 /// A `torch.nn.BatchNorm2d` with PyTorch's initialisation (weight 1, bias 0),
@@ -65,4 +80,31 @@ pub fn batch_norm(p: nn::Path, channels: i64, eps: f64, momentum: f64) -> BatchN
 /// `batch_norm` with PyTorch's default eps and momentum.
 pub fn batch_norm_default(p: nn::Path, channels: i64) -> BatchNorm2d {
     batch_norm(p, channels, 1e-5, 0.1)
+}
+
+/// smp's `Conv2dReLU` with BatchNorm: a convolution without bias (BatchNorm
+/// follows) padded to keep the size, BatchNorm, ReLU; named `0.*` and `1.*`.
+#[derive(Debug)]
+pub struct ConvBnRelu {
+    pub conv: Conv2d,
+    pub bn: BatchNorm2d,
+}
+
+impl ConvBnRelu {
+    pub fn new(p: nn::Path, c_in: i64, c_out: i64, kernel: i64) -> Self {
+        Self::strided(p, c_in, c_out, kernel, 1)
+    }
+
+    pub fn strided(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64) -> Self {
+        ConvBnRelu { conv: conv2d(&p / "0", c_in, c_out, kernel, stride, kernel / 2, 1, false), bn: batch_norm_default(&p / "1", c_out) }
+    }
+
+    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+    }
+
+    pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.conv(x, &self.conv, Some(&self.bn));
+        g.relu(&y)
+    }
 }

@@ -1,58 +1,23 @@
 //! Segmentation models: an encoder, a decoder and a head, with parameter names
 //! that match segmentation_models_pytorch so that its state dicts load 1:1.
 
+pub mod architectures;
 pub mod catalog;
 pub mod encoders;
 pub(crate) mod layers;
-mod unet;
 pub mod weights;
 
+pub use architectures::Architecture;
 pub use encoders::{EncoderKind, FreezeGroup};
 
 use crate::onnx::GraphBuilder;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 /// Input height and width must be multiples of this (the encoders' total stride).
 pub const OUTPUT_STRIDE: i64 = 32;
-
-/// Decoder families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Architecture {
-    Unet,
-}
-
-impl Architecture {
-    pub const ALL: [Architecture; 1] = [Architecture::Unet];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Architecture::Unet => "unet",
-        }
-    }
-}
-
-impl fmt::Display for Architecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Architecture {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Architecture::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| Error::config(format!("unknown architecture '{s}'; known: unet")))
-    }
-}
 
 /// Everything needed to build a model's variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,13 +33,13 @@ pub struct ModelSpec {
 pub struct SegmentationModel {
     spec: ModelSpec,
     encoder: Box<dyn encoders::Encoder>,
-    decoder: unet::UnetDecoder,
-    head: layers::Conv2d,
+    decoder: Box<dyn architectures::Decoder>,
 }
 
 impl SegmentationModel {
     /// Creates the model's variables under `root` (`encoder.*`, `decoder.*`,
-    /// `segmentation_head.0.*`), freshly initialised.
+    /// `segmentation_head.0.*`), freshly initialised. Architectures that need
+    /// a finer output stride get an encoder dilated the way smp dilates it.
     pub fn new(root: &nn::Path, spec: ModelSpec) -> Result<SegmentationModel> {
         if spec.in_channels < 1 {
             return Err(Error::config(format!("in_channels must be at least 1, got {}", spec.in_channels)));
@@ -82,10 +47,14 @@ impl SegmentationModel {
         if spec.num_classes < 2 {
             return Err(Error::config(format!("a pixel classifier needs at least 2 classes, got {}", spec.num_classes)));
         }
-        let encoder = spec.encoder.build(&(root / "encoder"), spec.in_channels);
-        let decoder = unet::UnetDecoder::new(&(root / "decoder"), encoder.out_channels());
-        let head = layers::conv2d(root / "segmentation_head" / "0", decoder.out_channels(), spec.num_classes, 3, 1, 1, 1, true);
-        Ok(SegmentationModel { spec, encoder, decoder, head })
+        spec.architecture.check(spec.encoder)?;
+        let mut encoder = spec.encoder.build(&(root / "encoder"), spec.in_channels);
+        let output_stride = spec.architecture.encoder_output_stride();
+        if output_stride < 32 {
+            encoder.make_dilated(output_stride)?;
+        }
+        let decoder = spec.architecture.decoder(root, encoder.out_channels(), spec.num_classes);
+        Ok(SegmentationModel { spec, encoder, decoder })
     }
 
     pub fn spec(&self) -> ModelSpec {
@@ -114,14 +83,13 @@ impl SegmentationModel {
     /// returns the name of the logits.
     pub fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> String {
         let features = self.encoder.export_onnx(g, input);
-        let x = self.decoder.export_onnx(g, &features);
-        g.conv(&x, &self.head, None)
+        self.decoder.export_onnx(g, &features)
     }
 }
 
 impl ModuleT for SegmentationModel {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let features = self.encoder.features(xs, train);
-        self.decoder.forward(&features, train).apply(&self.head)
+        self.decoder.forward(&features, train)
     }
 }

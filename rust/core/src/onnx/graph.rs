@@ -21,7 +21,9 @@ impl GraphBuilder {
         format!("{base}_{}", self.count)
     }
 
-    fn node(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>) -> String {
+    /// Adds one `op` node of the default domain; returns its output's name.
+    /// Model files use it for the operators only they need.
+    pub(crate) fn node(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>) -> String {
         let name = self.fresh(op);
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
@@ -45,14 +47,15 @@ impl GraphBuilder {
         name
     }
 
-    fn tensor(&mut self, base: &str, t: &Tensor) -> String {
+    /// A float32 initializer holding `t`, under a fresh name.
+    pub(crate) fn tensor(&mut self, base: &str, t: &Tensor) -> String {
         let values = Vec::<f32>::try_from(t.to_kind(Kind::Float).reshape([-1])).expect("a CPU tensor converts to f32");
         let name = self.fresh(base);
         self.initializer(name, &t.size(), &values)
     }
 
     /// A constant under a fixed name, stored once however many nodes use it.
-    fn constant(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
+    pub(crate) fn constant(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
         if !self.initializers.iter().any(|t| t.name.as_deref() == Some(name)) {
             self.initializer(name.to_string(), dims, values);
         }
@@ -91,6 +94,7 @@ impl GraphBuilder {
         let attributes = vec![
             ints("kernel_shape", &weight.size()[2..]),
             ints("strides", &[conv.stride; 2]),
+            ints("dilations", &[conv.dilation; 2]),
             ints("pads", &pads),
             int("group", conv.groups),
         ];
@@ -140,6 +144,15 @@ impl GraphBuilder {
         self.node("Resize", &[x, "", &scales], attributes)
     }
 
+    /// Bilinear upsampling by an integer `scale` with `align_corners=True`,
+    /// as `torch.nn.UpsamplingBilinear2d` (smp's segmentation heads) does.
+    pub fn upsample_bilinear_align_corners(&mut self, x: &str, scale: i64) -> String {
+        let s = scale as f32;
+        let scales = self.constant(&format!("upsample{scale}x_scales"), &[4], &[1.0, 1.0, s, s]);
+        let attributes = vec![string("mode", "linear"), string("coordinate_transformation_mode", "align_corners")];
+        self.node("Resize", &[x, "", &scales], attributes)
+    }
+
     /// Square max pooling with symmetric padding (padding never wins the max).
     pub fn max_pool(&mut self, x: &str, kernel: i64, stride: i64, padding: i64) -> String {
         let attributes = vec![ints("kernel_shape", &[kernel; 2]), ints("strides", &[stride; 2]), ints("pads", &[padding; 4])];
@@ -151,7 +164,10 @@ impl GraphBuilder {
     }
 
     /// The finished graph; the value `result` is renamed to `output`'s name.
+    /// Nodes that do not lead to `result` (encoder stages a decoder does not
+    /// read) and initializers no node reads are left out.
     pub fn into_graph(mut self, name: &str, input: ValueInfoProto, output: ValueInfoProto, result: &str) -> GraphProto {
+        self.prune(result);
         let output_name = output.name.clone().unwrap_or_default();
         for value in self.nodes.iter_mut().flat_map(|n| n.output.iter_mut()) {
             if value == result {
@@ -169,6 +185,23 @@ impl GraphBuilder {
     }
 }
 
+impl GraphBuilder {
+    /// Keeps only the nodes `result` depends on, and the initializers they read.
+    fn prune(&mut self, result: &str) {
+        let mut needed: std::collections::HashSet<String> = [result.to_string()].into();
+        let mut keep = vec![false; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate().rev() {
+            if node.output.iter().any(|o| needed.contains(o)) {
+                keep[i] = true;
+                needed.extend(node.input.iter().cloned());
+            }
+        }
+        let mut flags = keep.into_iter();
+        self.nodes.retain(|_| flags.next().unwrap_or(false));
+        self.initializers.retain(|t| t.name.as_ref().is_some_and(|n| needed.contains(n)));
+    }
+}
+
 /// Eval-mode BatchNorm is a per-channel affine map, so it folds into the
 /// convolution before it: one node instead of two, and the graph cannot be run
 /// with batch statistics by mistake. f64 keeps the folded values within f32
@@ -183,19 +216,23 @@ fn fold_batch_norm(conv: &Conv2d, bn: &BatchNorm2d) -> (Tensor, Tensor) {
     (weight.to_kind(Kind::Float), bias.to_kind(Kind::Float))
 }
 
-fn attribute(name: &str, kind: AttributeType) -> AttributeProto {
+pub(crate) fn attribute(name: &str, kind: AttributeType) -> AttributeProto {
     AttributeProto { name: Some(name.to_string()), r#type: Some(kind as i32), ..Default::default() }
 }
 
-fn int(name: &str, value: i64) -> AttributeProto {
+pub(crate) fn int(name: &str, value: i64) -> AttributeProto {
     AttributeProto { i: Some(value), ..attribute(name, AttributeType::Int) }
 }
 
-fn ints(name: &str, values: &[i64]) -> AttributeProto {
+pub(crate) fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto { f: Some(value), ..attribute(name, AttributeType::Float) }
+}
+
+pub(crate) fn ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto { ints: values.to_vec(), ..attribute(name, AttributeType::Ints) }
 }
 
-fn string(name: &str, value: &str) -> AttributeProto {
+pub(crate) fn string(name: &str, value: &str) -> AttributeProto {
     AttributeProto { s: Some(value.as_bytes().to_vec()), ..attribute(name, AttributeType::String) }
 }
 

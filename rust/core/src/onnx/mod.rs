@@ -2,7 +2,7 @@
 //! Our own exporter rather than `torch.onnx`, so that exporting needs no
 //! Python and the graph mirrors exactly the layers that were trained.
 
-mod graph;
+pub(crate) mod graph;
 pub mod proto;
 
 pub use graph::GraphBuilder;

@@ -50,6 +50,19 @@ pub(crate) fn tiles_covering(height: usize, width: usize, tile: usize) -> usize 
     ((area / (tile * tile) as f64).round() as usize).max(1)
 }
 
+/// `order` in batches of `batch_size`, except that a last batch of one joins
+/// the one before: training BatchNorm on a single sample fails where a
+/// decoder pools to 1x1 (DeepLab's ASPP, PAN's FPA).
+pub(crate) fn batch_chunks(order: &[usize], batch_size: usize) -> Vec<&[usize]> {
+    let mut chunks: Vec<&[usize]> = order.chunks(batch_size).collect();
+    if chunks.len() > 1 && chunks[chunks.len() - 1].len() == 1 {
+        chunks.pop();
+        let start = order.len() - 1 - chunks[chunks.len() - 1].len();
+        *chunks.last_mut().expect("two chunks") = &order[start..];
+    }
+    chunks
+}
+
 /// Starts producing the batches of one epoch. The sequence depends only on
 /// `seed` and `epoch`, so a resumed run sees the same data as an uninterrupted one.
 pub fn epoch_batches(
@@ -67,7 +80,7 @@ pub fn epoch_batches(
     std::thread::spawn(move || {
         let mut order: Vec<usize> = (0..samples).map(|i| i % images.samples.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(epoch_seed));
-        for chunk in order.chunks(batch_size) {
+        for chunk in batch_chunks(&order, batch_size) {
             let mut batch = HostBatch { images: Vec::new(), labels: Vec::new(), count: chunk.len() };
             for &i in chunk {
                 let (image, mask) = &images.samples[i];
@@ -83,4 +96,21 @@ pub fn epoch_batches(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_chunks;
+
+    #[test]
+    fn a_last_batch_of_one_joins_the_one_before() {
+        let order: Vec<usize> = (0..9).collect();
+        let sizes = |b| batch_chunks(&order, b).iter().map(|c| c.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(4), [4, 5]);
+        assert_eq!(sizes(3), [3, 3, 3]);
+        assert_eq!(sizes(2), [2, 2, 2, 3]);
+        assert_eq!(sizes(9), [9]);
+        assert_eq!(batch_chunks(&order[..1], 4), [&[0][..]]);
+        assert_eq!(batch_chunks(&order, 4).concat(), order);
+    }
 }

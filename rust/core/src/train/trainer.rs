@@ -1,7 +1,7 @@
 //! The training loop: AdamW on a segmentation model, per-epoch validation,
 //! best-model tracking, early stopping, checkpoints and the final model folder.
 
-use super::batches::{default_samples_per_epoch, epoch_batches, TrainingImages};
+use super::batches::{batch_chunks, default_samples_per_epoch, epoch_batches, TrainingImages};
 use super::checkpoint::{checkpoint_dir, RunState};
 use super::control::{EpochRecord, JobControl};
 use super::loss::Loss;
@@ -101,7 +101,7 @@ pub fn train(
     let class_weights = class_weights(data, config, num_classes)?;
     let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
     let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
-    let steps_per_epoch = samples.div_ceil(config.batch_size);
+    let steps_per_epoch = batch_chunks(&vec![0; samples], config.batch_size).len();
     let scheduler = super::Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
     let mut runner = StepRunner::with_encoder_lr_factor(
         &vs,

@@ -5,6 +5,7 @@ mod mobilenet_v2;
 mod resnet;
 
 use crate::onnx::GraphBuilder;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +23,23 @@ pub trait Encoder: fmt::Debug + Send {
     /// Adds the eval-mode `features` to `g`, reading the value `input`;
     /// returns their names in the same order.
     fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String>;
+    /// smp's `make_dilated`: stages finer than `output_stride` (16 or 8) keep
+    /// their resolution, their convolutions dilated instead of strided (see
+    /// [`dilation_rates`]). Encoders whose kind does not
+    /// [`EncoderKind::supports_dilation`] refuse.
+    fn make_dilated(&mut self, output_stride: i64) -> Result<()> {
+        Err(Error::config(format!("this encoder cannot be dilated to output stride {output_stride}")))
+    }
+}
+
+/// (stage, dilation rate) pairs of smp's `make_dilated` for an output stride:
+/// stage 4 has stride 16, stage 5 stride 32.
+pub fn dilation_rates(output_stride: i64) -> Vec<(usize, i64)> {
+    match output_stride {
+        8 => vec![(4, 2), (5, 4)],
+        16 => vec![(5, 2)],
+        _ => vec![],
+    }
 }
 
 /// The encoders the engine can build, named as segmentation_models_pytorch names them.
@@ -47,6 +65,16 @@ pub enum EncoderKind {
     EfficientNetB3,
     #[serde(rename = "efficientnet-b4")]
     EfficientNetB4,
+    #[serde(rename = "se_resnet50")]
+    SeResNet50,
+    #[serde(rename = "densenet121")]
+    DenseNet121,
+    #[serde(rename = "vgg16_bn")]
+    Vgg16Bn,
+    #[serde(rename = "mit_b0")]
+    MitB0,
+    #[serde(rename = "mit_b2")]
+    MitB2,
 }
 
 /// A set of encoder parameters that can be frozen together, from the input side.
@@ -58,7 +86,7 @@ pub struct FreezeGroup {
 }
 
 impl EncoderKind {
-    pub const ALL: [EncoderKind; 10] = [
+    pub const ALL: [EncoderKind; 15] = [
         EncoderKind::ResNet18,
         EncoderKind::ResNet34,
         EncoderKind::ResNet50,
@@ -69,6 +97,11 @@ impl EncoderKind {
         EncoderKind::EfficientNetB2,
         EncoderKind::EfficientNetB3,
         EncoderKind::EfficientNetB4,
+        EncoderKind::SeResNet50,
+        EncoderKind::DenseNet121,
+        EncoderKind::Vgg16Bn,
+        EncoderKind::MitB0,
+        EncoderKind::MitB2,
     ];
 
     /// The smp name, e.g. `resnet34`.
@@ -84,7 +117,17 @@ impl EncoderKind {
             EncoderKind::EfficientNetB2 => "efficientnet-b2",
             EncoderKind::EfficientNetB3 => "efficientnet-b3",
             EncoderKind::EfficientNetB4 => "efficientnet-b4",
+            EncoderKind::SeResNet50 => "se_resnet50",
+            EncoderKind::DenseNet121 => "densenet121",
+            EncoderKind::Vgg16Bn => "vgg16_bn",
+            EncoderKind::MitB0 => "mit_b0",
+            EncoderKind::MitB2 => "mit_b2",
         }
+    }
+
+    /// Whether smp can dilate this encoder (DeepLab and PAN need it).
+    pub fn supports_dilation(self) -> bool {
+        !matches!(self, EncoderKind::DenseNet121 | EncoderKind::Vgg16Bn | EncoderKind::MitB0 | EncoderKind::MitB2)
     }
 
     /// Builds the encoder's variables under `p` (normally `encoder`).
@@ -100,6 +143,10 @@ impl EncoderKind {
             EncoderKind::EfficientNetB2 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B2)),
             EncoderKind::EfficientNetB3 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B3)),
             EncoderKind::EfficientNetB4 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B4)),
+            EncoderKind::SeResNet50 => todo!("PLACEHOLDER se_resnet50"),
+            EncoderKind::DenseNet121 => todo!("PLACEHOLDER densenet121"),
+            EncoderKind::Vgg16Bn => todo!("PLACEHOLDER vgg16_bn"),
+            EncoderKind::MitB0 | EncoderKind::MitB2 => todo!("PLACEHOLDER mit"),
         }
     }
 
@@ -145,6 +192,10 @@ impl EncoderKind {
                 groups.push(FreezeGroup { name: "stage5", prefixes: last });
                 groups
             }
+            EncoderKind::SeResNet50 => todo!("PLACEHOLDER se_resnet50"),
+            EncoderKind::DenseNet121 => todo!("PLACEHOLDER densenet121"),
+            EncoderKind::Vgg16Bn => todo!("PLACEHOLDER vgg16_bn"),
+            EncoderKind::MitB0 | EncoderKind::MitB2 => todo!("PLACEHOLDER mit"),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! ResNet encoders (torchvision layout, as segmentation_models_pytorch uses them).
 
-use super::{Encoder, Features};
+use super::{dilation_rates, Encoder, Features};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
 use crate::onnx::GraphBuilder;
 use tch::nn;
@@ -132,6 +132,21 @@ impl Encoder for ResNet {
 
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
+    }
+
+    fn make_dilated(&mut self, output_stride: i64) -> crate::Result<()> {
+        for (stage, rate) in dilation_rates(output_stride) {
+            // Stages 2..5 are layer1..layer4.
+            for block in &mut self.layers[stage - 2] {
+                for (conv, _) in &mut block.convs {
+                    conv.dilate(rate);
+                }
+                if let Some(d) = &mut block.downsample {
+                    d.conv.dilate(rate);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {

@@ -1,34 +1,13 @@
 //! The UNet decoder of segmentation_models_pytorch (BatchNorm, nearest 2x
 //! upsampling, no attention, no center block) and its segmentation head.
 
-use super::layers::{batch_norm_default, conv2d, BatchNorm2d, Conv2d};
+use super::{Decoder, SegmentationHead};
+use crate::models::layers::ConvBnRelu;
 use crate::onnx::GraphBuilder;
 use tch::{nn, Tensor};
 
 /// smp's default decoder widths, coarsest first.
 pub const DECODER_CHANNELS: [i64; 5] = [256, 128, 64, 32, 16];
-
-/// smp's `Conv2dReLU`: a 3x3 conv without bias (BatchNorm follows), BatchNorm, ReLU.
-#[derive(Debug)]
-struct ConvBnRelu {
-    conv: Conv2d,
-    bn: BatchNorm2d,
-}
-
-impl ConvBnRelu {
-    fn new(p: nn::Path, c_in: i64, c_out: i64) -> Self {
-        ConvBnRelu { conv: conv2d(&p / "0", c_in, c_out, 3, 1, 1, 1, false), bn: batch_norm_default(&p / "1", c_out) }
-    }
-
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.conv, Some(&self.bn));
-        g.relu(&y)
-    }
-}
 
 #[derive(Debug)]
 struct DecoderBlock {
@@ -37,15 +16,17 @@ struct DecoderBlock {
 }
 
 /// Upsamples each level 2x, concatenates the encoder skip of that scale and
-/// applies two conv-BN-ReLU layers.
+/// applies two conv-BN-ReLU layers; a 3x3 head at full resolution.
 #[derive(Debug)]
-pub struct UnetDecoder {
+pub struct Unet {
     blocks: Vec<DecoderBlock>,
+    head: SegmentationHead,
 }
 
-impl UnetDecoder {
+impl Unet {
     /// `encoder_channels` as `Encoder::out_channels` returns them (input first).
-    pub fn new(p: &nn::Path, encoder_channels: &[i64]) -> UnetDecoder {
+    pub fn new(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Unet {
+        let p = &(root / "decoder");
         // The input itself (stride 1) is never a skip.
         let reversed: Vec<i64> = encoder_channels[1..].iter().rev().copied().collect();
         let mut c_in = reversed[0];
@@ -56,21 +37,20 @@ impl UnetDecoder {
                 let skip = reversed.get(i + 1).copied().unwrap_or(0);
                 let bp = p / "blocks" / i;
                 let block = DecoderBlock {
-                    conv1: ConvBnRelu::new(&bp / "conv1", c_in + skip, c_out),
-                    conv2: ConvBnRelu::new(&bp / "conv2", c_out, c_out),
+                    conv1: ConvBnRelu::new(&bp / "conv1", c_in + skip, c_out, 3),
+                    conv2: ConvBnRelu::new(&bp / "conv2", c_out, c_out, 3),
                 };
                 c_in = c_out;
                 block
             })
             .collect();
-        UnetDecoder { blocks }
+        let head = SegmentationHead::new(&(root / "segmentation_head"), DECODER_CHANNELS[DECODER_CHANNELS.len() - 1], classes, 3, 1);
+        Unet { blocks, head }
     }
+}
 
-    pub fn out_channels(&self) -> i64 {
-        DECODER_CHANNELS[DECODER_CHANNELS.len() - 1]
-    }
-
-    pub fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+impl Decoder for Unet {
+    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
         let mut levels = features[1..].iter().rev();
         let mut x = levels.next().expect("encoder features").shallow_clone();
         for block in &self.blocks {
@@ -81,11 +61,10 @@ impl UnetDecoder {
             }
             x = block.conv2.forward(&block.conv1.forward(&x, train), train);
         }
-        x
+        self.head.forward(&x)
     }
 
-    /// `forward` in eval mode as ONNX, from the names `Encoder::export_onnx` returns.
-    pub fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
+    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
         let mut levels = features[1..].iter().rev();
         let mut x = levels.next().expect("encoder features").clone();
         for block in &self.blocks {
@@ -96,6 +75,6 @@ impl UnetDecoder {
             let y = block.conv1.export_onnx(g, &x);
             x = block.conv2.export_onnx(g, &y);
         }
-        x
+        self.head.export_onnx(g, &x)
     }
 }

@@ -1,0 +1,41 @@
+//! smp's `SegmentationHead`: a convolution to class logits (with bias,
+//! `kernel // 2` padding), then bilinear upsampling with aligned corners
+//! when the decoder works below the input resolution.
+
+use crate::models::layers::{conv2d, Conv2d};
+use crate::onnx::GraphBuilder;
+use tch::nn;
+use tch::Tensor;
+
+#[derive(Debug)]
+pub struct SegmentationHead {
+    conv: Conv2d,
+    upsampling: i64,
+}
+
+impl SegmentationHead {
+    /// Variables under `p` (normally `segmentation_head`), named `0.weight`/`0.bias`.
+    pub fn new(p: &nn::Path, c_in: i64, classes: i64, kernel: i64, upsampling: i64) -> SegmentationHead {
+        SegmentationHead { conv: conv2d(p / "0", c_in, classes, kernel, 1, kernel / 2, 1, true), upsampling }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let x = xs.apply(&self.conv);
+        if self.upsampling > 1 {
+            let s = self.upsampling as f64;
+            // A scale factor, not a size, keeps traced models size-agnostic.
+            x.upsample_bilinear2d_vec(None::<&[i64]>, true, [s, s].as_slice())
+        } else {
+            x
+        }
+    }
+
+    pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.conv(x, &self.conv, None);
+        if self.upsampling > 1 {
+            g.upsample_bilinear_align_corners(&y, self.upsampling)
+        } else {
+            y
+        }
+    }
+}
