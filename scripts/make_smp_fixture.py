@@ -43,7 +43,11 @@ import segmentation_models_pytorch as smp
 from safetensors.torch import save_file
 
 ENCODERS = ["resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0",
-            "resnext50_32x4d", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3", "efficientnet-b4"]
+            "resnext50_32x4d", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3", "efficientnet-b4",
+            "se_resnet50", "densenet121", "vgg16_bn", "mit_b0", "mit_b2"]
+# Our architecture names and smp's classes, as rust/core/src/models/architectures/mod.rs has them.
+ARCHITECTURES = {"unet": "Unet", "unet++": "UnetPlusPlus", "deeplabv3": "DeepLabV3", "deeplabv3+": "DeepLabV3Plus",
+                 "fpn": "FPN", "pspnet": "PSPNet", "manet": "MAnet", "linknet": "Linknet", "pan": "PAN"}
 # Logits fixtures only for the first five; the others are compared with smp
 # at test time (tests/python_interop.rs), which keeps the fixtures small.
 CONFIGS = [(e, 3, 2) for e in ENCODERS[:5]] + [("resnet18", 1, 3)]
@@ -105,9 +109,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="smp UNet parity fixtures")
     ap.add_argument("out", nargs="?", default=os.path.join(root, "tests", "fixtures", "smp"))
     ap.add_argument("--conv-gain", type=float, default=4.0)
+    ap.add_argument("--counts-only", action="store_true",
+                    help="only write keys_*.txt, param_counts.json and architecture_counts.json")
     args = ap.parse_args()
     out = args.out
     os.makedirs(out, exist_ok=True)
+
+    # Every architecture with every encoder (3 channels, 2 classes): parameter
+    # counts, or why smp cannot build or run it on a 64x64 input.
+    arch_counts = {}
+    for name, cls in ARCHITECTURES.items():
+        arch_counts[name] = {}
+        for e in ENCODERS:
+            try:
+                torch.manual_seed(0)
+                m = getattr(smp, cls)(e, encoder_weights=None, in_channels=3, classes=2).eval()
+                with torch.no_grad():
+                    m(torch.zeros(1, 3, 64, 64))
+                arch_counts[name][e] = {"total": n_params(m), "encoder": n_params(m.encoder)}
+            except Exception as ex:  # smp's own refusal is the fixture
+                arch_counts[name][e] = {"unsupported": str(ex).splitlines()[0][:200]}
+            print(name, e, arch_counts[name][e], flush=True)
+    with open(os.path.join(out, "architecture_counts.json"), "w") as f:
+        json.dump(arch_counts, f, indent=2, sort_keys=True)
+        f.write("\n")
 
     counts = {}
     for e in ENCODERS:
@@ -123,6 +148,8 @@ def main() -> None:
     with open(os.path.join(out, "param_counts.json"), "w") as f:
         json.dump(counts, f, indent=2, sort_keys=True)
         f.write("\n")
+    if args.counts_only:
+        return
 
     for e, c, k in CONFIGS:
         torch.manual_seed(0)

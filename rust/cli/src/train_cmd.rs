@@ -57,9 +57,17 @@ pub struct TrainArgs {
     /// Encoder freeze groups to keep fixed (see `dlclassifier catalog`).
     #[arg(long, value_delimiter = ',')]
     freeze: Vec<String>,
-    /// Local state dict to initialise from (.safetensors, .pt, .pth).
+    /// Local state dict of a whole model to initialise from (.safetensors, .pt, .pth).
     #[arg(long)]
     init_weights: Option<PathBuf>,
+    /// Pretrained encoder weights: a weight-set name listed by `dlclassifier
+    /// catalog` (imagenet, lunit-swav...) found in --weights-dir, or a file.
+    #[arg(long)]
+    encoder_weights: Option<String>,
+    /// Folder of named weight files (default $DLC_WEIGHTS_DIR, else
+    /// ~/.cache/dlclassifier/weights).
+    #[arg(long)]
+    weights_dir: Option<PathBuf>,
     /// auto, cpu, cuda, cuda:N or mps.
     #[arg(long)]
     device: Option<String>,
@@ -124,6 +132,12 @@ impl TrainArgs {
         }
         if let Some(p) = &self.init_weights {
             c.init_weights = Some(p.clone());
+        }
+        if let Some(w) = &self.encoder_weights {
+            c.encoder_weights = Some(w.clone());
+        }
+        if let Some(d) = &self.weights_dir {
+            c.weights_dir = Some(d.clone());
         }
         if let Some(d) = &self.device {
             c.device = d.parse()?;

@@ -1,11 +1,25 @@
-//! What the engine can build: architectures, encoders, parameter counts and
-//! the encoder groups that can be frozen.
+//! What the engine can build: architectures, the encoders each accepts,
+//! parameter counts, the encoder groups that can be frozen, and the
+//! pretrained weight sets with their licences and whether their files are here.
 
+use super::pretrained::{self, WeightSet};
 use super::{Architecture, EncoderKind, FreezeGroup, ModelSpec, SegmentationModel};
 use crate::Result;
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use tch::nn::VarStore;
 use tch::Device;
+
+/// A named weight set of an encoder, and its file in the weights folder if present.
+#[derive(Debug, Clone, Serialize)]
+pub struct PretrainedInfo {
+    #[serde(flatten)]
+    pub set: WeightSet,
+    pub file: Option<PathBuf>,
+}
 
 /// One encoder as the catalog lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -16,6 +30,7 @@ pub struct EncoderInfo {
     /// Trainable parameters of the whole model, 3 input channels, 2 classes.
     pub model_parameters: i64,
     pub freeze_groups: Vec<FreezeGroup>,
+    pub pretrained: Vec<PretrainedInfo>,
 }
 
 /// One architecture and the encoders it accepts.
@@ -41,17 +56,38 @@ pub fn parameter_counts(spec: ModelSpec) -> Result<(i64, i64)> {
     Ok((total, encoder))
 }
 
-/// Every buildable architecture/encoder combination with its parameter counts.
+/// [`parameter_counts`] of the catalog's specs, computed once per process:
+/// building every model takes seconds.
+fn cached_counts(spec: ModelSpec) -> Result<(i64, i64)> {
+    static COUNTS: Lazy<Mutex<HashMap<(Architecture, EncoderKind), (i64, i64)>>> = Lazy::new(Default::default);
+    let key = (spec.architecture, spec.encoder);
+    if let Some(counts) = COUNTS.lock().get(&key) {
+        return Ok(*counts);
+    }
+    let counts = parameter_counts(spec)?;
+    COUNTS.lock().insert(key, counts);
+    Ok(counts)
+}
+
+/// Every buildable architecture/encoder combination (those smp can build)
+/// with its parameter counts, and each encoder's weight sets as found in the
+/// default weights folder.
 pub fn catalog() -> Result<Vec<ArchitectureInfo>> {
+    let dir = pretrained::weights_dir(None);
     Architecture::ALL
         .into_iter()
         .map(|architecture| {
             let encoders = EncoderKind::ALL
                 .into_iter()
+                .filter(|e| architecture.check(*e).is_ok())
                 .map(|encoder| {
                     let (model_parameters, encoder_parameters) =
-                        parameter_counts(ModelSpec { architecture, encoder, in_channels: 3, num_classes: 2 })?;
-                    Ok(EncoderInfo { name: encoder.name(), encoder_parameters, model_parameters, freeze_groups: encoder.freeze_groups() })
+                        cached_counts(ModelSpec { architecture, encoder, in_channels: 3, num_classes: 2 })?;
+                    let pretrained = pretrained::weight_sets(encoder)
+                        .into_iter()
+                        .map(|set| PretrainedInfo { file: dir.as_deref().and_then(|d| pretrained::find_file(&set, d)), set })
+                        .collect();
+                    Ok(EncoderInfo { name: encoder.name(), encoder_parameters, model_parameters, freeze_groups: encoder.freeze_groups(), pretrained })
                 })
                 .collect::<Result<_>>()?;
             Ok(ArchitectureInfo { name: architecture.name(), encoders })

@@ -5,6 +5,7 @@ pub mod architectures;
 pub mod catalog;
 pub mod encoders;
 pub(crate) mod layers;
+pub mod pretrained;
 pub mod weights;
 
 pub use architectures::Architecture;

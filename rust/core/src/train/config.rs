@@ -43,8 +43,16 @@ pub struct TrainingConfig {
     pub name: Option<String>,
     pub architecture: Architecture,
     pub encoder: EncoderKind,
-    /// Optional local state dict (smp / torchvision names) to start from.
+    /// Optional local state dict of a whole model (smp names, e.g. a model
+    /// trained by the Python extension) to start from.
     pub init_weights: Option<PathBuf>,
+    /// Pretrained encoder weights: the name of a weight set of the encoder
+    /// (`imagenet`, `lunit-swav`...; see `models::pretrained`) looked for in
+    /// `weights_dir`, or a path to an encoder-only state dict.
+    pub encoder_weights: Option<String>,
+    /// Where named weight sets are looked for; default `DLC_WEIGHTS_DIR`,
+    /// else `~/.cache/dlclassifier/weights`.
+    pub weights_dir: Option<PathBuf>,
     /// Side of the square training crops; a multiple of 32.
     pub tile_size: usize,
     /// Downsample factor the tiles were exported at; recorded for inference.
@@ -97,6 +105,8 @@ impl Default for TrainingConfig {
             architecture: Architecture::Unet,
             encoder: EncoderKind::ResNet34,
             init_weights: None,
+            encoder_weights: None,
+            weights_dir: None,
             tile_size: 256,
             downsample: 1.0,
             batch_size: 8,

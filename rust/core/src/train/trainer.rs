@@ -10,7 +10,7 @@ use super::step::StepRunner;
 use super::{MonitorMetric, TrainingConfig};
 use crate::data::TrainingData;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
-use crate::models::{weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
+use crate::models::{pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
 use crate::{onnx, Error, Result};
 use ndarray::{Array2, Array3};
@@ -46,6 +46,12 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<TrainingOutcome> {
     config.validate()?;
+    config.architecture.check(config.encoder)?;
+    let encoder_weights = config
+        .encoder_weights
+        .as_deref()
+        .map(|w| pretrained::resolve(config.encoder, w, pretrained::weights_dir(config.weights_dir.as_deref()).as_deref()))
+        .transpose()?;
     model_dir::ensure_writable(out_dir, config.overwrite)?;
     if let Some(n) = config.threads {
         tch::set_num_threads(n as i32);
@@ -77,6 +83,10 @@ pub fn train(
             return Err(report.misfit(path));
         }
         tracing::info!(loaded = report.loaded, missing = report.missing.len(), unexpected = report.unexpected.len(), "initial weights loaded");
+    }
+    if let Some(path) = &encoder_weights {
+        let report = pretrained::load_encoder_weights(&vs, path)?;
+        tracing::info!(file = %path.display(), loaded = report.loaded, unexpected = ?report.unexpected, notes = ?report.notes, "pretrained encoder weights loaded");
     }
 
     let resumed = if config.resume { RunState::load(&ckpt_dir, &mut vs, &mut best_vs)? } else { None };
@@ -360,7 +370,7 @@ fn build_metadata(
         architecture: ArchitectureMeta {
             kind: spec.architecture,
             backbone: spec.encoder,
-            use_pretrained: config.init_weights.is_some(),
+            use_pretrained: config.init_weights.is_some() || config.encoder_weights.is_some(),
             in_channels: spec.in_channels,
             num_classes: spec.num_classes,
         },

@@ -1,8 +1,11 @@
 package org.dlclassifier;
 
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What the engine can build: architectures, their encoders with parameter
@@ -156,12 +159,19 @@ public final class Catalog {
         private final long encoderParameters;
         private final long modelParameters;
         private final List<FreezeGroup> freezeGroups;
+        private final List<WeightSet> pretrained;
 
         Encoder(Map<String, Object> json) {
             name = JsonFields.string(json, "name");
             encoderParameters = JsonFields.longInteger(json, "encoder_parameters");
             modelParameters = JsonFields.longInteger(json, "model_parameters");
             freezeGroups = JsonFields.objects(JsonFields.list(json, "freeze_groups"), FreezeGroup::new);
+            pretrained = JsonFields.objects(JsonFields.list(json, "pretrained"), WeightSet::new);
+        }
+
+        /** @return the pretrained weight sets this encoder can load from local files */
+        public List<WeightSet> pretrained() {
+            return pretrained;
         }
 
         /** @return the name, as {@link TrainingConfig.Builder#encoder(String)} takes it */
@@ -187,6 +197,58 @@ public final class Catalog {
         @Override
         public String toString() {
             return name;
+        }
+    }
+
+    /**
+     * Pretrained encoder weights the engine knows by name. Their files are never downloaded: put
+     * them in the weights folder under {@link #fileStem()} with a {@code .safetensors},
+     * {@code .pth}, {@code .pt} or {@code .bin} extension.
+     */
+    public static final class WeightSet {
+        private final String name;
+        private final String fileStem;
+        private final String source;
+        private final String licence;
+        private final Path file;
+
+        WeightSet(Map<String, Object> json) {
+            name = JsonFields.string(json, "name");
+            fileStem = JsonFields.string(json, "file_stem");
+            source = JsonFields.string(json, "source");
+            licence = JsonFields.string(json, "licence");
+            String path = JsonFields.string(json, "file");
+            file = path == null ? null : Paths.get(path);
+        }
+
+        /** @return the name {@link TrainingConfig.Builder#encoderWeights(String)} takes */
+        public String name() {
+            return name;
+        }
+
+        /** @return the file name, without extension, looked for in the weights folder */
+        public String fileStem() {
+            return fileStem;
+        }
+
+        /** @return what the weights were trained on and where they are published */
+        public String source() {
+            return source;
+        }
+
+        /** @return the terms of use as their publishers state them; check before use */
+        public String licence() {
+            return licence;
+        }
+
+        /** @return the file in the default weights folder, if it is there */
+        public Optional<Path> file() {
+            return Optional.ofNullable(file);
+        }
+
+        @Override
+        public String toString() {
+            return name + (file == null ? " (no file)" : " " + file);
         }
     }
 

@@ -133,6 +133,11 @@ public final class TrainingConfig {
         return Optional.ofNullable(JsonFields.string(values, "init_weights")).map(Paths::get);
     }
 
+    /** @return the pretrained encoder weights (a weight-set name or a file), if set */
+    public Optional<String> encoderWeights() {
+        return Optional.ofNullable(JsonFields.string(values, "encoder_weights"));
+    }
+
     /** @return the side of the square training crops in pixels */
     public int tileSize() {
         return JsonFields.integer(values, "tile_size");
@@ -350,7 +355,9 @@ public final class TrainingConfig {
         }
 
         /**
-         * @param architecture the decoder family, as the catalog names it (default {@code unet})
+         * @param architecture the decoder family, as the catalog names it: {@code unet} (default),
+         *     {@code unet++}, {@code deeplabv3}, {@code deeplabv3+}, {@code fpn}, {@code pspnet},
+         *     {@code manet}, {@code linknet}, {@code pan} (segmentation_models_pytorch's)
          * @return this builder
          */
         public Builder architecture(String architecture) {
@@ -359,8 +366,9 @@ public final class TrainingConfig {
 
         /**
          * @param encoder the encoder, as the catalog names it: {@code resnet18}, {@code resnet34}
-         *     (default), {@code resnet50}, {@code resnext50_32x4d}, {@code mobilenet_v2},
-         *     {@code efficientnet-b0} to {@code efficientnet-b4}
+         *     (default), {@code resnet50}, {@code resnext50_32x4d}, {@code se_resnet50},
+         *     {@code mobilenet_v2}, {@code efficientnet-b0} to {@code efficientnet-b4},
+         *     {@code densenet121}, {@code vgg16_bn}, {@code mit_b0}, {@code mit_b2}
          * @return this builder
          */
         public Builder encoder(String encoder) {
@@ -368,12 +376,34 @@ public final class TrainingConfig {
         }
 
         /**
-         * @param stateDict a local smp / torchvision state dict ({@code .safetensors}) to start
-         *     from; null: random initialisation (default)
+         * @param stateDict a local state dict of a whole model with smp names ({@code .safetensors},
+         *     {@code .pt}, {@code .pth}), e.g. one trained by the Python extension, to start from;
+         *     null: random initialisation (default)
          * @return this builder
          */
         public Builder initWeights(Path stateDict) {
             return set("init_weights", stateDict == null ? null : stateDict.toAbsolutePath().toString());
+        }
+
+        /**
+         * @param weights pretrained encoder weights: the name of one of the encoder's weight sets
+         *     ({@link Catalog.Encoder#pretrained()}: {@code imagenet}, and for resnet50
+         *     {@code lunit-swav}, {@code lunit-bt}, {@code kather100k}, {@code tcga-brca}), whose
+         *     file is looked for in the weights folder, or the path of an encoder-only state dict
+         *     (torchvision / timm / smp names); null: none (default). Nothing is downloaded.
+         * @return this builder
+         */
+        public Builder encoderWeights(String weights) {
+            return set("encoder_weights", weights);
+        }
+
+        /**
+         * @param folder where named weight sets are looked for; null (default):
+         *     {@code $DLC_WEIGHTS_DIR}, else {@code ~/.cache/dlclassifier/weights}
+         * @return this builder
+         */
+        public Builder weightsDir(Path folder) {
+            return set("weights_dir", folder == null ? null : folder.toAbsolutePath().toString());
         }
 
         /**
