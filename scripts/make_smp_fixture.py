@@ -116,7 +116,8 @@ def main() -> None:
     os.makedirs(out, exist_ok=True)
 
     # Every architecture with every encoder (3 channels, 2 classes): parameter
-    # counts, or why smp cannot build or run it on a 64x64 input.
+    # counts, or why smp cannot build or run it on a 64x64 input (128x128 for
+    # PAN, whose pyramid pools three times below stride 16).
     arch_counts = {}
     for name, cls in ARCHITECTURES.items():
         arch_counts[name] = {}
@@ -125,7 +126,8 @@ def main() -> None:
                 torch.manual_seed(0)
                 m = getattr(smp, cls)(e, encoder_weights=None, in_channels=3, classes=2).eval()
                 with torch.no_grad():
-                    m(torch.zeros(1, 3, 64, 64))
+                    side = 128 if cls == "PAN" else 64
+                    m(torch.zeros(1, 3, side, side))
                 arch_counts[name][e] = {"total": n_params(m), "encoder": n_params(m.encoder)}
             except Exception as ex:  # smp's own refusal is the fixture
                 arch_counts[name][e] = {"unsupported": str(ex).splitlines()[0][:200]}

@@ -23,7 +23,11 @@ pub struct TrainArgs {
     from_model: Option<PathBuf>,
     #[arg(long)]
     name: Option<String>,
-    /// Encoder: resnet18, resnet34, resnet50, resnext50_32x4d, mobilenet_v2, efficientnet-b0 .. efficientnet-b4.
+    /// unet (default), unet++, deeplabv3, deeplabv3+, fpn, pspnet, manet, linknet, pan.
+    #[arg(long)]
+    architecture: Option<String>,
+    /// Encoder: resnet18, resnet34, resnet50, resnext50_32x4d, se_resnet50, mobilenet_v2,
+    /// efficientnet-b0 .. efficientnet-b4, densenet121, vgg16_bn, mit_b0, mit_b2.
     #[arg(long)]
     encoder: Option<String>,
     #[arg(long)]
@@ -105,6 +109,9 @@ impl TrainArgs {
         c.overwrite = self.overwrite;
         // A new model gets its own name (by default the output folder's).
         c.name = self.name.clone();
+        if let Some(v) = &self.architecture {
+            c.architecture = v.parse()?;
+        }
         if let Some(v) = &self.encoder {
             c.encoder = v.parse()?;
         }

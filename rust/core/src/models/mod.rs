@@ -74,6 +74,10 @@ impl SegmentationModel {
                         "input height and width must be positive multiples of {OUTPUT_STRIDE}, got {h}x{w}"
                     )));
                 }
+                let min = self.spec.architecture.min_input_size();
+                if *h < min || *w < min {
+                    return Err(Error::config(format!("{} needs inputs of at least {min}x{min}, got {h}x{w}", self.spec.architecture)));
+                }
                 Ok(())
             }
             _ => Err(Error::config(format!("expected a [N, C, H, W] input, got shape {size:?}"))),

@@ -149,6 +149,11 @@ impl TrainingConfig {
         if self.tile_size == 0 || self.tile_size % stride != 0 {
             return Err(Error::config(format!("tile_size must be a positive multiple of {stride}, got {}", self.tile_size)));
         }
+        let min = self.architecture.min_input_size() as usize;
+        if self.tile_size < min {
+            return Err(Error::config(format!("{} needs tile_size of at least {min}, got {}", self.architecture, self.tile_size)));
+        }
+        self.architecture.check(self.encoder)?;
         if self.batch_size == 0 {
             return Err(Error::config("batch_size must be at least 1"));
         }
@@ -232,6 +237,16 @@ mod tests {
         assert!(bad(|c| c.batch_size = 0).contains("batch_size"));
         assert!(bad(|c| c.learning_rate = -1.0).contains("learning_rate"));
         assert!(bad(|c| c.encoder_lr_factor = 0.0).contains("encoder_lr_factor"));
+        assert!(bad(|c| {
+            c.architecture = Architecture::Pan;
+            c.tile_size = 64;
+        })
+        .contains("pan needs tile_size of at least 128"));
+        assert!(bad(|c| {
+            c.architecture = Architecture::DeepLabV3;
+            c.encoder = EncoderKind::Vgg16Bn;
+        })
+        .contains("deeplabv3 needs a dilated encoder"));
         assert!(bad(|c| c.encoder_lr_factor = 1.5).contains("encoder_lr_factor"));
         assert!(bad(|c| c.encoder_lr_factor = f64::NAN).contains("encoder_lr_factor"));
         assert!(bad(|c| c.frozen_groups = vec!["layer9".into()]).contains("no freeze group 'layer9'"));

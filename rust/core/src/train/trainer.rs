@@ -46,7 +46,6 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<TrainingOutcome> {
     config.validate()?;
-    config.architecture.check(config.encoder)?;
     let encoder_weights = config
         .encoder_weights
         .as_deref()
