@@ -14,9 +14,12 @@ Writes into OUT_DIR:
   resnet18_ref.safetensors input (2, 3, 64, 64); f1..f5: the encoder features
                           (relu(bn1(conv1)), layer1..layer4) in eval mode;
                           h1..h5: the same for the float16-rounded weights
-  unet_checkpoint.pt      {"model_state_dict": smp.Unet("resnet18", in_channels=1,
-                          classes=2) state dict, "optimizer_state_dict": Adam's,
-                          "epoch", "config"}
+  unet_checkpoint.pt      a checkpoint as the Python extension writes it:
+                          {"best_model_state": smp.Unet("resnet18",
+                          in_channels=1, classes=2) state dict,
+                          "model_state_dict": the last epoch's (other
+                          values), "optimizer_state_dict": Adam's,
+                          "training_config", "training_history"}
   unet_ref.safetensors    input (1, 1, 64, 64) and its eval logits
   tensors.pt              {"f32", "f16", "bf16", "f64", "i64", "transposed",
                           "offset_view", "shared_a", "shared_b", "scalar"}:
@@ -105,13 +108,15 @@ def main() -> int:
     loss.backward()
     opt.step()
     settle_bn(unet, 1, 4)
+    last = {k: (v * 1.5 if v.is_floating_point() else v) for k, v in unet.state_dict().items()}
     torch.save({
-        "model_state_dict": unet.state_dict(),
+        "model_state_dict": last,
+        "best_model_state": unet.state_dict(),
         "optimizer_state_dict": opt.state_dict(),
-        "epoch": 3,
-        "best_score": 0.5,
-        "config": {"architecture": "unet", "encoder": "resnet18", "in_channels": 1,
-                   "classes": ["Background", "Foreground"], "tile_size": 64, "lr": 1e-3, "ok": True, "none": None},
+        "training_config": {"model_type": "unet", "architecture": {"backbone": "resnet18"},
+                            "input_config": {"num_channels": 1}, "classes": ["Background", "Foreground"],
+                            "tile_size": 64, "lr": 1e-3, "ok": True, "none": None},
+        "training_history": [{"epoch": 1, "mean_iou": 0.5, "val_loss": 0.7}],
     }, p("unet_checkpoint.pt"))
     xu = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():

@@ -98,7 +98,8 @@ fn smp_training_checkpoint_gives_a_usable_model() {
     let model = SegmentationModel::new(&vs.root(), spec).unwrap();
     let report = weights::load_state_dict(&vs, &files().join("unet_checkpoint.pt"), true).unwrap();
     assert!(report.is_exact(), "{:?}", report.problems());
-    assert!(report.notes.iter().any(|n| n.contains("'model_state_dict'") && n.contains("optimizer_state_dict")), "{:?}", report.notes);
+    // The best epoch's weights, not the last epoch's.
+    assert!(report.notes.iter().any(|n| n.contains("'best_model_state'") && n.contains("model_state_dict")), "{:?}", report.notes);
     let io = safetensors("unet_ref.safetensors");
     let logits = tch::no_grad(|| model.forward_t(&io["input"], false));
     let diff = max_diff(&logits, &io["expected"]);
@@ -119,7 +120,7 @@ fn wrong_encoders_are_refused_with_every_mismatch_listed() {
     assert!(err.contains("missing: conv1.weight") && err.contains("unexpected: features.0.0.weight"), "{err}");
     // A resnet18 checkpoint whose first conv has 1 input channel, into a 3-channel encoder.
     let err = weights::load_state_dict(&bare, &files().join("unet_checkpoint.pt"), true).unwrap_err().to_string();
-    assert!(err.contains("missing: conv1.weight") && err.contains("note: took the state dict under the checkpoint key 'model_state_dict'"), "{err}");
+    assert!(err.contains("missing: conv1.weight") && err.contains("note: took the state dict under the checkpoint key 'best_model_state'"), "{err}");
     let err = weights::load_state_dict(&vs, &files().join("resnet18.pth"), true).unwrap_err().to_string();
     assert!(err.contains("missing: encoder.conv1.weight") && err.contains("unexpected: conv1.weight"), "{err}");
     // Non-strict loads still list the shape mismatch and copy nothing mis-shaped.

@@ -536,8 +536,10 @@ fn collect_storages(v: &Value, out: &mut Vec<StorageRef>, depth: usize) -> std::
     Ok(())
 }
 
-/// Keys under which checkpoints commonly keep the model's state dict, in the order tried.
-const NESTED_KEYS: [&str; 6] = ["state_dict", "model_state_dict", "model", "module", "net", "network"];
+/// Keys under which checkpoints commonly keep the model's state dict, in the
+/// order tried; the Python extension keeps the best epoch's weights under
+/// `best_model_state` beside the last epoch's `model_state_dict`.
+const NESTED_KEYS: [&str; 7] = ["best_model_state", "state_dict", "model_state_dict", "model", "module", "net", "network"];
 
 /// The named tensors of a `torch.save` file: the state dict itself, or the
 /// one nested in a checkpoint dict. Returns the tensors and notes on what was
