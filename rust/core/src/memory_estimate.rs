@@ -105,51 +105,92 @@ impl Profile {
     }
 }
 
+/// What the size rules know of one graph value.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    /// An image-like `[N, C, h, w]` value: channels and area relative to the input.
+    Pixels(f64, f64),
+    /// A small value (a shape, an index, pooling matrices); `Some(area)` when
+    /// it is, or is computed from, the shape of a value of that area.
+    Small(Option<f64>),
+}
+
 /// Σ of all layer outputs and the largest (inputs + output) of one layer, in
 /// elements per input pixel, by propagating channels and the spatial scale
-/// through the graph.
+/// through the graph. Layers without a rule of their own (activations,
+/// normalizations, attention) are taken to be as large as their largest input.
 fn layer_sizes(g: &GraphBuilder, in_channels: f64) -> Result<(f64, f64)> {
-    // (channels, area relative to the input) of every value.
-    let mut values: HashMap<&str, (f64, f64)> = HashMap::from([(crate::onnx::INPUT, (in_channels, 1.0))]);
+    let mut values: HashMap<&str, Value> = HashMap::from([(crate::onnx::INPUT, Value::Pixels(in_channels, 1.0))]);
     let (mut sum, mut largest) = (0.0f64, 0.0f64);
     for node in g.nodes() {
         let op = node.op_type.as_deref().unwrap_or_default();
-        let input = |i: usize| -> Result<(f64, f64)> {
-            let name = node.input.get(i).map(String::as_str).unwrap_or_default();
-            values.get(name).copied().ok_or_else(|| Error::Model(format!("memory estimate: {op} reads unknown value '{name}'")))
+        let inputs: Vec<Value> = node
+            .input
+            .iter()
+            .map(|name| {
+                values.get(name.as_str()).copied().or_else(|| g.initializer_dims(name).map(|_| Value::Small(None))).unwrap_or(Value::Small(None))
+            })
+            .collect();
+        let pixels = |i: usize| match inputs.get(i) {
+            Some(Value::Pixels(c, a)) => Ok((*c, *a)),
+            _ => Err(Error::Model(format!("memory estimate: {op} expects an image as input {i}"))),
+        };
+        let shape_area = |i: usize| match inputs.get(i) {
+            Some(Value::Small(area)) => *area,
+            Some(Value::Pixels(_, a)) => Some(*a),
+            None => None,
         };
         let stride = || node.attribute.iter().find(|a| a.name.as_deref() == Some("strides")).and_then(|a| a.ints.first()).copied().unwrap_or(1) as f64;
-        let (channels, area) = match op {
-            "Conv" => {
+        let largest_input = inputs.iter().filter_map(|v| if let Value::Pixels(c, a) = v { Some((*c, *a)) } else { None }).max_by(|x, y| (x.0 * x.1).total_cmp(&(y.0 * y.1)));
+        let out = match op {
+            "Conv" | "ConvTranspose" => {
                 let weight = g
                     .initializer_dims(&node.input[1])
-                    .ok_or_else(|| Error::Model("memory estimate: a Conv without weights".into()))?;
-                (weight[0] as f64, input(0)?.1 / (stride() * stride()))
+                    .ok_or_else(|| Error::Model(format!("memory estimate: a {op} without weights")))?;
+                let (_, area) = pixels(0)?;
+                if op == "Conv" {
+                    Value::Pixels(weight[0] as f64, area / (stride() * stride()))
+                } else {
+                    let group = node.attribute.iter().find(|a| a.name.as_deref() == Some("group")).and_then(|a| a.i).unwrap_or(1);
+                    Value::Pixels((weight[1] * group) as f64, area * stride() * stride())
+                }
             }
-            "MaxPool" => {
-                let (c, a) = input(0)?;
-                (c, a / (stride() * stride()))
-            }
-            "Relu" | "Sigmoid" | "Clip" => input(0)?,
-            // Broadcasting (squeeze-and-excitation) keeps the larger operand's shape.
-            "Add" | "Mul" => {
-                let (a, b) = (input(0)?, input(1)?);
-                if a.0 * a.1 >= b.0 * b.1 { a } else { b }
-            }
-            "Concat" => (node.input.iter().enumerate().map(|(i, _)| input(i).map(|v| v.0)).sum::<Result<f64>>()?, input(0)?.1),
-            "Resize" => {
-                let (c, a) = input(0)?;
-                (c, a * 4.0)
+            "MaxPool" | "AveragePool" => {
+                let (c, a) = pixels(0)?;
+                Value::Pixels(c, a / (stride() * stride()))
             }
             // A [N, C, 1, 1] result: nothing per pixel.
-            "GlobalAveragePool" => (input(0)?.0, 0.0),
-            other => return Err(Error::Model(format!("memory estimate: no size rule for the {other} layer"))),
+            "GlobalAveragePool" => Value::Pixels(pixels(0)?.0, 0.0),
+            "Concat" if inputs.iter().all(|v| matches!(v, Value::Pixels(..))) => {
+                Value::Pixels((0..inputs.len()).map(|i| pixels(i).map(|v| v.0)).sum::<Result<f64>>()?, pixels(0)?.1)
+            }
+            "Resize" => {
+                let (c, a) = pixels(0)?;
+                match node.input.get(2).and_then(|s| g.initializer_values(s)) {
+                    Some(scales) if scales.len() == 4 => Value::Pixels(c, a * (scales[2] * scales[3]) as f64),
+                    // Resized to the size of another value, given through `sizes`.
+                    _ => Value::Pixels(c, shape_area(3).unwrap_or(a)),
+                }
+            }
+            "Expand" => {
+                let (c, a) = pixels(0)?;
+                Value::Pixels(c, shape_area(1).unwrap_or(a))
+            }
+            "Shape" => Value::Small(shape_area(0)),
+            _ => match largest_input {
+                Some((c, a)) => Value::Pixels(c, a),
+                // Arithmetic on shapes and indices stays small.
+                None => Value::Small((0..inputs.len()).find_map(shape_area)),
+            },
         };
-        let out = channels * area;
-        let inputs: f64 = node.input.iter().filter_map(|n| values.get(n.as_str())).map(|(c, a)| c * a).sum();
-        sum += out;
-        largest = largest.max(out + inputs);
-        values.insert(node.output[0].as_str(), (channels, area));
+        if let Value::Pixels(c, a) = out {
+            let read: f64 = inputs.iter().map(|v| if let Value::Pixels(c, a) = v { c * a } else { 0.0 }).sum();
+            sum += c * a;
+            largest = largest.max(c * a + read);
+        }
+        for output in &node.output {
+            values.insert(output.as_str(), out);
+        }
     }
     Ok((sum, largest))
 }
@@ -250,6 +291,20 @@ mod tests {
             assert!(half.activations < one.activations);
             let inference = estimate_inference(spec(encoder), 128, 1, false).unwrap();
             assert!(inference.total < one.total && inference.gradients == 0, "{encoder}: {inference:?} vs {one:?}");
+        }
+    }
+
+    #[test]
+    fn every_architecture_has_an_estimate_between_its_encoders_and_a_multiple_of_it() {
+        let encoder_only = estimate_training(spec(EncoderKind::ResNet18), 256, 2, false).unwrap();
+        for architecture in Architecture::ALL {
+            let s = ModelSpec { architecture, encoder: EncoderKind::ResNet18, in_channels: 3, num_classes: 2 };
+            let e = estimate_training(s, 256, 2, false).unwrap();
+            let i = estimate_inference(s, 256, 2, false).unwrap();
+            // Dilated encoders (DeepLab, PAN) keep their last stages at higher
+            // resolution; no decoder costs more than a few encoders.
+            assert!(e.activations > encoder_only.activations / 4 && e.activations < encoder_only.activations * 12, "{architecture}: {e:?} vs unet {encoder_only:?}");
+            assert!(i.total < e.total && i.activations > 0, "{architecture}: {i:?}");
         }
     }
 

@@ -71,7 +71,7 @@ fn every_architecture_gives_smps_logits() {
     for architecture in Architecture::ALL.into_iter().filter(|a| *a != Architecture::Unet) {
         let encoder = EncoderKind::ResNet18;
         if selected(architecture, encoder) {
-            assert_smp_parity(architecture, encoder, 3, 3, 64);
+            assert_smp_parity(architecture, encoder, 3, 3, architecture.min_input_size().max(64));
         }
     }
 }
@@ -112,4 +112,19 @@ fn our_torchscript_loads_in_python_torch_with_the_same_output() {
     let atol = 1e-4 * expected.abs().max().double_value(&[]).max(1.0);
     let out = run_python("tests/python/torchscript_parity.py", &[pt.to_str().unwrap(), io_file.to_str().unwrap(), "--atol", &atol.to_string()]);
     assert!(out.status.success(), "Python torch disagrees with our model");
+}
+
+#[test]
+fn dilated_encoders_give_smps_logits() {
+    // DeepLabV3+ dilates stage 5 (output stride 16), DeepLabV3 stages 4 and 5 (8).
+    for encoder in [EncoderKind::MobileNetV2, EncoderKind::EfficientNetB0, EncoderKind::ResNeXt50_32x4d] {
+        assert_smp_parity(Architecture::DeepLabV3Plus, encoder, 3, 2, 64);
+    }
+    assert_smp_parity(Architecture::DeepLabV3, EncoderKind::EfficientNetB2, 1, 2, 64);
+}
+
+#[test]
+fn mit_under_fpn_gives_smps_logits() {
+    // FPN reads strides 4..32 only, past the Mix Transformer's empty stride-2 feature.
+    assert_smp_parity(Architecture::Fpn, EncoderKind::MitB0, 3, 2, 64);
 }

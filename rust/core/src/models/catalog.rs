@@ -9,7 +9,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tch::nn::VarStore;
 use tch::Device;
 
@@ -73,7 +73,11 @@ fn cached_counts(spec: ModelSpec) -> Result<(i64, i64)> {
 /// with its parameter counts, and each encoder's weight sets as found in the
 /// default weights folder.
 pub fn catalog() -> Result<Vec<ArchitectureInfo>> {
-    let dir = pretrained::weights_dir(None);
+    catalog_with(pretrained::weights_dir(None).as_deref())
+}
+
+/// [`catalog`] with the weight files looked for in `weights_dir`.
+pub fn catalog_with(weights_dir: Option<&Path>) -> Result<Vec<ArchitectureInfo>> {
     Architecture::ALL
         .into_iter()
         .map(|architecture| {
@@ -85,7 +89,7 @@ pub fn catalog() -> Result<Vec<ArchitectureInfo>> {
                         cached_counts(ModelSpec { architecture, encoder, in_channels: 3, num_classes: 2 })?;
                     let pretrained = pretrained::weight_sets(encoder)
                         .into_iter()
-                        .map(|set| PretrainedInfo { file: dir.as_deref().and_then(|d| pretrained::find_file(&set, d)), set })
+                        .map(|set| PretrainedInfo { file: weights_dir.and_then(|d| pretrained::find_file(&set, d)), set })
                         .collect();
                     Ok(EncoderInfo { name: encoder.name(), encoder_parameters, model_parameters, freeze_groups: encoder.freeze_groups(), pretrained })
                 })
@@ -93,4 +97,22 @@ pub fn catalog() -> Result<Vec<ArchitectureInfo>> {
             Ok(ArchitectureInfo { name: architecture.name(), encoders })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_files_present_in_the_folder_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("resnet50_kather100k.safetensors"), b"x").unwrap();
+        let catalog = catalog_with(Some(dir.path())).unwrap();
+        let resnet50 = catalog[0].encoders.iter().find(|e| e.name == "resnet50").unwrap();
+        let found: Vec<_> = resnet50.pretrained.iter().filter_map(|p| p.file.as_ref().map(|f| (p.set.name, f.clone()))).collect();
+        assert_eq!(found, [("kather100k", dir.path().join("resnet50_kather100k.safetensors"))]);
+        let json = serde_json::to_value(resnet50).unwrap();
+        assert_eq!(json["pretrained"][3]["file_stem"], "resnet50_kather100k");
+        assert!(json["pretrained"][0]["licence"].as_str().unwrap().contains("BSD-3-Clause"));
+    }
 }

@@ -35,6 +35,28 @@ impl Module for Conv2d {
     }
 }
 
+/// A `torch.nn.ConvTranspose2d` (`weight` shaped `[in, out / groups, k, k]`,
+/// `bias`), keeping the geometry that tch's `ConvTranspose2D` hides, for the
+/// ONNX export.
+#[derive(Debug)]
+pub struct ConvTranspose2d {
+    pub inner: nn::ConvTranspose2D,
+    pub stride: i64,
+    pub padding: i64,
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.apply(&self.inner)
+    }
+}
+
+/// A transposed convolution with bias, as `torch.nn.ConvTranspose2d` names it.
+pub fn conv_transpose2d(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, padding: i64) -> ConvTranspose2d {
+    let cfg = nn::ConvTransposeConfig { stride, padding, ..Default::default() };
+    ConvTranspose2d { inner: nn::conv_transpose2d(p, c_in, c_out, kernel, cfg), stride, padding }
+}
+
 /// A `torch.nn.BatchNorm2d`. It keeps `eps`, private in tch, so that the ONNX
 /// export can fold it into the preceding convolution.
 #[derive(Debug)]
@@ -82,6 +104,25 @@ pub fn batch_norm_default(p: nn::Path, channels: i64) -> BatchNorm2d {
     batch_norm(p, channels, 1e-5, 0.1)
 }
 
+/// A `torch.nn.GroupNorm` (`weight` 1, `bias` 0, eps 1e-5 as PyTorch). It
+/// keeps `eps`, private in tch, for the ONNX export.
+#[derive(Debug)]
+pub struct GroupNorm {
+    pub inner: nn::GroupNorm,
+    pub eps: f64,
+}
+
+impl Module for GroupNorm {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        self.inner.forward(xs)
+    }
+}
+
+pub fn group_norm(p: nn::Path, groups: i64, channels: i64) -> GroupNorm {
+    let cfg = nn::GroupNormConfig::default();
+    GroupNorm { eps: cfg.eps, inner: nn::group_norm(p, groups, channels, cfg) }
+}
+
 /// smp's `Conv2dReLU` with BatchNorm: a convolution without bias (BatchNorm
 /// follows) padded to keep the size, BatchNorm, ReLU; named `0.*` and `1.*`.
 #[derive(Debug)]
@@ -106,5 +147,40 @@ impl ConvBnRelu {
     pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
         let y = g.conv(x, &self.conv, Some(&self.bn));
         g.relu(&y)
+    }
+}
+
+/// `F.interpolate(x, size=like.shape[2:], mode="bilinear", align_corners=True)`
+/// for sizes that are not a fixed multiple of `x`'s. Bilinear resizing is
+/// linear, `A_h · x · A_wᵀ`, and the matrices come from tensor ops alone, so
+/// that a traced model follows the sizes of its input instead of baking in
+/// those of the trace.
+pub fn resize_bilinear_like(x: &Tensor, like: &Tensor) -> Tensor {
+    // Pixel indices 0..n along the height and width of a `[N, C, H, W]` map.
+    let indices = |t: &Tensor, axis: i64| t.select(0, 0).select(0, 0).select(1 - axis, 0).ones_like().cumsum(0, x.kind()) - 1.0;
+    // Tent weights put dst pixel i at src position i (n_src - 1) / (n_dst - 1).
+    let matrix = |axis: i64| {
+        let (src, dst) = (indices(x, axis), indices(like, axis));
+        let positions = &dst * (src.max() / dst.max().clamp_min(1.0));
+        (-(positions.unsqueeze(1) - src.unsqueeze(0)).abs() + 1.0).relu()
+    };
+    matrix(0).matmul(x).matmul(&matrix(1).tr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn resize_like_is_torchs_bilinear_with_aligned_corners() {
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::randn([2, 3, 2, 5], opts);
+        for (h, w) in [(5, 10), (1, 1), (2, 5), (4, 3)] {
+            let like = Tensor::zeros([1, 1, h, w], opts);
+            let expected = x.upsample_bilinear2d([h, w], true, None, None);
+            let diff = (resize_bilinear_like(&x, &like) - expected).abs().max().double_value(&[]);
+            assert!(diff < 1e-6, "{h}x{w}: max abs diff {diff}");
+        }
     }
 }

@@ -107,6 +107,11 @@ pub fn load_state_dict(vs: &VarStore, path: &Path, strict: bool) -> Result<LoadR
             report.notes.push(format!("stripped the prefix '{prefix}' from every name"));
         }
     }
+    let legacy = file.keys().filter(|k| modern_densenet_name(k).is_some()).count();
+    if legacy > 0 {
+        file = file.into_iter().map(|(k, v)| (modern_densenet_name(&k).unwrap_or(k), v)).collect();
+        report.notes.push(format!("renamed {legacy} legacy torchvision DenseNet names (denselayerN.norm.1 to norm1)"));
+    }
     let vars: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
     report.unexpected = file.keys().filter(|k| !vars.contains_key(*k)).cloned().collect();
     let mut to_copy = Vec::new();
@@ -129,4 +134,38 @@ pub fn load_state_dict(vs: &VarStore, path: &Path, strict: bool) -> Result<LoadR
     })?;
     report.loaded = to_copy.len();
     Ok(report)
+}
+
+/// Older torchvision DenseNet files name dense-layer parameters
+/// `denselayerN.norm.1.weight`; smp's DenseNet encoder renames them to
+/// `denselayerN.norm1.weight` when loading, and so do we.
+fn modern_densenet_name(name: &str) -> Option<String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let [.., layer, kind, index, param] = parts.as_slice() else { return None };
+    let number = &layer[layer.rfind("denselayer")? + "denselayer".len()..];
+    let fits = !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && ["norm", "relu", "conv"].contains(kind)
+        && ["1", "2"].contains(index)
+        && ["weight", "bias", "running_mean", "running_var"].contains(param);
+    fits.then(|| format!("{}{kind}{index}.{param}", &name[..name.len() - kind.len() - index.len() - param.len() - 2]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modern_densenet_name;
+
+    #[test]
+    fn legacy_densenet_names_are_renamed_as_smp_renames_them() {
+        let rename = |n: &str| modern_densenet_name(n);
+        assert_eq!(rename("encoder.features.denseblock1.denselayer12.norm.1.weight").as_deref(), Some("encoder.features.denseblock1.denselayer12.norm1.weight"));
+        assert_eq!(rename("features.denseblock4.denselayer3.conv.2.weight").as_deref(), Some("features.denseblock4.denselayer3.conv2.weight"));
+        assert_eq!(rename("encoder.features.denseblock1.denselayer1.norm.2.running_var").as_deref(), Some("encoder.features.denseblock1.denselayer1.norm2.running_var"));
+        // Current names, other layers and other indices stay as they are.
+        assert_eq!(rename("encoder.features.denseblock1.denselayer1.norm1.weight"), None);
+        assert_eq!(rename("encoder.features.transition1.norm.1.weight"), None);
+        assert_eq!(rename("encoder.features.denseblock1.denselayer.norm.1.weight"), None);
+        assert_eq!(rename("encoder.features.denseblock1.denselayer1.norm.3.weight"), None);
+        assert_eq!(rename("encoder.features.denseblock1.denselayer1.norm.1.num_batches_tracked"), None);
+    }
 }

@@ -1,12 +1,250 @@
-//! PLACEHOLDER: being written this session.
+//! smp's DeepLabV3 and DeepLabV3+ decoders: atrous spatial pyramid pooling
+//! (ASPP) on the dilated encoder's last features; V3+ refines it with the
+//! stride-4 features. smp's defaults throughout.
 
-use super::Decoder;
-use tch::nn;
+use super::{Architecture, Decoder, SegmentationHead};
+use crate::models::layers::{batch_norm_default, conv2d, Conv2d, ConvBnRelu};
+use crate::onnx::GraphBuilder;
+use tch::nn::{self, Module};
+use tch::Tensor;
 
-pub fn build_v3(_root: &nn::Path, _encoder_channels: &[i64], _classes: i64) -> Box<dyn Decoder> {
-    todo!("deeplabv3")
+const DECODER_CHANNELS: i64 = 256;
+const ATROUS_RATES: [i64; 3] = [12, 24, 36];
+const ASPP_DROPOUT: f64 = 0.5;
+/// V3+'s reduction of the stride-4 features, as the paper proposes.
+const HIGHRES_CHANNELS: i64 = 48;
+
+/// A conv-BN-ReLU whose convolution may be smp's `SeparableConv2d`: a
+/// depthwise convolution first, then `conv` as the pointwise one.
+#[derive(Debug)]
+struct Block {
+    depthwise: Option<Conv2d>,
+    conv: ConvBnRelu,
 }
 
-pub fn build_v3_plus(_root: &nn::Path, _encoder_channels: &[i64], _classes: i64) -> Box<dyn Decoder> {
-    todo!("deeplabv3+")
+impl Block {
+    /// A plain `kernel`-sized convolution with `dilation`, named `conv`, BatchNorm named `bn`.
+    fn plain(conv: nn::Path, bn: nn::Path, c_in: i64, c_out: i64, kernel: i64, dilation: i64) -> Block {
+        let mut c = conv2d(conv, c_in, c_out, kernel, 1, kernel / 2, 1, false);
+        c.dilate(dilation);
+        Block { depthwise: None, conv: ConvBnRelu { conv: c, bn: batch_norm_default(bn, c_out) } }
+    }
+
+    /// A separable 3x3 convolution with `dilation`, named `conv.0` (depthwise) and `conv.1` (pointwise).
+    fn separable(conv: nn::Path, bn: nn::Path, c_in: i64, c_out: i64, dilation: i64) -> Block {
+        let mut depthwise = conv2d(&conv / "0", c_in, c_in, 3, 1, 1, c_in, false);
+        depthwise.dilate(dilation);
+        let pointwise = conv2d(&conv / "1", c_in, c_out, 1, 1, 0, 1, false);
+        Block { depthwise: Some(depthwise), conv: ConvBnRelu { conv: pointwise, bn: batch_norm_default(bn, c_out) } }
+    }
+
+    /// smp's `nn.Sequential(conv, bn, relu)`: `p.0` and `p.1`.
+    fn sequential(p: &nn::Path, c_in: i64, c_out: i64, separable: bool, dilation: i64) -> Block {
+        if separable {
+            Block::separable(p / "0", p / "1", c_in, c_out, dilation)
+        } else {
+            Block::plain(p / "0", p / "1", c_in, c_out, 3, dilation)
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        match &self.depthwise {
+            Some(d) => self.conv.forward(&d.forward(xs), train),
+            None => self.conv.forward(xs, train),
+        }
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        match &self.depthwise {
+            Some(d) => {
+                let y = g.conv(x, d, None);
+                self.conv.export_onnx(g, &y)
+            }
+            None => self.conv.export_onnx(g, x),
+        }
+    }
+}
+
+/// smp's `ASPP`: a 1x1 branch, three atrous branches and an image-pooling
+/// branch, concatenated and projected (with dropout) to `DECODER_CHANNELS`.
+#[derive(Debug)]
+struct Aspp {
+    branches: Vec<Block>,
+    pooling: Block,
+    project: Block,
+}
+
+impl Aspp {
+    fn new(p: &nn::Path, c_in: i64, separable: bool) -> Aspp {
+        let convs = p / "convs";
+        let c = DECODER_CHANNELS;
+        let mut branches = vec![Block::plain(&convs / 0 / 0, &convs / 0 / 1, c_in, c, 1, 1)];
+        for (i, rate) in ATROUS_RATES.into_iter().enumerate() {
+            branches.push(Block::sequential(&(&convs / (i + 1)), c_in, c, separable, rate));
+        }
+        let pooling_p = &convs / (ATROUS_RATES.len() + 1);
+        // Index 0 of smp's pooling branch is the parameterless AdaptiveAvgPool2d.
+        let pooling = Block::plain(&pooling_p / 1, &pooling_p / 2, c_in, c, 1, 1);
+        let branch_count = branches.len() as i64 + 1;
+        let project = Block::plain(p / "project" / 0, p / "project" / 1, branch_count * c, c, 1, 1);
+        Aspp { branches, pooling, project }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut res: Vec<Tensor> = self.branches.iter().map(|b| b.forward(xs, train)).collect();
+        let pooled = self.pooling.forward(&xs.adaptive_avg_pool2d([1, 1]), train);
+        // Interpolating a 1x1 map is a broadcast; expanding keeps traced models size-agnostic.
+        res.push(pooled.expand_as(&res[0]));
+        self.project.forward(&Tensor::cat(&res, 1), train).dropout(ASPP_DROPOUT, train)
+    }
+
+    /// `forward` in eval mode, where dropout is the identity.
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let mut res: Vec<String> = self.branches.iter().map(|b| b.export_onnx(g, x)).collect();
+        let squeezed = g.global_average_pool(x);
+        let pooled = self.pooling.export_onnx(g, &squeezed);
+        res.push(g.expand_as(&pooled, &res[0]));
+        let refs: Vec<&str> = res.iter().map(String::as_str).collect();
+        let cat = g.concat(&refs);
+        self.project.export_onnx(g, &cat)
+    }
+}
+
+/// DeepLabV3: ASPP and a 3x3 conv-BN-ReLU at output stride 8; the head
+/// upsamples the logits 8x.
+#[derive(Debug)]
+struct DeepLabV3 {
+    aspp: Aspp,
+    conv: Block,
+    head: SegmentationHead,
+}
+
+impl Decoder for DeepLabV3 {
+    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+        let x = self.aspp.forward(features.last().expect("encoder features"), train);
+        self.head.forward(&self.conv.forward(&x, train))
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
+        let x = self.aspp.export_onnx(g, features.last().expect("encoder features"));
+        let y = self.conv.export_onnx(g, &x);
+        self.head.export_onnx(g, &y)
+    }
+}
+
+/// `encoder_channels` as `Encoder::out_channels` returns them (input first).
+pub fn build_v3(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+    let p = &(root / "decoder");
+    let c_in = *encoder_channels.last().expect("encoder channels");
+    let upsampling = Architecture::DeepLabV3.encoder_output_stride();
+    Box::new(DeepLabV3 {
+        aspp: Aspp::new(&(p / "aspp"), c_in, false),
+        conv: Block::plain(p / "conv", p / "bn", DECODER_CHANNELS, DECODER_CHANNELS, 3, 1),
+        head: SegmentationHead::new(&(root / "segmentation_head"), DECODER_CHANNELS, classes, 1, upsampling),
+    })
+}
+
+/// DeepLabV3+: separable ASPP at output stride 16, upsampled to stride 4,
+/// concatenated with the reduced stride-4 encoder features and fused by a
+/// separable conv; the head upsamples the logits 4x.
+#[derive(Debug)]
+struct DeepLabV3Plus {
+    aspp: Aspp,
+    aspp_conv: Block,
+    /// From the output stride to stride 4.
+    up: i64,
+    block1: ConvBnRelu,
+    block2: Block,
+    head: SegmentationHead,
+}
+
+/// The encoder feature `block1` reads: stride 4.
+const HIGHRES_FEATURE: usize = 2;
+
+impl Decoder for DeepLabV3Plus {
+    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+        let x = self.aspp.forward(features.last().expect("encoder features"), train);
+        let s = self.up as f64;
+        // A scale factor, not the skip's size, keeps traced models size-agnostic.
+        let x = self.aspp_conv.forward(&x, train).upsample_bilinear2d_vec(None::<&[i64]>, true, [s, s].as_slice());
+        let high = self.block1.forward(&features[HIGHRES_FEATURE], train);
+        let fused = self.block2.forward(&Tensor::cat(&[x, high], 1), train);
+        self.head.forward(&fused)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
+        let x = self.aspp.export_onnx(g, features.last().expect("encoder features"));
+        let y = self.aspp_conv.export_onnx(g, &x);
+        let up = g.upsample_bilinear_align_corners(&y, self.up);
+        let high = self.block1.export_onnx(g, &features[HIGHRES_FEATURE]);
+        let cat = g.concat(&[&up, &high]);
+        let fused = self.block2.export_onnx(g, &cat);
+        self.head.export_onnx(g, &fused)
+    }
+}
+
+/// `encoder_channels` as `Encoder::out_channels` returns them (input first).
+pub fn build_v3_plus(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+    let p = &(root / "decoder");
+    let c = DECODER_CHANNELS;
+    let c_in = *encoder_channels.last().expect("encoder channels");
+    let aspp = &(p / "aspp");
+    Box::new(DeepLabV3Plus {
+        aspp: Aspp::new(&(aspp / 0), c_in, true),
+        // smp's `aspp` Sequential: ASPP, SeparableConv2d, BatchNorm, ReLU.
+        aspp_conv: Block::separable(aspp / 1, aspp / 2, c, c, 1),
+        up: Architecture::DeepLabV3Plus.encoder_output_stride() / 4,
+        block1: ConvBnRelu::new(p / "block1", encoder_channels[HIGHRES_FEATURE], HIGHRES_CHANNELS, 1),
+        block2: Block::sequential(&(p / "block2"), HIGHRES_CHANNELS + c, c, true, 1),
+        head: SegmentationHead::new(&(root / "segmentation_head"), c, classes, 1, 4),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::VarStore;
+    use tch::{Device, Kind};
+
+    fn names(vs: &VarStore) -> Vec<String> {
+        let mut names: Vec<String> = vs.variables().into_keys().filter(|n| !n.contains("running_")).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn separable_blocks_are_named_as_smp_names_them() {
+        let vs = VarStore::new(Device::Cpu);
+        build_v3_plus(&vs.root(), &[3, 64, 64, 128, 256, 512], 2);
+        let names = names(&vs);
+        for n in [
+            "decoder.aspp.0.convs.0.0.weight",
+            "decoder.aspp.0.convs.3.0.0.weight",
+            "decoder.aspp.0.convs.3.0.1.weight",
+            "decoder.aspp.0.convs.4.1.weight",
+            "decoder.aspp.0.convs.4.2.bias",
+            "decoder.aspp.0.project.1.weight",
+            "decoder.aspp.1.0.weight",
+            "decoder.aspp.1.1.weight",
+            "decoder.aspp.2.weight",
+            "decoder.block1.0.weight",
+            "decoder.block2.0.1.weight",
+            "decoder.block2.1.bias",
+            "segmentation_head.0.bias",
+        ] {
+            assert!(names.iter().any(|m| m == n), "{n} missing from {names:?}");
+        }
+        // As many as smp's: 9 BatchNorms (weight, bias), 14 convolutions, the head's weight and bias.
+        assert_eq!(names.len(), 9 * 2 + 14 + 2, "{names:?}");
+    }
+
+    #[test]
+    fn v3_keeps_the_feature_size_and_trains_on_pairs() {
+        let vs = VarStore::new(Device::Cpu);
+        let decoder = build_v3(&vs.root(), &[3, 8, 8, 8, 8, 16], 3);
+        let last = Tensor::randn([2, 16, 4, 5], (Kind::Float, Device::Cpu));
+        let features: Vec<Tensor> = (0..6).map(|_| last.shallow_clone()).collect();
+        assert_eq!(decoder.forward(&features, true).size(), [2, 3, 32, 40]);
+        assert_eq!(decoder.forward(&features, false).size(), [2, 3, 32, 40]);
+    }
 }

@@ -1,8 +1,263 @@
-//! PLACEHOLDER: being written this session.
+//! smp's MAnet decoder: a position-attention block (PAB) on the coarsest
+//! features, then per scale a multi-scale fusion attention block (MFAB: the
+//! upsampled map and its encoder skip gate each other through
+//! squeeze-and-excitation), a plain UNet block where there is no skip, and a
+//! 3x3 head at full resolution.
 
-use super::Decoder;
-use tch::nn;
+use super::unet::DECODER_CHANNELS;
+use super::{Decoder, SegmentationHead};
+use crate::models::layers::{conv2d, Conv2d, ConvBnRelu};
+use crate::onnx::graph::{int, ints};
+use crate::onnx::GraphBuilder;
+use tch::{nn, Tensor};
 
-pub fn build(_root: &nn::Path, _encoder_channels: &[i64], _classes: i64) -> Box<dyn Decoder> {
-    todo!("manet")
+/// smp's default `decoder_pab_channels`.
+const PAB_CHANNELS: i64 = 64;
+/// The squeeze-and-excitation reduction of the MFAB blocks.
+const REDUCTION: i64 = 16;
+
+/// A convolution with bias, padded to keep the size.
+fn biased_conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64) -> Conv2d {
+    conv2d(p, c_in, c_out, kernel, 1, kernel / 2, 1, true)
+}
+
+/// smp's `PABBlock`: every position attends to every other one.
+#[derive(Debug)]
+struct PositionAttention {
+    top_conv: Conv2d,
+    center_conv: Conv2d,
+    bottom_conv: Conv2d,
+    out_conv: Conv2d,
+}
+
+impl PositionAttention {
+    fn new(p: nn::Path, c: i64) -> PositionAttention {
+        PositionAttention {
+            top_conv: biased_conv(&p / "top_conv", c, PAB_CHANNELS, 1),
+            center_conv: biased_conv(&p / "center_conv", c, PAB_CHANNELS, 1),
+            bottom_conv: biased_conv(&p / "bottom_conv", c, c, 3),
+            out_conv: biased_conv(&p / "out_conv", c, c, 3),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let top = x.apply(&self.top_conv).flatten(2, -1);
+        let center = x.apply(&self.center_conv).flatten(2, -1).transpose(1, 2);
+        let bottom = x.apply(&self.bottom_conv).flatten(2, -1).transpose(1, 2);
+        let map = center.matmul(&top);
+        // smp's softmax runs over each image's whole [HW, HW] map, not per row.
+        // `*_as`, not sizes read here, keeps traced models size-agnostic.
+        let map = map.flatten(1, -1).softmax(1, None::<tch::Kind>).view_as(&map);
+        // smp reinterprets the [N, HW, C] product as [N, C, H, W], without transposing.
+        let attended = map.matmul(&bottom).reshape_as(x);
+        (x + attended).apply(&self.out_conv)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let positions_last = |g: &mut GraphBuilder, conv: &Conv2d| {
+            let y = g.conv(x, conv, None);
+            let shape = g.constant_ints(&[0, 0, -1]);
+            g.node("Reshape", &[&y, &shape], vec![])
+        };
+        let transposed = |g: &mut GraphBuilder, y: &str| g.node("Transpose", &[y], vec![ints("perm", &[0, 2, 1])]);
+        let top = positions_last(g, &self.top_conv);
+        let center = positions_last(g, &self.center_conv);
+        let center = transposed(g, &center);
+        let bottom = positions_last(g, &self.bottom_conv);
+        let bottom = transposed(g, &bottom);
+        let map = g.node("MatMul", &[&center, &top], vec![]);
+        let flat = g.node("Flatten", &[&map], vec![int("axis", 1)]);
+        let weights = g.node("Softmax", &[&flat], vec![int("axis", 1)]);
+        let map_shape = g.node("Shape", &[&map], vec![]);
+        let map = g.node("Reshape", &[&weights, &map_shape], vec![]);
+        let attended = g.node("MatMul", &[&map, &bottom], vec![]);
+        let x_shape = g.node("Shape", &[x], vec![]);
+        let attended = g.node("Reshape", &[&attended, &x_shape], vec![]);
+        let y = g.add(x, &attended);
+        g.conv(&y, &self.out_conv, None)
+    }
+}
+
+/// smp's `SE_hl` / `SE_ll`: global average pool, 1x1 conv, ReLU, 1x1 conv,
+/// sigmoid, as an `nn.Sequential` (convolutions at `1` and `3`).
+#[derive(Debug)]
+struct Excitation {
+    squeeze: Conv2d,
+    excite: Conv2d,
+}
+
+impl Excitation {
+    fn new(p: nn::Path, c: i64) -> Excitation {
+        let reduced = (c / REDUCTION).max(1);
+        Excitation { squeeze: biased_conv(&p / 1, c, reduced, 1), excite: biased_conv(&p / 3, reduced, c, 1) }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.adaptive_avg_pool2d([1, 1]).apply(&self.squeeze).relu().apply(&self.excite).sigmoid()
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.global_average_pool(x);
+        let y = g.conv(&y, &self.squeeze, None);
+        let y = g.relu(&y);
+        let y = g.conv(&y, &self.excite, None);
+        g.sigmoid(&y)
+    }
+}
+
+/// The part of smp's `MFABBlock` before its two output convolutions: the
+/// coarse map brought to the skip's channels, upsampled, gated by the sum of
+/// both excitations, and concatenated with the skip.
+#[derive(Debug)]
+struct Fusion {
+    hl_conv: [ConvBnRelu; 2],
+    se_hl: Excitation,
+    se_ll: Excitation,
+}
+
+impl Fusion {
+    fn new(p: &nn::Path, c_in: i64, skip: i64) -> Fusion {
+        Fusion {
+            hl_conv: [ConvBnRelu::new(p / "hl_conv" / 0, c_in, c_in, 3), ConvBnRelu::new(p / "hl_conv" / 1, c_in, skip, 1)],
+            se_hl: Excitation::new(p / "SE_hl", skip),
+            se_ll: Excitation::new(p / "SE_ll", skip),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, skip: &Tensor, train: bool) -> Tensor {
+        let x = self.hl_conv[1].forward(&self.hl_conv[0].forward(x, train), train);
+        let x = upsample2x(&x);
+        let attention = self.se_hl.forward(&x) + self.se_ll.forward(skip);
+        Tensor::cat(&[&(x * attention), skip], 1)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, skip: &str) -> String {
+        let y = self.hl_conv[0].export_onnx(g, x);
+        let y = self.hl_conv[1].export_onnx(g, &y);
+        let y = g.upsample2x(&y);
+        let high = self.se_hl.export_onnx(g, &y);
+        let low = self.se_ll.export_onnx(g, skip);
+        let attention = g.add(&high, &low);
+        let gated = g.mul(&y, &attention);
+        g.concat(&[&gated, skip])
+    }
+}
+
+/// A scale factor, not the skip's size, keeps traced models size-agnostic.
+fn upsample2x(x: &Tensor) -> Tensor {
+    x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice())
+}
+
+/// smp's `MFABBlock` where the scale has an encoder skip, else its plain
+/// `DecoderBlock` (nearest 2x upsampling, then the same two convolutions).
+#[derive(Debug)]
+struct Block {
+    fusion: Option<Fusion>,
+    conv1: ConvBnRelu,
+    conv2: ConvBnRelu,
+}
+
+impl Block {
+    fn forward(&self, x: &Tensor, skip: Option<&Tensor>, train: bool) -> Tensor {
+        let y = match (&self.fusion, skip) {
+            (Some(fusion), Some(skip)) => fusion.forward(x, skip, train),
+            _ => upsample2x(x),
+        };
+        self.conv2.forward(&self.conv1.forward(&y, train), train)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, skip: Option<&String>) -> String {
+        let y = match (&self.fusion, skip) {
+            (Some(fusion), Some(skip)) => fusion.export_onnx(g, x, skip),
+            _ => g.upsample2x(x),
+        };
+        let y = self.conv1.export_onnx(g, &y);
+        self.conv2.export_onnx(g, &y)
+    }
+}
+
+#[derive(Debug)]
+struct MaNet {
+    center: PositionAttention,
+    blocks: Vec<Block>,
+    head: SegmentationHead,
+}
+
+impl Decoder for MaNet {
+    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+        let mut levels = features[1..].iter().rev();
+        let mut x = self.center.forward(levels.next().expect("encoder features"));
+        for block in &self.blocks {
+            x = block.forward(&x, levels.next(), train);
+        }
+        self.head.forward(&x)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
+        let mut levels = features[1..].iter().rev();
+        let mut x = self.center.export_onnx(g, levels.next().expect("encoder features"));
+        for block in &self.blocks {
+            x = block.export_onnx(g, &x, levels.next());
+        }
+        self.head.export_onnx(g, &x)
+    }
+}
+
+pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+    let p = &(root / "decoder");
+    // The input itself (stride 1) is never a skip.
+    let reversed: Vec<i64> = encoder_channels[1..].iter().rev().copied().collect();
+    let center = PositionAttention::new(p / "center", reversed[0]);
+    let mut c_in = reversed[0];
+    let blocks = DECODER_CHANNELS
+        .iter()
+        .enumerate()
+        .map(|(i, &c_out)| {
+            let bp = p / "blocks" / i;
+            // As smp, a scale whose skip has no channels gets the plain block.
+            let skip = reversed.get(i + 1).copied().unwrap_or(0);
+            let fusion = (skip > 0).then(|| Fusion::new(&bp, c_in, skip));
+            let c_cat = if skip > 0 { 2 * skip } else { c_in };
+            let block = Block {
+                fusion,
+                conv1: ConvBnRelu::new(&bp / "conv1", c_cat, c_out, 3),
+                conv2: ConvBnRelu::new(&bp / "conv2", c_out, c_out, 3),
+            };
+            c_in = c_out;
+            block
+        })
+        .collect();
+    let head = SegmentationHead::new(&(root / "segmentation_head"), DECODER_CHANNELS[DECODER_CHANNELS.len() - 1], classes, 3, 1);
+    Box::new(MaNet { center, blocks, head })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::VarStore;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn blocks_with_a_skip_fuse_it_and_the_last_is_plain() {
+        let vs = VarStore::new(Device::Cpu);
+        let channels = [3, 8, 8, 16, 32, 64];
+        let decoder = build(&vs.root(), &channels, 2);
+        let names: Vec<String> = vs.variables().into_keys().collect();
+        let has = |n: &str| names.iter().any(|m| m == n);
+        for n in [
+            "decoder.center.top_conv.bias",
+            "decoder.center.out_conv.weight",
+            "decoder.blocks.0.hl_conv.1.1.weight",
+            "decoder.blocks.3.SE_ll.3.bias",
+        ] {
+            assert!(has(n), "{n} missing from {names:?}");
+        }
+        assert!(!has("decoder.blocks.4.SE_hl.1.weight") && has("decoder.blocks.4.conv1.0.weight"), "{names:?}");
+        let features: Vec<Tensor> = channels
+            .iter()
+            .zip([1, 2, 4, 8, 16, 32])
+            .map(|(&c, s)| Tensor::randn([2, c, 64 / s, 96 / s], (Kind::Float, Device::Cpu)))
+            .collect();
+        assert_eq!(decoder.forward(&features, true).size(), [2, 2, 64, 96]);
+    }
 }

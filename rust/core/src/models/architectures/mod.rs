@@ -107,13 +107,31 @@ impl Architecture {
         }
     }
 
+    /// The smallest input side the architecture runs on: PAN's feature
+    /// pyramid pools three times below the encoder's stride 16.
+    pub fn min_input_size(self) -> i64 {
+        match self {
+            Architecture::Pan => 128,
+            _ => super::OUTPUT_STRIDE,
+        }
+    }
+
     /// Whether smp can build this architecture on `encoder`; the error says why not.
     pub fn check(self, encoder: EncoderKind) -> Result<()> {
         if self.encoder_output_stride() < 32 && !encoder.supports_dilation() {
             return Err(Error::config(format!(
                 "{self} needs a dilated encoder (output stride {}), which {encoder} does not support; \
-                 choose a ResNet, SE-ResNet, MobileNetV2 or EfficientNet encoder",
+                 choose a ResNet, SE-ResNet, MobileNetV2, EfficientNet or Mix Transformer encoder",
                 self.encoder_output_stride()
+            )));
+        }
+        // smp refuses these pairs: Mix Transformers have no stride-2 feature
+        // (smp passes an empty one), which these decoders use as a block width.
+        let mit = matches!(encoder, EncoderKind::MitB0 | EncoderKind::MitB2);
+        if mit && matches!(self, Architecture::UnetPlusPlus | Architecture::LinkNet) {
+            return Err(Error::config(format!(
+                "{self} does not support the {encoder} encoder (segmentation_models_pytorch refuses Mix Transformer \
+                 encoders for it); choose another architecture, such as unet or fpn, or another encoder"
             )));
         }
         Ok(())
@@ -171,5 +189,15 @@ mod tests {
         assert_eq!("deeplabv3plus".parse::<Architecture>().unwrap(), Architecture::DeepLabV3Plus);
         let err = "segformer".parse::<Architecture>().unwrap_err().to_string();
         assert!(err.contains("unknown architecture 'segformer'") && err.contains("deeplabv3+, fpn"), "{err}");
+    }
+
+    #[test]
+    fn unet_plus_plus_and_linknet_refuse_mix_transformers_as_smp_does() {
+        for a in [Architecture::UnetPlusPlus, Architecture::LinkNet] {
+            let err = a.check(EncoderKind::MitB0).unwrap_err().to_string();
+            assert!(err.contains(a.name()) && err.contains("mit_b0"), "{err}");
+            assert!(a.check(EncoderKind::ResNet34).is_ok());
+        }
+        assert!(Architecture::Unet.check(EncoderKind::MitB2).is_ok());
     }
 }

@@ -1,8 +1,246 @@
-//! PLACEHOLDER: being written this session.
+//! The PAN decoder of segmentation_models_pytorch with its defaults: on an
+//! encoder dilated to output stride 16, a Feature Pyramid Attention block
+//! on the deepest features, three Global Attention Upsample blocks down to
+//! stride 4 (32 channels, bilinear interpolation with aligned corners), and a
+//! 3x3 head upsampling 4x.
+//!
+//! FPA max-pools its input three times, so smp (and this port) needs inputs
+//! of at least 128x128: at 64x64 the third pooling would be empty.
 
-use super::Decoder;
+use super::{Decoder, SegmentationHead};
+use crate::models::layers::{batch_norm_default, conv2d, resize_bilinear_like, BatchNorm2d, Conv2d};
+use crate::onnx::GraphBuilder;
 use tch::nn;
+use tch::Tensor;
 
-pub fn build(_root: &nn::Path, _encoder_channels: &[i64], _classes: i64) -> Box<dyn Decoder> {
-    todo!("pan")
+const DECODER_CHANNELS: i64 = 32;
+
+pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+    Box::new(Pan::new(root, encoder_channels, classes))
+}
+
+/// PAN's own `ConvBnRelu`: a convolution with bias, BatchNorm and an
+/// optional ReLU, named `conv.*` and `bn.*`.
+#[derive(Debug)]
+struct ConvBn {
+    conv: Conv2d,
+    bn: BatchNorm2d,
+    relu: bool,
+}
+
+impl ConvBn {
+    fn new(p: &nn::Path, c_in: i64, c_out: i64, kernel: i64, relu: bool) -> ConvBn {
+        ConvBn { conv: conv2d(p / "conv", c_in, c_out, kernel, 1, kernel / 2, 1, true), bn: batch_norm_default(p / "bn", c_out), relu }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let x = xs.apply(&self.conv).apply_t(&self.bn, train);
+        if self.relu {
+            x.relu()
+        } else {
+            x
+        }
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.conv(x, &self.conv, Some(&self.bn));
+        if self.relu {
+            g.relu(&y)
+        } else {
+            y
+        }
+    }
+}
+
+fn max_pool2x(xs: &Tensor) -> Tensor {
+    xs.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+}
+
+fn upsample2x(xs: &Tensor) -> Tensor {
+    // A scale factor, not a size, keeps traced models size-agnostic.
+    xs.upsample_bilinear2d_vec(None::<&[i64]>, true, [2.0, 2.0].as_slice())
+}
+
+/// smp's `FPABlock`: a pyramid of max-pooled 7/5/3 convolutions to one
+/// channel gates a 1x1 projection, plus a global-pooling branch.
+#[derive(Debug)]
+struct Fpa {
+    branch1: ConvBn,
+    mid: ConvBn,
+    down1: ConvBn,
+    down2: ConvBn,
+    down3: [ConvBn; 2],
+    conv2: ConvBn,
+    conv1: ConvBn,
+}
+
+impl Fpa {
+    fn new(p: &nn::Path, c_in: i64) -> Fpa {
+        Fpa {
+            branch1: ConvBn::new(&(p / "branch1" / 1), c_in, DECODER_CHANNELS, 1, true),
+            mid: ConvBn::new(&(p / "mid" / 0), c_in, DECODER_CHANNELS, 1, true),
+            down1: ConvBn::new(&(p / "down1" / 1), c_in, 1, 7, true),
+            down2: ConvBn::new(&(p / "down2" / 1), 1, 1, 5, true),
+            down3: [ConvBn::new(&(p / "down3" / 1), 1, 1, 3, true), ConvBn::new(&(p / "down3" / 2), 1, 1, 3, true)],
+            conv2: ConvBn::new(&(p / "conv2"), 1, 1, 5, true),
+            conv1: ConvBn::new(&(p / "conv1"), 1, 1, 7, true),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        // A [N, C, 1, 1] map: adding it broadcasts as smp's upsampling does.
+        let global = self.branch1.forward(&x.adaptive_avg_pool2d([1, 1]), train);
+        let mid = self.mid.forward(x, train);
+        let x1 = self.down1.forward(&max_pool2x(x), train);
+        let x2 = self.down2.forward(&max_pool2x(&x1), train);
+        let x3 = self.down3[1].forward(&self.down3[0].forward(&max_pool2x(&x2), train), train);
+        // Floor pooling halves odd sides to less than half, so only the
+        // last step (x1 is exactly half of x) is a plain 2x.
+        let y = self.conv2.forward(&x2, train) + resize_bilinear_like(&x3, &x2);
+        let y = resize_bilinear_like(&y, &x1) + self.conv1.forward(&x1, train);
+        upsample2x(&y) * mid + global
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let pooled = g.global_average_pool(x);
+        let global = self.branch1.export_onnx(g, &pooled);
+        let mid = self.mid.export_onnx(g, x);
+        let x1 = g.max_pool(x, 2, 2, 0);
+        let x1 = self.down1.export_onnx(g, &x1);
+        let x2 = g.max_pool(&x1, 2, 2, 0);
+        let x2 = self.down2.export_onnx(g, &x2);
+        let x3 = g.max_pool(&x2, 2, 2, 0);
+        let x3 = self.down3[0].export_onnx(g, &x3);
+        let x3 = self.down3[1].export_onnx(g, &x3);
+        let x3 = g.resize_bilinear_align_corners_like(&x3, &x2);
+        let y = self.conv2.export_onnx(g, &x2);
+        let y = g.add(&y, &x3);
+        let y = g.resize_bilinear_align_corners_like(&y, &x1);
+        let c1 = self.conv1.export_onnx(g, &x1);
+        let y = g.add(&y, &c1);
+        let y = g.upsample_bilinear_align_corners(&y, 2);
+        let y = g.mul(&y, &mid);
+        g.add(&y, &global)
+    }
+}
+
+/// smp's `GAUBlock`: the finer features, convolved, gated channel-wise by the
+/// pooled coarser ones, plus the coarser ones upsampled.
+#[derive(Debug)]
+struct Gau {
+    /// `conv1`: the gate, on the pooled coarser features.
+    gate: ConvBn,
+    /// `conv2`: the finer features to decoder width.
+    conv: ConvBn,
+    /// Whether the coarser features have half the finer ones' size (not so
+    /// below the dilated last stage, where both have stride 16).
+    upsample: bool,
+}
+
+impl Gau {
+    fn new(p: &nn::Path, c_in: i64, upsample: bool) -> Gau {
+        Gau {
+            gate: ConvBn::new(&(p / "conv1" / 1), DECODER_CHANNELS, DECODER_CHANNELS, 1, false),
+            conv: ConvBn::new(&(p / "conv2"), c_in, DECODER_CHANNELS, 3, true),
+            upsample,
+        }
+    }
+
+    fn forward(&self, fine: &Tensor, coarse: &Tensor, train: bool) -> Tensor {
+        let gate = self.gate.forward(&coarse.adaptive_avg_pool2d([1, 1]), train).sigmoid();
+        // smp resizes to the finer size, which is 2x or the same size.
+        let up = if self.upsample { upsample2x(coarse) } else { coarse.shallow_clone() };
+        up + self.conv.forward(fine, train) * gate
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, fine: &str, coarse: &str) -> String {
+        let pooled = g.global_average_pool(coarse);
+        let gate = self.gate.export_onnx(g, &pooled);
+        let gate = g.sigmoid(&gate);
+        let up = if self.upsample { g.upsample_bilinear_align_corners(coarse, 2) } else { coarse.to_string() };
+        let y = self.conv.export_onnx(g, fine);
+        let y = g.mul(&y, &gate);
+        g.add(&up, &y)
+    }
+}
+
+#[derive(Debug)]
+pub struct Pan {
+    fpa: Fpa,
+    /// `gau3`, `gau2`, `gau1`: strides 16, 8 and 4.
+    gaus: [Gau; 3],
+    head: SegmentationHead,
+}
+
+impl Pan {
+    /// `encoder_channels` as `Encoder::out_channels` returns them (input
+    /// first), of an encoder dilated to output stride 16.
+    pub fn new(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Pan {
+        let p = &(root / "decoder");
+        let [.., c2, c3, c4, c5] = *encoder_channels else { panic!("an encoder has five stages") };
+        Pan {
+            fpa: Fpa::new(&(p / "fpa"), c5),
+            gaus: [Gau::new(&(p / "gau3"), c4, false), Gau::new(&(p / "gau2"), c3, true), Gau::new(&(p / "gau1"), c2, true)],
+            head: SegmentationHead::new(&(root / "segmentation_head"), DECODER_CHANNELS, classes, 3, 4),
+        }
+    }
+}
+
+impl Decoder for Pan {
+    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+        let mut x = self.fpa.forward(&features[5], train);
+        for (gau, fine) in self.gaus.iter().zip(features[2..5].iter().rev()) {
+            x = gau.forward(fine, &x, train);
+        }
+        self.head.forward(&x)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
+        let mut x = self.fpa.export_onnx(g, &features[5]);
+        for (gau, fine) in self.gaus.iter().zip(features[2..5].iter().rev()) {
+            x = gau.export_onnx(g, fine, &x);
+        }
+        self.head.export_onnx(g, &x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::VarStore;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn variables_are_named_as_smp_names_them() {
+        let vs = VarStore::new(Device::Cpu);
+        Pan::new(&vs.root(), &[3, 64, 64, 128, 256, 512], 2);
+        let names: Vec<String> = vs.variables().into_keys().collect();
+        for name in [
+            "decoder.fpa.branch1.1.conv.weight",
+            "decoder.fpa.mid.0.bn.running_var",
+            "decoder.fpa.down3.2.conv.bias",
+            "decoder.fpa.conv1.bn.weight",
+            "decoder.gau3.conv1.1.conv.weight",
+            "decoder.gau1.conv2.bn.bias",
+            "segmentation_head.0.weight",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+        }
+        // 14 conv + BatchNorm pairs (conv weight and bias; BatchNorm weight,
+        // bias, mean and var) and the head's weight and bias.
+        let batch_norms = names.iter().filter(|n| n.ends_with("running_mean")).count();
+        assert_eq!((batch_norms, names.len()), (14, 14 * 6 + 2));
+    }
+
+    #[test]
+    fn logits_have_the_input_size_at_sides_that_halve_unevenly() {
+        let vs = VarStore::new(Device::Cpu);
+        let pan = Pan::new(&vs.root(), &[3, 64, 64, 128, 256, 512], 2);
+        let (h, w) = (128, 160);
+        let features: Vec<Tensor> = [(3, 1), (64, 2), (64, 4), (128, 8), (256, 16), (512, 16)]
+            .iter()
+            .map(|&(c, s)| Tensor::randn([2, c, h / s, w / s], (Kind::Float, Device::Cpu)))
+            .collect();
+        assert_eq!(pan.forward(&features, true).size(), [2, 2, h, w]);
+    }
 }

@@ -3,7 +3,7 @@
 //! `efficientnet-bN`: TensorFlow "same" padding, swish, squeeze-excitation,
 //! drop-connect and TF BatchNorm constants.
 
-use super::{Encoder, Features};
+use super::{dilation_rates, Encoder, Features};
 use crate::models::layers::{batch_norm, conv2d, BatchNorm2d, Conv2d};
 use crate::onnx::GraphBuilder;
 use tch::nn;
@@ -94,7 +94,8 @@ fn swish_onnx(g: &mut GraphBuilder, x: &str) -> String {
 /// `efficientnet_pytorch`'s `Conv2dStaticSamePadding` does, for the image size
 /// the layer sees in the variant's nominal resolution: `k-1` split evenly for
 /// stride 1; for stride 2, `k-2` with the extra pixel at the bottom/right when
-/// that size is even and `k-1` when it is odd.
+/// that size is even and `k-1` when it is odd. Dilated, it drops that padding
+/// for the convolution's own, as smp's `replace_strides_with_dilation` does.
 #[derive(Debug)]
 struct SameConv {
     conv: Conv2d,
@@ -109,6 +110,11 @@ impl SameConv {
         SameConv { conv: conv2d(p, c_in, c_out, kernel, stride, 0, groups, bias), pad: [lo, hi, lo, hi] }
     }
 
+    fn dilate(&mut self, rate: i64) {
+        self.conv.dilate(rate);
+        self.pad = [0; 4];
+    }
+
     fn forward(&self, xs: &Tensor) -> Tensor {
         if self.pad.iter().all(|&p| p == 0) {
             xs.apply(&self.conv)
@@ -117,10 +123,12 @@ impl SameConv {
         }
     }
 
-    /// The padding becomes the Conv's own (ONNX allows it asymmetric), `bn` folded in.
+    /// The static padding joins the Conv's own (ONNX allows it asymmetric),
+    /// `bn` folded in; at most one of the two is nonzero.
     fn export_onnx(&self, g: &mut GraphBuilder, x: &str, bn: Option<&BatchNorm2d>) -> String {
         let [left, right, top, bottom] = self.pad;
-        g.conv_padded(x, &self.conv, bn, [top, left, bottom, right])
+        let own = self.conv.padding;
+        g.conv_padded(x, &self.conv, bn, [top + own, left + own, bottom + own, right + own])
     }
 }
 
@@ -157,6 +165,16 @@ impl MbConv {
             bn2: batch_norm(&p / "_bn2", c_out, BN_EPS, BN_MOMENTUM),
             skip: stride == 1 && c_in == c_out,
             drop_connect,
+        }
+    }
+
+    /// Dilates every convolution; `skip` stays as the original stride decided.
+    fn dilate(&mut self, rate: i64) {
+        if let Some((conv, _)) = &mut self.expand {
+            conv.dilate(rate);
+        }
+        for conv in [&mut self.depthwise, &mut self.se_reduce, &mut self.se_expand, &mut self.project] {
+            conv.dilate(rate);
         }
     }
 
@@ -251,6 +269,12 @@ impl EfficientNet {
             stage_idxs: scaling.stage_idxs,
         }
     }
+
+    /// Block indices where stages 2..5 start, and the end of the last.
+    fn stage_bounds(&self) -> [usize; 5] {
+        let [a, b, c] = self.stage_idxs;
+        [0, a, b, c, self.blocks.len()]
+    }
 }
 
 impl Encoder for EfficientNet {
@@ -258,7 +282,7 @@ impl Encoder for EfficientNet {
         let mut out = vec![xs.shallow_clone()];
         let mut x = swish(&self.stem.forward(xs).apply_t(&self.bn0, train));
         out.push(x.shallow_clone());
-        let bounds = [0, self.stage_idxs[0], self.stage_idxs[1], self.stage_idxs[2], self.blocks.len()];
+        let bounds = self.stage_bounds();
         for w in bounds.windows(2) {
             for block in &self.blocks[w[0]..w[1]] {
                 x = block.forward(&x, train);
@@ -272,12 +296,22 @@ impl Encoder for EfficientNet {
         &self.out_channels
     }
 
+    fn make_dilated(&mut self, output_stride: i64) -> crate::Result<()> {
+        let bounds = self.stage_bounds();
+        for (stage, rate) in dilation_rates(output_stride) {
+            for block in &mut self.blocks[bounds[stage - 2]..bounds[stage - 1]] {
+                block.dilate(rate);
+            }
+        }
+        Ok(())
+    }
+
     fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
         let mut out = vec![input.to_string()];
         let stem = self.stem.export_onnx(g, input, Some(&self.bn0));
         let mut x = swish_onnx(g, &stem);
         out.push(x.clone());
-        let bounds = [0, self.stage_idxs[0], self.stage_idxs[1], self.stage_idxs[2], self.blocks.len()];
+        let bounds = self.stage_bounds();
         for w in bounds.windows(2) {
             for block in &self.blocks[w[0]..w[1]] {
                 x = block.export_onnx(g, &x);

@@ -1,6 +1,6 @@
 //! MobileNetV2 encoder (torchvision layout, ReLU6, as segmentation_models_pytorch uses it).
 
-use super::{Encoder, Features};
+use super::{dilation_rates, Encoder, Features};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
 use crate::onnx::GraphBuilder;
 use tch::nn;
@@ -90,6 +90,23 @@ enum Layer {
     Block(InvertedResidual),
 }
 
+impl Layer {
+    /// Dilates every convolution of the layer. A block keeps its residual:
+    /// torchvision decides it at construction, from the original stride.
+    fn dilate(&mut self, rate: i64) {
+        match self {
+            Layer::Conv(c) => c.conv.dilate(rate),
+            Layer::Block(b) => {
+                if let Some(e) = &mut b.expand {
+                    e.conv.dilate(rate);
+                }
+                b.depthwise.conv.dilate(rate);
+                b.project.dilate(rate);
+            }
+        }
+    }
+}
+
 /// torchvision's MobileNetV2 `features` (width 1.0), without the classifier.
 #[derive(Debug)]
 pub struct MobileNetV2 {
@@ -141,6 +158,15 @@ impl Encoder for MobileNetV2 {
 
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
+    }
+
+    fn make_dilated(&mut self, output_stride: i64) -> crate::Result<()> {
+        for (stage, rate) in dilation_rates(output_stride) {
+            for layer in &mut self.features[STAGE_ENDS[stage - 2]..STAGE_ENDS[stage - 1]] {
+                layer.dilate(rate);
+            }
+        }
+        Ok(())
     }
 
     fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {

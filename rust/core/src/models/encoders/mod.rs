@@ -1,8 +1,12 @@
 //! Encoders (backbones): one file per family, torchvision / smp parameter names.
 
+mod densenet;
 mod efficientnet;
+mod mix_transformer;
 mod mobilenet_v2;
 mod resnet;
+mod senet;
+mod vgg;
 
 use crate::onnx::GraphBuilder;
 use crate::{Error, Result};
@@ -12,6 +16,8 @@ use std::str::FromStr;
 use tch::{nn, Tensor};
 
 /// Feature maps of the input and the five stages, finest first (strides 1..32).
+/// An encoder without a stage at some stride (smp's Mix Transformers at 2)
+/// gives an empty, 0-channel map of that resolution there, in ONNX too.
 pub type Features = Vec<Tensor>;
 
 /// A backbone producing the multi-scale features a decoder consumes.
@@ -127,7 +133,7 @@ impl EncoderKind {
 
     /// Whether smp can dilate this encoder (DeepLab and PAN need it).
     pub fn supports_dilation(self) -> bool {
-        !matches!(self, EncoderKind::DenseNet121 | EncoderKind::Vgg16Bn | EncoderKind::MitB0 | EncoderKind::MitB2)
+        !matches!(self, EncoderKind::DenseNet121 | EncoderKind::Vgg16Bn)
     }
 
     /// Builds the encoder's variables under `p` (normally `encoder`).
@@ -143,10 +149,11 @@ impl EncoderKind {
             EncoderKind::EfficientNetB2 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B2)),
             EncoderKind::EfficientNetB3 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B3)),
             EncoderKind::EfficientNetB4 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B4)),
-            EncoderKind::SeResNet50 => todo!("PLACEHOLDER se_resnet50"),
-            EncoderKind::DenseNet121 => todo!("PLACEHOLDER densenet121"),
-            EncoderKind::Vgg16Bn => todo!("PLACEHOLDER vgg16_bn"),
-            EncoderKind::MitB0 | EncoderKind::MitB2 => todo!("PLACEHOLDER mit"),
+            EncoderKind::SeResNet50 => Box::new(senet::SeResNet::new(p, in_channels)),
+            EncoderKind::DenseNet121 => Box::new(densenet::DenseNet::new(p, in_channels)),
+            EncoderKind::Vgg16Bn => Box::new(vgg::Vgg::new(p, in_channels)),
+            EncoderKind::MitB0 => Box::new(mix_transformer::MixTransformer::new(p, in_channels, mix_transformer::B0)),
+            EncoderKind::MitB2 => Box::new(mix_transformer::MixTransformer::new(p, in_channels, mix_transformer::B2)),
         }
     }
 
@@ -192,10 +199,26 @@ impl EncoderKind {
                 groups.push(FreezeGroup { name: "stage5", prefixes: last });
                 groups
             }
-            EncoderKind::SeResNet50 => todo!("PLACEHOLDER se_resnet50"),
-            EncoderKind::DenseNet121 => todo!("PLACEHOLDER densenet121"),
-            EncoderKind::Vgg16Bn => todo!("PLACEHOLDER vgg16_bn"),
-            EncoderKind::MitB0 | EncoderKind::MitB2 => todo!("PLACEHOLDER mit"),
+            EncoderKind::SeResNet50 => vec![
+                group("stem", &["layer0."]),
+                group("layer1", &["layer1."]),
+                group("layer2", &["layer2."]),
+                group("layer3", &["layer3."]),
+                group("layer4", &["layer4."]),
+            ],
+            EncoderKind::DenseNet121 => vec![
+                group("stem", &["features.conv0.", "features.norm0."]),
+                group("stage2", &["features.denseblock1.", "features.transition1."]),
+                group("stage3", &["features.denseblock2.", "features.transition2."]),
+                group("stage4", &["features.denseblock3.", "features.transition3."]),
+                group("stage5", &["features.denseblock4.", "features.norm5."]),
+            ],
+            EncoderKind::Vgg16Bn => ["stem", "stage2", "stage3", "stage4", "stage5"]
+                .into_iter()
+                .zip(vgg::stage_ranges())
+                .map(|(name, r)| FreezeGroup { name, prefixes: indexed("features", r) })
+                .collect(),
+            EncoderKind::MitB0 | EncoderKind::MitB2 => mix_transformer::freeze_groups(),
         }
     }
 }

@@ -16,11 +16,17 @@ public class CatalogTest {
     public void listsEveryEncoderWithSmpParameterCountsAndFreezeGroups() {
         List<Catalog.Architecture> architectures = Catalog.architectures();
         assertSame("computed once", architectures, Catalog.architectures());
+        assertEquals(Arrays.asList("unet", "unet++", "deeplabv3", "deeplabv3+", "fpn", "pspnet", "manet", "linknet", "pan"),
+                architectures.stream().map(Catalog.Architecture::name).collect(Collectors.toList()));
         Catalog.Architecture unet = architectures.get(0);
-        assertEquals("unet", unet.name());
         assertEquals(Arrays.asList("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0",
-                "resnext50_32x4d", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3", "efficientnet-b4"),
+                "resnext50_32x4d", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3", "efficientnet-b4",
+                "se_resnet50", "densenet121", "vgg16_bn", "mit_b0", "mit_b2"),
                 unet.encoders().stream().map(Catalog.Encoder::name).collect(Collectors.toList()));
+        // smp cannot dilate VGG for DeepLab, nor build UNet++ on a transformer.
+        List<String> deeplab = architectures.get(2).encoders().stream().map(Catalog.Encoder::name).collect(Collectors.toList());
+        assertTrue(deeplab.contains("resnet34") && !deeplab.contains("vgg16_bn"));
+        assertTrue(architectures.get(1).encoders().stream().noneMatch(e -> e.name().startsWith("mit_b")));
         Catalog.Encoder resnet18 = unet.encoders().get(0);
         // segmentation_models_pytorch: Unet("resnet18", classes=2) and its encoder.
         assertEquals(11_176_512L, resnet18.encoderParameters());
@@ -33,6 +39,14 @@ public class CatalogTest {
             assertTrue(e + " has groups", !e.freezeGroups().isEmpty());
             assertTrue(e.encoderParameters() < e.modelParameters());
         }
+        Catalog.Encoder resnet50 = unet.encoders().get(2);
+        List<String> sets = resnet50.pretrained().stream().map(Catalog.WeightSet::name).collect(Collectors.toList());
+        assertEquals(Arrays.asList("imagenet", "lunit-swav", "lunit-bt", "kather100k", "tcga-brca"), sets);
+        Catalog.WeightSet swav = resnet50.pretrained().get(1);
+        assertEquals("resnet50_lunit-swav", swav.fileStem());
+        assertTrue(swav.licence(), swav.licence().contains("non-commercial"));
+        assertTrue(swav.source().contains("Lunit") || swav.source().contains("lunit"));
+        assertEquals(1, resnet18.pretrained().size());
         assertTrue(unet.toString().startsWith("unet ["));
         assertEquals("stem", stem.toString());
         assertEquals("resnet18", resnet18.toString());

@@ -1,0 +1,172 @@
+//! DenseNet-121 encoder (torchvision layout, features taken as
+//! segmentation_models_pytorch takes them). DenseNet normalises before its
+//! convolutions, so most BatchNorms have no convolution to fold into and are
+//! exported on their own.
+
+use super::{Encoder, Features};
+use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::onnx::graph::ints;
+use crate::onnx::GraphBuilder;
+use tch::nn;
+use tch::Tensor;
+
+const GROWTH_RATE: i64 = 32;
+/// Bottleneck width as a multiple of the growth rate.
+const BN_SIZE: i64 = 4;
+const BLOCK_LAYERS: [i64; 4] = [6, 12, 24, 16];
+const INIT_FEATURES: i64 = 64;
+
+/// `_DenseLayer`: norm1, ReLU, 1x1 conv1, norm2, ReLU, 3x3 conv2, producing
+/// `GROWTH_RATE` new channels.
+#[derive(Debug)]
+struct DenseLayer {
+    norm1: BatchNorm2d,
+    conv1: Conv2d,
+    norm2: BatchNorm2d,
+    conv2: Conv2d,
+}
+
+impl DenseLayer {
+    fn new(p: nn::Path, c_in: i64) -> Self {
+        let width = BN_SIZE * GROWTH_RATE;
+        DenseLayer {
+            norm1: bn(&p / "norm1", c_in),
+            conv1: conv2d(&p / "conv1", c_in, width, 1, 1, 0, 1, false),
+            norm2: bn(&p / "norm2", width),
+            conv2: conv2d(&p / "conv2", width, GROWTH_RATE, 3, 1, 1, 1, false),
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply_t(&self.norm1, train).relu().apply(&self.conv1).apply_t(&self.norm2, train).relu().apply(&self.conv2)
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let normed = g.batch_norm(x, &self.norm1);
+        let y = g.relu(&normed);
+        let y = g.conv(&y, &self.conv1, Some(&self.norm2));
+        let y = g.relu(&y);
+        g.conv(&y, &self.conv2, None)
+    }
+}
+
+/// `_DenseBlock`: each layer reads the concatenation of the block input and
+/// every earlier layer's output; the block returns the whole concatenation.
+#[derive(Debug)]
+struct DenseBlock {
+    layers: Vec<DenseLayer>,
+}
+
+impl DenseBlock {
+    fn new(p: nn::Path, c_in: i64, num_layers: i64) -> Self {
+        let layers = (0..num_layers).map(|i| DenseLayer::new(&p / format!("denselayer{}", i + 1), c_in + i * GROWTH_RATE)).collect();
+        DenseBlock { layers }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.layers.iter().fold(xs.shallow_clone(), |x, layer| {
+            let new = layer.forward(&x, train);
+            Tensor::cat(&[x, new], 1)
+        })
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        self.layers.iter().fold(x.to_string(), |x, layer| {
+            let new = layer.export_onnx(g, &x);
+            g.concat(&[&x, &new])
+        })
+    }
+}
+
+/// `_Transition`: norm, ReLU (smp takes the feature here), 1x1 conv halving
+/// the channels, 2x2 average pooling.
+#[derive(Debug)]
+struct Transition {
+    norm: BatchNorm2d,
+    conv: Conv2d,
+}
+
+impl Transition {
+    fn new(p: nn::Path, c_in: i64) -> Self {
+        Transition { norm: bn(&p / "norm", c_in), conv: conv2d(&p / "conv", c_in, c_in / 2, 1, 1, 0, 1, false) }
+    }
+}
+
+/// torchvision's DenseNet-121 `features` without the classifier.
+#[derive(Debug)]
+pub struct DenseNet {
+    conv0: Conv2d,
+    norm0: BatchNorm2d,
+    blocks: Vec<DenseBlock>,
+    /// After blocks 1..3.
+    transitions: Vec<Transition>,
+    norm5: BatchNorm2d,
+    out_channels: [i64; 6],
+}
+
+impl DenseNet {
+    pub fn new(p: &nn::Path, in_channels: i64) -> DenseNet {
+        let p = p / "features";
+        let (mut blocks, mut transitions) = (Vec::new(), Vec::new());
+        let mut out_channels = vec![in_channels, INIT_FEATURES];
+        let mut c = INIT_FEATURES;
+        for (i, num_layers) in BLOCK_LAYERS.into_iter().enumerate() {
+            blocks.push(DenseBlock::new(&p / format!("denseblock{}", i + 1), c, num_layers));
+            c += num_layers * GROWTH_RATE;
+            out_channels.push(c);
+            if i + 1 < BLOCK_LAYERS.len() {
+                transitions.push(Transition::new(&p / format!("transition{}", i + 1), c));
+                c /= 2;
+            }
+        }
+        DenseNet {
+            conv0: conv2d(&p / "conv0", in_channels, INIT_FEATURES, 7, 2, 3, 1, false),
+            norm0: bn(&p / "norm0", INIT_FEATURES),
+            blocks,
+            transitions,
+            norm5: bn(&p / "norm5", c),
+            out_channels: out_channels.try_into().expect("input, stem and four blocks"),
+        }
+    }
+}
+
+impl Encoder for DenseNet {
+    fn features(&self, xs: &Tensor, train: bool) -> Features {
+        let mut features = vec![xs.shallow_clone()];
+        let mut x = xs.apply(&self.conv0).apply_t(&self.norm0, train).relu();
+        features.push(x.shallow_clone());
+        x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        for (block, transition) in self.blocks.iter().zip(&self.transitions) {
+            let normed = block.forward(&x, train).apply_t(&transition.norm, train).relu();
+            features.push(normed.shallow_clone());
+            x = normed.apply(&transition.conv).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>);
+        }
+        let last = self.blocks.last().expect("four dense blocks");
+        features.push(last.forward(&x, train).apply_t(&self.norm5, train));
+        features
+    }
+
+    fn out_channels(&self) -> &[i64] {
+        &self.out_channels
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
+        let mut features = vec![input.to_string()];
+        let stem = g.conv(input, &self.conv0, Some(&self.norm0));
+        let mut x = g.relu(&stem);
+        features.push(x.clone());
+        x = g.max_pool(&x, 3, 2, 1);
+        for (block, transition) in self.blocks.iter().zip(&self.transitions) {
+            let y = block.export_onnx(g, &x);
+            let normed = g.batch_norm(&y, &transition.norm);
+            let normed = g.relu(&normed);
+            features.push(normed.clone());
+            let reduced = g.conv(&normed, &transition.conv, None);
+            x = g.node("AveragePool", &[&reduced], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
+        }
+        let last = self.blocks.last().expect("four dense blocks");
+        let y = last.export_onnx(g, &x);
+        features.push(g.batch_norm(&y, &self.norm5));
+        features
+    }
+}
