@@ -115,16 +115,24 @@ fn our_torchscript_loads_in_python_torch_with_the_same_output() {
 }
 
 #[test]
-fn dilated_encoders_give_smps_logits() {
-    // DeepLabV3+ dilates stage 5 (output stride 16), DeepLabV3 stages 4 and 5 (8).
-    for encoder in [EncoderKind::MobileNetV2, EncoderKind::EfficientNetB0, EncoderKind::ResNeXt50_32x4d] {
-        assert_smp_parity(Architecture::DeepLabV3Plus, encoder, 3, 2, 64);
+fn encoders_that_change_a_decoder_give_smps_logits() {
+    let cases = [
+        // DeepLabV3+ dilates stage 5 (output stride 16), DeepLabV3 stages 4 and 5 (8).
+        (Architecture::DeepLabV3Plus, EncoderKind::MobileNetV2, 3),
+        (Architecture::DeepLabV3Plus, EncoderKind::EfficientNetB0, 3),
+        (Architecture::DeepLabV3Plus, EncoderKind::ResNeXt50_32x4d, 3),
+        (Architecture::DeepLabV3, EncoderKind::EfficientNetB2, 1),
+        (Architecture::DeepLabV3, EncoderKind::SeResNet50, 2),
+        (Architecture::DeepLabV3Plus, EncoderKind::MitB0, 3),
+        // FPN reads strides 4..32 only, past the Mix Transformer's empty stride-2 feature.
+        (Architecture::Fpn, EncoderKind::MitB0, 3),
+        // VGG encoders get smp's center block (which UNet++ builds but never runs).
+        (Architecture::UnetPlusPlus, EncoderKind::Vgg16Bn, 2),
+        (Architecture::Pan, EncoderKind::MobileNetV2, 3),
+    ];
+    for (architecture, encoder, c) in cases {
+        if selected(architecture, encoder) {
+            assert_smp_parity(architecture, encoder, c, 2, architecture.min_input_size().max(64));
+        }
     }
-    assert_smp_parity(Architecture::DeepLabV3, EncoderKind::EfficientNetB2, 1, 2, 64);
-}
-
-#[test]
-fn mit_under_fpn_gives_smps_logits() {
-    // FPN reads strides 4..32 only, past the Mix Transformer's empty stride-2 feature.
-    assert_smp_parity(Architecture::Fpn, EncoderKind::MitB0, 3, 2, 64);
 }

@@ -54,7 +54,7 @@ impl SegmentationModel {
         if output_stride < 32 {
             encoder.make_dilated(output_stride)?;
         }
-        let decoder = spec.architecture.decoder(root, encoder.out_channels(), spec.num_classes);
+        let decoder = spec.architecture.decoder(root, spec.encoder, encoder.out_channels(), spec.num_classes);
         Ok(SegmentationModel { spec, encoder, decoder })
     }
 

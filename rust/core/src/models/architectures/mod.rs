@@ -139,10 +139,12 @@ impl Architecture {
 
     /// Builds the decoder under `root / "decoder"` and the head under
     /// `root / "segmentation_head"`.
-    pub(crate) fn decoder(self, root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+    pub(crate) fn decoder(self, root: &nn::Path, encoder: EncoderKind, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+        // smp adds a center block to UNet and UNet++ on VGG encoders.
+        let center = encoder.name().starts_with("vgg");
         match self {
-            Architecture::Unet => Box::new(unet::Unet::new(root, encoder_channels, classes)),
-            Architecture::UnetPlusPlus => unet_plus_plus::build(root, encoder_channels, classes),
+            Architecture::Unet => Box::new(unet::Unet::new(root, encoder_channels, classes, center)),
+            Architecture::UnetPlusPlus => unet_plus_plus::build(root, encoder_channels, classes, center),
             Architecture::DeepLabV3 => deeplab::build_v3(root, encoder_channels, classes),
             Architecture::DeepLabV3Plus => deeplab::build_v3_plus(root, encoder_channels, classes),
             Architecture::Fpn => fpn::build(root, encoder_channels, classes),
@@ -176,6 +178,23 @@ impl FromStr for Architecture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::{ModelSpec, SegmentationModel};
+    use tch::nn::{ModuleT, VarStore};
+    use tch::{Device, Kind};
+
+    #[test]
+    fn every_architecture_trains_and_predicts_at_the_input_resolution() {
+        for architecture in Architecture::ALL {
+            let vs = VarStore::new(Device::Cpu);
+            let spec = ModelSpec { architecture, encoder: EncoderKind::ResNet18, in_channels: 2, num_classes: 3 };
+            let model = SegmentationModel::new(&vs.root(), spec).unwrap();
+            // Not square, and sides whose feature maps halve unevenly.
+            let x = Tensor::randn([2, 2, 128, 160], (Kind::Float, Device::Cpu));
+            assert_eq!(model.forward_t(&x, true).size(), [2, 3, 128, 160], "{architecture} training");
+            let y = tch::no_grad(|| model.forward_t(&x, false));
+            assert_eq!(y.size(), [2, 3, 128, 160], "{architecture} eval");
+        }
+    }
 
     #[test]
     fn names_parse_in_every_spelling_and_unknown_ones_list_the_known() {

@@ -1,5 +1,6 @@
 //! The UNet decoder of segmentation_models_pytorch (BatchNorm, nearest 2x
-//! upsampling, no attention, no center block) and its segmentation head.
+//! upsampling, no attention; a center block for VGG encoders) and its
+//! segmentation head. Its block also builds UNet++.
 
 use super::{Decoder, SegmentationHead};
 use crate::models::layers::ConvBnRelu;
@@ -9,23 +10,54 @@ use tch::{nn, Tensor};
 /// smp's default decoder widths, coarsest first.
 pub const DECODER_CHANNELS: [i64; 5] = [256, 128, 64, 32, 16];
 
+/// smp's UNet `DecoderBlock`: 2x nearest upsampling, concatenation with the
+/// skips of that scale, two conv-BN-ReLU layers.
 #[derive(Debug)]
-struct DecoderBlock {
+pub(super) struct DecoderBlock {
     conv1: ConvBnRelu,
     conv2: ConvBnRelu,
+}
+
+impl DecoderBlock {
+    /// `c_skip`: the channels of all skips together.
+    pub(super) fn new(p: &nn::Path, c_in: i64, c_skip: i64, c_out: i64) -> DecoderBlock {
+        DecoderBlock { conv1: ConvBnRelu::new(p / "conv1", c_in + c_skip, c_out, 3), conv2: ConvBnRelu::new(p / "conv2", c_out, c_out, 3) }
+    }
+
+    pub(super) fn forward(&self, x: &Tensor, skips: &[&Tensor], train: bool) -> Tensor {
+        // A scale factor, not the skip's size, keeps traced models size-agnostic.
+        let up = x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice());
+        let x = if skips.is_empty() { up } else { Tensor::cat(&[&[&up][..], skips].concat(), 1) };
+        self.conv2.forward(&self.conv1.forward(&x, train), train)
+    }
+
+    pub(super) fn export_onnx(&self, g: &mut GraphBuilder, x: &str, skips: &[&str]) -> String {
+        let up = g.upsample2x(x);
+        let x = if skips.is_empty() { up } else { g.concat(&[&[up.as_str()][..], skips].concat()) };
+        let y = self.conv1.export_onnx(g, &x);
+        self.conv2.export_onnx(g, &y)
+    }
+}
+
+/// smp's `UnetCenterBlock`, which UNet and UNet++ add for VGG encoders: two
+/// conv-BN-ReLU layers at the coarsest level, named `decoder.center.{0,1}`.
+pub(super) fn center_block(p: &nn::Path, channels: i64) -> [ConvBnRelu; 2] {
+    [0, 1].map(|i| ConvBnRelu::new(p / "center" / i, channels, channels, 3))
 }
 
 /// Upsamples each level 2x, concatenates the encoder skip of that scale and
 /// applies two conv-BN-ReLU layers; a 3x3 head at full resolution.
 #[derive(Debug)]
 pub struct Unet {
+    center: Option<[ConvBnRelu; 2]>,
     blocks: Vec<DecoderBlock>,
     head: SegmentationHead,
 }
 
 impl Unet {
-    /// `encoder_channels` as `Encoder::out_channels` returns them (input first).
-    pub fn new(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Unet {
+    /// `encoder_channels` as `Encoder::out_channels` returns them (input
+    /// first); `center` as smp sets it (for VGG encoders).
+    pub fn new(root: &nn::Path, encoder_channels: &[i64], classes: i64, center: bool) -> Unet {
         let p = &(root / "decoder");
         // The input itself (stride 1) is never a skip.
         let reversed: Vec<i64> = encoder_channels[1..].iter().rev().copied().collect();
@@ -35,17 +67,13 @@ impl Unet {
             .enumerate()
             .map(|(i, &c_out)| {
                 let skip = reversed.get(i + 1).copied().unwrap_or(0);
-                let bp = p / "blocks" / i;
-                let block = DecoderBlock {
-                    conv1: ConvBnRelu::new(&bp / "conv1", c_in + skip, c_out, 3),
-                    conv2: ConvBnRelu::new(&bp / "conv2", c_out, c_out, 3),
-                };
+                let block = DecoderBlock::new(&(p / "blocks" / i), c_in, skip, c_out);
                 c_in = c_out;
                 block
             })
             .collect();
         let head = SegmentationHead::new(&(root / "segmentation_head"), DECODER_CHANNELS[DECODER_CHANNELS.len() - 1], classes, 3, 1);
-        Unet { blocks, head }
+        Unet { center: center.then(|| center_block(p, reversed[0])), blocks, head }
     }
 }
 
@@ -53,13 +81,11 @@ impl Decoder for Unet {
     fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
         let mut levels = features[1..].iter().rev();
         let mut x = levels.next().expect("encoder features").shallow_clone();
+        for conv in self.center.iter().flatten() {
+            x = conv.forward(&x, train);
+        }
         for block in &self.blocks {
-            // A scale factor, not the skip's size, keeps traced models size-agnostic.
-            x = x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice());
-            if let Some(skip) = levels.next() {
-                x = Tensor::cat(&[&x, skip], 1);
-            }
-            x = block.conv2.forward(&block.conv1.forward(&x, train), train);
+            x = block.forward(&x, &levels.next().into_iter().collect::<Vec<_>>(), train);
         }
         self.head.forward(&x)
     }
@@ -67,13 +93,11 @@ impl Decoder for Unet {
     fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
         let mut levels = features[1..].iter().rev();
         let mut x = levels.next().expect("encoder features").clone();
+        for conv in self.center.iter().flatten() {
+            x = conv.export_onnx(g, &x);
+        }
         for block in &self.blocks {
-            x = g.upsample2x(&x);
-            if let Some(skip) = levels.next() {
-                x = g.concat(&[&x, skip]);
-            }
-            let y = block.conv1.export_onnx(g, &x);
-            x = block.conv2.export_onnx(g, &y);
+            x = block.export_onnx(g, &x, &levels.next().map(String::as_str).into_iter().collect::<Vec<_>>());
         }
         self.head.export_onnx(g, &x)
     }

