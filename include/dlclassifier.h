@@ -438,6 +438,20 @@ int dlc_train(const char *data_dir,
 int dlc_recommend_json(const char *encoder, size_t tiles, char **out_json);
 
 /**
+ * What the engine can build, as a JSON array of architectures `{"name",
+ * "encoders": [{"name", "encoder_parameters", "model_parameters"
+ * (3 channels, 2 classes; equal to segmentation_models_pytorch's),
+ * "freeze_groups": [{"name", "prefixes"}], "pretrained": [{"name",
+ * "file_stem", "source", "licence", "file" (null unless the file is in the
+ * weights folder)}]}]}`. Only the combinations smp can build are listed.
+ * The first call builds every model once to count parameters (seconds).
+ *
+ * # Safety
+ * `out_json` is valid for writes.
+ */
+int dlc_catalog_json(char **out_json);
+
+/**
  * Classifies a whole image file (TIFF, PNG or JPEG) tile by tile and writes
  * the results into `out_dir` (created if needed), each file only once
  * complete: `class_map.png`, `overlay.png`, `probabilities.tif` (if asked

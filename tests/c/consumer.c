@@ -257,6 +257,16 @@ static void check_registry_and_bundle(const char *model, const char *work, int c
     EXPECT_STATUS(dlc_bundle_open(zip, "no-such-model", &unpacked), DLC_INVALID_ARGUMENT);
 }
 
+/* The catalog lists smp's combinations only, with licence notes. */
+static void check_catalog(void) {
+    char *json = NULL;
+    EXPECT_STATUS(dlc_catalog_json(&json), DLC_OK);
+    CHECK(strstr(json, "\"deeplabv3+\"") != NULL && strstr(json, "\"mit_b2\"") != NULL, "architectures and encoders listed");
+    CHECK(strstr(json, "\"lunit-swav\"") != NULL && strstr(json, "\"licence\"") != NULL, "weight sets come with licences");
+    dlc_string_free(json);
+    EXPECT_STATUS(dlc_catalog_json(NULL), DLC_INVALID_ARGUMENT);
+}
+
 /* Memory bookings on a private CPU budget of 100 bytes (run.sh sets the folder). */
 static void check_reservations(void) {
     DlcReservation *first = NULL, *second = NULL;
@@ -285,6 +295,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     check_errors_before_training(argv[1], argv[2]);
+    check_catalog();
 
     join(model, argv[2], "model");
     EXPECT_STATUS(dlc_job_new(&job), DLC_OK);

@@ -50,7 +50,8 @@ def main() -> int:
         return 2
     diff = float(np.abs(out.astype(np.float64) - expected).max())
     ok = diff <= args.atol  # NaN compares false -> failure
-    print(f"max_abs_diff={diff:.6g} atol={args.atol:g} {'OK' if ok else 'FAIL'}")
+    scale = float(np.abs(expected).max())
+    print(f"max_abs_diff={diff:.6g} max_abs_expected={scale:.6g} atol={args.atol:g} {'OK' if ok else 'FAIL'}")
     return 0 if ok else 1
 
 

@@ -103,12 +103,20 @@ fn bad_input_gives_one_line_and_a_failing_exit_code() {
     let out_dir = dir.path().join("m");
     let ihc = data("ihc-dab");
     let (ihc, out) = (ihc.to_str().unwrap(), out_dir.to_str().unwrap());
-    let cases: [(&[&str], &str); 5] = [
+    let weights = dir.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 9] = [
         (&["train", "--data", "/nonexistent", "--out", out], "/nonexistent"),
         (&["train", "--data", ihc, "--out", out, "--encoder", "vgg99"], "unknown encoder 'vgg99'"),
         (&["train", "--data", ihc, "--out", out, "--tile-size", "100"], "multiple of 32"),
         (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA"),
         (&["train", "--data", ihc, "--out", out, "--encoder-lr-factor", "2"], "encoder_lr_factor must be in (0, 1]"),
+        (&["train", "--data", ihc, "--out", out, "--architecture", "segformer"], "unknown architecture 'segformer'"),
+        (&["train", "--data", ihc, "--out", out, "--architecture", "pan", "--tile-size", "64"], "pan needs tile_size of at least 128"),
+        (&["train", "--data", ihc, "--out", out, "--architecture", "linknet", "--encoder", "mit_b0"], "linknet"),
+        (
+            &["train", "--data", ihc, "--out", out, "--encoder", "resnet50", "--encoder-weights", "lunit-bt", "--weights-dir", weights],
+            "resnet50_lunit-bt.safetensors",
+        ),
     ];
     for (args, expected) in cases {
         fails_with_one_line(args, expected);
@@ -123,10 +131,12 @@ fn catalog_lists_encoders_with_freeze_groups() {
     let catalog: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let encoders = catalog[0]["encoders"].as_array().unwrap();
     assert_eq!(catalog[0]["name"], "unet");
-    assert_eq!(encoders.len(), 10);
+    assert_eq!(catalog.as_array().unwrap().len(), 9);
+    assert_eq!(encoders.len(), 15);
     let r18 = encoders.iter().find(|e| e["name"] == "resnet18").unwrap();
     assert_eq!(r18["model_parameters"], 14_328_354);
     assert_eq!(r18["freeze_groups"][1]["name"], "layer1");
+    assert_eq!(r18["pretrained"][0]["file_stem"], "resnet18_imagenet");
 }
 
 #[test]

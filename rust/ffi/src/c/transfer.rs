@@ -1,8 +1,8 @@
-//! Transfer-learning recommendations, as JSON strings the caller frees with
-//! `dlc_string_free`.
+//! The catalog and transfer-learning recommendations, as JSON strings the
+//! caller frees with `dlc_string_free`.
 
 use super::{guard, json_string, out_arg, str_arg};
-use dlclassifier::models::EncoderKind;
+use dlclassifier::models::{catalog, EncoderKind};
 use dlclassifier::train::recommend;
 use std::ffi::{c_char, c_int};
 
@@ -22,6 +22,25 @@ pub unsafe extern "C" fn dlc_recommend_json(encoder: *const c_char, tiles: usize
         let out = unsafe { out_arg(out_json, "out_json") }?;
         let encoder: EncoderKind = unsafe { str_arg(encoder, "encoder") }?.parse()?;
         *out = json_string(&recommend(encoder, tiles))?;
+        Ok(())
+    })
+}
+
+/// What the engine can build, as a JSON array of architectures `{"name",
+/// "encoders": [{"name", "encoder_parameters", "model_parameters"
+/// (3 channels, 2 classes; equal to segmentation_models_pytorch's),
+/// "freeze_groups": [{"name", "prefixes"}], "pretrained": [{"name",
+/// "file_stem", "source", "licence", "file" (null unless the file is in the
+/// weights folder)}]}]}`. Only the combinations smp can build are listed.
+/// The first call builds every model once to count parameters (seconds).
+///
+/// # Safety
+/// `out_json` is valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dlc_catalog_json(out_json: *mut *mut c_char) -> c_int {
+    guard(|| {
+        let out = unsafe { out_arg(out_json, "out_json") }?;
+        *out = json_string(&catalog::catalog()?)?;
         Ok(())
     })
 }

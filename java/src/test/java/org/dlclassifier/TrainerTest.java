@@ -250,6 +250,35 @@ public class TrainerTest {
     }
 
     @Test
+    public void missingPretrainedWeightsAndUnbuildableModelsAreIllegalArguments() throws Exception {
+        Path weights = Files.createDirectories(out("weights"));
+        TrainingConfig swav = TrainingFixtures.quick().encoder("resnet50").encoderWeights("lunit-swav").weightsDir(weights).build();
+        assertEquals("lunit-swav", swav.encoderWeights().get());
+        try {
+            Trainer.train(TrainingFixtures.nuclei(), out("swav"), swav, null);
+            fail();
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("resnet50_lunit-swav.safetensors") && e.getMessage().contains("nothing is downloaded"));
+        }
+        TrainingConfig vggDeepLab = TrainingFixtures.quick().architecture("deeplabv3+").encoder("vgg16_bn").build();
+        try {
+            Trainer.train(TrainingFixtures.nuclei(), out("deeplab"), vggDeepLab, null);
+            fail();
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("deeplabv3+ needs a dilated encoder"));
+        }
+        assertTrue("nothing written", !Files.exists(out("swav")) && !Files.exists(out("deeplab")));
+    }
+
+    @Test
+    public void anotherArchitectureTrainsThroughJava() throws Exception {
+        Path dir = out("fpn");
+        TrainingResult result = Trainer.train(TrainingFixtures.nuclei(), dir, TrainingFixtures.quick().architecture("fpn").build(), null);
+        assertEquals(2, result.history().size());
+        assertEquals("fpn", TrainingConfig.fromModel(dir).architecture());
+    }
+
+    @Test
     public void anUnknownJobHandleIsAnIllegalState() {
         try {
             TrainingJob.nativeCancel(Long.MAX_VALUE);
