@@ -168,3 +168,34 @@ fn smp_pickle_of_efficientnet_gives_smps_logits() {
         assert!(diff <= 1e-4, "{encoder}: max abs diff {diff}");
     }
 }
+
+#[test]
+fn a_torchvision_file_is_a_named_pretrained_encoder_for_training() {
+    // Placed in a weights folder under the documented name of resnet18's ImageNet set.
+    let weights_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(files().join("resnet18.pth"), weights_dir.path().join("resnet18_imagenet.pth")).unwrap();
+    let data = dlclassifier::data::TrainingData::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/nuclei-dsb2018")).unwrap();
+    let config = dlclassifier::train::TrainingConfig {
+        encoder: EncoderKind::ResNet18,
+        encoder_weights: Some("imagenet".into()),
+        weights_dir: Some(weights_dir.path().to_path_buf()),
+        // Frozen, so the trained model still holds the file's encoder weights.
+        frozen_groups: EncoderKind::ResNet18.freeze_groups().iter().map(|g| g.name.to_string()).collect(),
+        tile_size: 64,
+        batch_size: 2,
+        epochs: 1,
+        samples_per_epoch: Some(4),
+        device: "cpu".parse().unwrap(),
+        early_stopping: None,
+        ..Default::default()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let outcome = dlclassifier::train::train(&data, &config, &out.path().join("m"), &dlclassifier::train::JobControl::new(), &mut |_| {}).unwrap();
+    assert!(outcome.metadata.architecture.use_pretrained);
+    let saved: HashMap<String, Tensor> =
+        Tensor::read_safetensors(out.path().join("m").join(dlclassifier::model_dir::WEIGHTS_FILE)).unwrap().into_iter().collect();
+    // The nuclei images have one channel: smp's adaptation sums the RGB kernels.
+    let file: HashMap<String, Tensor> = weights::read_named_tensors(&files().join("resnet18.pth")).unwrap().into_iter().collect();
+    assert_eq!(max_diff(&saved["encoder.layer3.1.conv2.weight"], &file["layer3.1.conv2.weight"]), 0.0);
+    assert!(max_diff(&saved["encoder.conv1.weight"], &file["conv1.weight"].sum_dim_intlist([1].as_slice(), true, Kind::Float)) < 1e-6);
+}
