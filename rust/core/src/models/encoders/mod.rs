@@ -5,7 +5,6 @@ mod efficientnet;
 mod mix_transformer;
 mod mobilenet_v2;
 mod resnet;
-mod senet;
 mod vgg;
 
 use crate::onnx::GraphBuilder;
@@ -139,17 +138,17 @@ impl EncoderKind {
     /// Builds the encoder's variables under `p` (normally `encoder`).
     pub fn build(self, p: &nn::Path, in_channels: i64) -> Box<dyn Encoder> {
         match self {
-            EncoderKind::ResNet18 => Box::new(resnet::ResNet::new(p, in_channels, [2, 2, 2, 2], false, 1, 64)),
-            EncoderKind::ResNet34 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], false, 1, 64)),
-            EncoderKind::ResNet50 => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], true, 1, 64)),
-            EncoderKind::ResNeXt50_32x4d => Box::new(resnet::ResNet::new(p, in_channels, [3, 4, 6, 3], true, 32, 4)),
+            EncoderKind::ResNet18 => Box::new(resnet::ResNet::new(p, in_channels, resnet::RESNET18)),
+            EncoderKind::ResNet34 => Box::new(resnet::ResNet::new(p, in_channels, resnet::RESNET34)),
+            EncoderKind::ResNet50 => Box::new(resnet::ResNet::new(p, in_channels, resnet::RESNET50)),
+            EncoderKind::ResNeXt50_32x4d => Box::new(resnet::ResNet::new(p, in_channels, resnet::RESNEXT50_32X4D)),
             EncoderKind::MobileNetV2 => Box::new(mobilenet_v2::MobileNetV2::new(p, in_channels)),
             EncoderKind::EfficientNetB0 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B0)),
             EncoderKind::EfficientNetB1 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B1)),
             EncoderKind::EfficientNetB2 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B2)),
             EncoderKind::EfficientNetB3 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B3)),
             EncoderKind::EfficientNetB4 => Box::new(efficientnet::EfficientNet::new(p, in_channels, efficientnet::B4)),
-            EncoderKind::SeResNet50 => Box::new(senet::SeResNet::new(p, in_channels)),
+            EncoderKind::SeResNet50 => Box::new(resnet::ResNet::new(p, in_channels, resnet::SE_RESNET50)),
             EncoderKind::DenseNet121 => Box::new(densenet::DenseNet::new(p, in_channels)),
             EncoderKind::Vgg16Bn => Box::new(vgg::Vgg::new(p, in_channels)),
             EncoderKind::MitB0 => Box::new(mix_transformer::MixTransformer::new(p, in_channels, mix_transformer::B0)),

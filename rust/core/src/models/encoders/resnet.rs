@@ -1,40 +1,88 @@
-//! ResNet encoders (torchvision layout, as segmentation_models_pytorch uses them).
+//! Residual encoders as segmentation_models_pytorch uses them: torchvision's
+//! ResNet and ResNeXt, and SE-ResNet in Cadene's pretrainedmodels layout.
 
 use super::{dilation_rates, Encoder, Features};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::onnx::graph::{int, ints};
 use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::Tensor;
 
-#[derive(Debug)]
-struct Downsample {
-    conv: Conv2d,
-    bn: BatchNorm2d,
+/// What distinguishes the members of the family.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Blocks in layer1..layer4.
+    pub depths: [usize; 4],
+    /// Bottleneck (1x1, 3x3, 1x1) rather than basic (3x3, 3x3) blocks.
+    pub bottleneck: bool,
+    /// torchvision's `groups` and `width_per_group` (1 and 64 for plain
+    /// ResNets, 32 and 4 for ResNeXt-50 32x4d).
+    pub groups: i64,
+    pub width_per_group: i64,
+    /// Cadene's SENet: stem under `layer0.`, a max pool without padding that
+    /// rounds up, the stride on the first 1x1 conv (Caffe style) and a
+    /// squeeze-and-excitation gate in every block.
+    pub senet: bool,
 }
 
-/// A basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1) residual block.
+pub const RESNET18: Layout = Layout { depths: [2, 2, 2, 2], bottleneck: false, groups: 1, width_per_group: 64, senet: false };
+pub const RESNET34: Layout = Layout { depths: [3, 4, 6, 3], ..RESNET18 };
+pub const RESNET50: Layout = Layout { bottleneck: true, ..RESNET34 };
+pub const RESNEXT50_32X4D: Layout = Layout { groups: 32, width_per_group: 4, ..RESNET50 };
+pub const SE_RESNET50: Layout = Layout { senet: true, ..RESNET50 };
+
+/// SENet's squeeze-and-excitation: channel gates from the globally pooled
+/// input, with 1x1 convolutions (with bias) as the fully connected layers.
+#[derive(Debug)]
+struct SeModule {
+    fc1: Conv2d,
+    fc2: Conv2d,
+}
+
+impl SeModule {
+    const REDUCTION: i64 = 16;
+
+    fn new(p: nn::Path, channels: i64) -> Self {
+        let reduced = channels / Self::REDUCTION;
+        SeModule { fc1: conv2d(&p / "fc1", channels, reduced, 1, 1, 0, 1, true), fc2: conv2d(&p / "fc2", reduced, channels, 1, 1, 0, 1, true) }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        let gate = xs.adaptive_avg_pool2d([1, 1]).apply(&self.fc1).relu().apply(&self.fc2).sigmoid();
+        xs * gate
+    }
+
+    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let pooled = g.global_average_pool(x);
+        let reduced = g.conv(&pooled, &self.fc1, None);
+        let reduced = g.relu(&reduced);
+        let expanded = g.conv(&reduced, &self.fc2, None);
+        let gate = g.sigmoid(&expanded);
+        g.mul(x, &gate)
+    }
+}
+
+/// A basic or bottleneck residual block, with an SE gate for SENets.
 #[derive(Debug)]
 struct Block {
     /// `conv1`/`bn1`, `conv2`/`bn2`(, `conv3`/`bn3`), with a ReLU between consecutive pairs.
     convs: Vec<(Conv2d, BatchNorm2d)>,
-    downsample: Option<Downsample>,
+    se: Option<SeModule>,
+    /// `downsample.0`/`downsample.1`.
+    downsample: Option<(Conv2d, BatchNorm2d)>,
 }
 
 impl Block {
-    /// `groups` and `width_per_group` as torchvision's (32 and 4 for ResNeXt-50 32x4d).
-    fn new(p: nn::Path, bottleneck: bool, c_in: i64, planes: i64, stride: i64, groups: i64, width_per_group: i64) -> Block {
-        let expansion = if bottleneck { 4 } else { 1 };
-        let width = planes * width_per_group / 64 * groups;
-        let c_out = planes * expansion;
-        let downsample = (stride != 1 || c_in != c_out).then(|| Downsample {
-            conv: conv2d(&p / "downsample" / "0", c_in, c_out, 1, stride, 0, 1, false),
-            bn: bn(&p / "downsample" / "1", c_out),
-        });
+    fn new(p: nn::Path, layout: &Layout, c_in: i64, planes: i64, stride: i64) -> Block {
+        let c_out = if layout.bottleneck { planes * 4 } else { planes };
+        let downsample =
+            (stride != 1 || c_in != c_out).then(|| (conv2d(&p / "downsample" / "0", c_in, c_out, 1, stride, 0, 1, false), bn(&p / "downsample" / "1", c_out)));
+        let width = planes * layout.width_per_group / 64 * layout.groups;
         // (in, out, kernel, stride, groups) per conv; torchvision strides the 3x3 conv.
-        let shapes = if bottleneck {
-            vec![(c_in, width, 1, 1, 1), (width, width, 3, stride, groups), (width, c_out, 1, 1, 1)]
-        } else {
-            vec![(c_in, planes, 3, stride, 1), (planes, planes, 3, 1, 1)]
+        let shapes = match (layout.bottleneck, layout.senet) {
+            (true, false) => vec![(c_in, width, 1, 1, 1), (width, width, 3, stride, layout.groups), (width, c_out, 1, 1, 1)],
+            (true, true) => vec![(c_in, planes, 1, stride, 1), (planes, planes, 3, 1, 1), (planes, c_out, 1, 1, 1)],
+            (false, _) => vec![(c_in, planes, 3, stride, 1), (planes, planes, 3, 1, 1)],
         };
         let convs = shapes
             .into_iter()
@@ -44,7 +92,8 @@ impl Block {
                 (conv2d(&p / format!("conv{n}"), ci, co, k, s, k / 2, g, false), bn(&p / format!("bn{n}"), co))
             })
             .collect();
-        Block { convs, downsample }
+        let se = layout.senet.then(|| SeModule::new(&p / "se_module", c_out));
+        Block { convs, se, downsample }
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
@@ -55,8 +104,11 @@ impl Block {
             }
             ys = ys.apply(conv).apply_t(bn, train);
         }
+        if let Some(se) = &self.se {
+            ys = se.forward(&ys);
+        }
         let identity = match &self.downsample {
-            Some(d) => xs.apply(&d.conv).apply_t(&d.bn, train),
+            Some((conv, bn)) => xs.apply(conv).apply_t(bn, train),
             None => xs.shallow_clone(),
         };
         (ys + identity).relu()
@@ -70,8 +122,11 @@ impl Block {
             }
             ys = g.conv(&ys, conv, Some(bn));
         }
+        if let Some(se) = &self.se {
+            ys = se.export_onnx(g, &ys);
+        }
         let identity = match &self.downsample {
-            Some(d) => g.conv(x, &d.conv, Some(&d.bn)),
+            Some((conv, bn)) => g.conv(x, conv, Some(bn)),
             None => x.to_string(),
         };
         let sum = g.add(&ys, &identity);
@@ -79,36 +134,37 @@ impl Block {
     }
 }
 
-/// A torchvision ResNet without its pooling and classifier.
+/// A residual network without its pooling and classifier.
 #[derive(Debug)]
 pub struct ResNet {
     conv1: Conv2d,
     bn1: BatchNorm2d,
+    senet: bool,
     layers: [Vec<Block>; 4],
     out_channels: [i64; 6],
 }
 
 impl ResNet {
-    /// `depths` holds the number of blocks in layer1..layer4; `groups` and
-    /// `width_per_group` (1 and 64 for plain ResNets) give the ResNeXt variants.
-    pub fn new(p: &nn::Path, in_channels: i64, depths: [usize; 4], bottleneck: bool, groups: i64, width_per_group: i64) -> ResNet {
-        let expansion = if bottleneck { 4 } else { 1 };
+    pub fn new(p: &nn::Path, in_channels: i64, layout: Layout) -> ResNet {
+        let expansion = if layout.bottleneck { 4 } else { 1 };
         let mut c_in = 64;
         let layers = std::array::from_fn(|i| {
             let planes = 64 << i;
-            let stride = if i == 0 { 1 } else { 2 };
             let lp = p / format!("layer{}", i + 1);
-            (0..depths[i])
+            (0..layout.depths[i])
                 .map(|b| {
-                    let block = Block::new(&lp / b, bottleneck, c_in, planes, if b == 0 { stride } else { 1 }, groups, width_per_group);
+                    let stride = if i > 0 && b == 0 { 2 } else { 1 };
+                    let block = Block::new(&lp / b, &layout, c_in, planes, stride);
                     c_in = planes * expansion;
                     block
                 })
                 .collect()
         });
+        let stem = if layout.senet { p / "layer0" } else { p.clone() };
         ResNet {
-            conv1: conv2d(p / "conv1", in_channels, 64, 7, 2, 3, 1, false),
-            bn1: bn(p / "bn1", 64),
+            conv1: conv2d(&stem / "conv1", in_channels, 64, 7, 2, 3, 1, false),
+            bn1: bn(&stem / "bn1", 64),
+            senet: layout.senet,
             layers,
             out_channels: [in_channels, 64, 64 * expansion, 128 * expansion, 256 * expansion, 512 * expansion],
         }
@@ -120,7 +176,7 @@ impl Encoder for ResNet {
         let mut features = vec![xs.shallow_clone()];
         let mut x = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
         features.push(x.shallow_clone());
-        x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        x = if self.senet { x.max_pool2d([3, 3], [2, 2], [0, 0], [1, 1], true) } else { x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false) };
         for layer in &self.layers {
             for block in layer {
                 x = block.forward(&x, train);
@@ -136,13 +192,11 @@ impl Encoder for ResNet {
 
     fn make_dilated(&mut self, output_stride: i64) -> crate::Result<()> {
         for (stage, rate) in dilation_rates(output_stride) {
-            // Stages 2..5 are layer1..layer4.
+            // Stages 2..5 are layer1..layer4. SE convolutions are 1x1 on a
+            // 1x1 map, where dilation changes nothing.
             for block in &mut self.layers[stage - 2] {
-                for (conv, _) in &mut block.convs {
+                for (conv, _) in block.convs.iter_mut().chain(&mut block.downsample) {
                     conv.dilate(rate);
-                }
-                if let Some(d) = &mut block.downsample {
-                    d.conv.dilate(rate);
                 }
             }
         }
@@ -154,7 +208,11 @@ impl Encoder for ResNet {
         let stem = g.conv(input, &self.conv1, Some(&self.bn1));
         let mut x = g.relu(&stem);
         features.push(x.clone());
-        x = g.max_pool(&x, 3, 2, 1);
+        x = if self.senet {
+            g.node("MaxPool", &[&x], vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2]), int("ceil_mode", 1)])
+        } else {
+            g.max_pool(&x, 3, 2, 1)
+        };
         for layer in &self.layers {
             for block in layer {
                 x = block.export_onnx(g, &x);

@@ -250,7 +250,7 @@ public class TrainerTest {
     }
 
     @Test
-    public void missingPretrainedWeightsAndUnbuildableModelsAreIllegalArguments() throws Exception {
+    public void missingPretrainedWeightsAreIllegalArgumentsBeforeAnythingIsWritten() throws Exception {
         Path weights = Files.createDirectories(out("weights"));
         TrainingConfig swav = TrainingFixtures.quick().encoder("resnet50").encoderWeights("lunit-swav").weightsDir(weights).build();
         assertEquals("lunit-swav", swav.encoderWeights().get());
@@ -260,14 +260,7 @@ public class TrainerTest {
         } catch (IllegalArgumentException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("resnet50_lunit-swav.safetensors") && e.getMessage().contains("nothing is downloaded"));
         }
-        TrainingConfig vggDeepLab = TrainingFixtures.quick().architecture("deeplabv3+").encoder("vgg16_bn").build();
-        try {
-            Trainer.train(TrainingFixtures.nuclei(), out("deeplab"), vggDeepLab, null);
-            fail();
-        } catch (IllegalArgumentException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("deeplabv3+ needs a dilated encoder"));
-        }
-        assertTrue("nothing written", !Files.exists(out("swav")) && !Files.exists(out("deeplab")));
+        assertFalse("nothing written", Files.exists(out("swav")));
     }
 
     @Test

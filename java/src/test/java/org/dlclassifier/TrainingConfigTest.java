@@ -219,7 +219,9 @@ public class TrainingConfigTest {
     @Test
     public void invalidSettingsAreIllegalArgumentsWithTheEnginesMessage() {
         assertInvalid(() -> TrainingConfig.builder().encoder("resnet99").build(), "resnet99");
-        assertInvalid(() -> TrainingConfig.builder().architecture("fpn").build(), "fpn");
+        assertInvalid(() -> TrainingConfig.builder().architecture("segformer").build(), "segformer");
+        assertInvalid(() -> TrainingConfig.builder().architecture("deeplabv3+").encoder("vgg16_bn").build(), "deeplabv3+ needs a dilated encoder");
+        assertInvalid(() -> TrainingConfig.builder().architecture("pan").tileSize(64).build(), "pan needs tile_size of at least 128");
         assertInvalid(() -> TrainingConfig.builder().tileSize(100).build(), "multiple of 32");
         assertInvalid(() -> TrainingConfig.builder().batchSize(0).build(), "batch_size");
         assertInvalid(() -> TrainingConfig.builder().learningRate(-1).build(), "learning_rate");
