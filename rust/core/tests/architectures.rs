@@ -5,7 +5,7 @@ mod common;
 
 use common::{data, quick_config};
 use dlclassifier::data::TrainingData;
-use dlclassifier::inference::{Backend, BackendChoice, InferenceOptions, OnnxBackend, TorchScriptBackend};
+use dlclassifier::inference::{Backend, BackendChoice, InferenceOptions, OnnxBackend, Predictor, TorchScriptBackend};
 use dlclassifier::model_dir;
 use dlclassifier::models::Architecture;
 use dlclassifier::train::{self, JobControl};
@@ -46,11 +46,22 @@ fn every_architecture_trains_two_epochs_on_real_data_and_its_onnx_matches_torchs
         let image = &data.validation[0].image;
         let (c, h, w) = image.dim();
         let mut crop = Array3::from_shape_fn((c, 128, 160), |(c, y, x)| image[[c, y % h, x % w]]);
+        let raw = crop.clone();
         outcome.metadata.input_config.normalization.apply(&mut crop).unwrap();
         let input = crop.insert_axis(Axis(0));
         let reference = run(&torch, input.view());
         let diff = (&run(&onnx, input.view()) - &reference).iter().fold(0f32, |m, v| m.max(v.abs()));
         eprintln!("{architecture}: val loss {:.4}, ONNX vs TorchScript max abs diff {diff}", outcome.history[1].val_loss);
         assert!(diff <= 1e-4, "{architecture}: ONNX vs TorchScript max abs diff {diff}");
+
+        // Through the predictor, a tile below PAN's minimum size is padded up to it.
+        for backend in [BackendChoice::Onnx, BackendChoice::Torch] {
+            let predictor = Predictor::open(&dir, &options(backend)).unwrap();
+            let tile = raw.slice(ndarray::s![.., ..40, ..48]).insert_axis(Axis(0));
+            let probabilities = predictor.predict_probabilities(tile).unwrap();
+            assert_eq!(probabilities.dim(), (1, 2, 40, 48), "{architecture} {backend:?}");
+            let total = probabilities.sum_axis(Axis(1));
+            assert!(total.iter().all(|p| (p - 1.0).abs() < 1e-4), "{architecture} {backend:?}");
+        }
     }
 }

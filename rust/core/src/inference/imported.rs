@@ -76,6 +76,8 @@ impl ImportedMetadata {
             classes,
             tile_size: self.tile_size.or(fixed_size.map(|(h, _)| h)).unwrap_or(DEFAULT_TILE),
             fixed_size,
+            // Graphs from elsewhere say nothing of it; ours are size-agnostic to the stride.
+            min_size: 0,
             backend,
         };
         Ok((info, normalizer))

@@ -4,7 +4,7 @@
 use super::backend::{Backend, BackendChoice, InferenceOptions};
 use super::imported::ImportedMetadata;
 use super::onnx_runtime::OnnxBackend;
-use super::tiles::{self, Outputs, TileLayout};
+use super::tiles::{self, Outputs, Padding, TileLayout};
 use super::torchscript::TorchScriptBackend;
 use crate::model_dir::{ClassMeta, ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
 use crate::models::OUTPUT_STRIDE;
@@ -30,6 +30,9 @@ pub struct ModelInfo {
     pub tile_size: usize,
     /// Input height and width the graph insists on, if it is not size-agnostic.
     pub fixed_size: Option<(usize, usize)>,
+    /// The smallest input side the model runs on (128 for PAN); smaller
+    /// tiles are padded up to it.
+    pub min_size: usize,
     /// The engine running it, e.g. `onnxruntime 1.31.0 cpu`.
     pub backend: String,
 }
@@ -86,6 +89,7 @@ impl Predictor {
             classes: meta.classes.clone(),
             tile_size: meta.tile_size,
             fixed_size: None,
+            min_size: meta.spec().architecture.min_input_size() as usize,
             backend: backend.describe(),
         };
         let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend, _reservation: reservation };
@@ -123,7 +127,7 @@ impl Predictor {
     /// Runs one small blank tile so that model files that contradict
     /// `metadata.json` fail at open, not halfway through an image.
     fn probe(&self) -> Result<()> {
-        let size = OUTPUT_STRIDE as usize;
+        let size = self.info.min_size.max(OUTPUT_STRIDE as usize);
         let blank = Array4::zeros((1, self.info.in_channels, size, size));
         self.predict_probabilities(blank.view()).map(drop).map_err(|e| {
             Error::Model(format!("{} does not match its metadata.json: {e}", self.info.backend))
@@ -148,7 +152,7 @@ impl Predictor {
     /// the model's stride and the results cropped back.
     pub fn predict(&self, tiles: &[u8], layout: &TileLayout, outputs: Outputs) -> Result<()> {
         self.check_size(layout.height, layout.width)?;
-        let input = tiles::decode(tiles, layout, &self.normalizer, self.multiple())?;
+        let input = tiles::decode(tiles, layout, &self.normalizer, self.padding())?;
         let mut outputs = Some(outputs);
         self.backend.run(input.view(), &mut |logits| {
             self.check_logits(logits, layout.height, layout.width)?;
@@ -160,7 +164,7 @@ impl Predictor {
     pub fn predict_probabilities(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>> {
         let (_, _, h, w) = tiles.dim();
         self.check_size(h, w)?;
-        let input = tiles::decode_array(tiles, &self.normalizer, self.multiple())?;
+        let input = tiles::decode_array(tiles, &self.normalizer, self.padding())?;
         let mut result = None;
         self.backend.run(input.view(), &mut |logits| {
             self.check_logits(logits, h, w)?;
@@ -170,12 +174,12 @@ impl Predictor {
         Ok(result.expect("backend ran"))
     }
 
-    /// Padding multiple for size-agnostic graphs; fixed-size graphs get their size exactly.
-    fn multiple(&self) -> usize {
+    /// Padding for size-agnostic graphs; fixed-size graphs get their size exactly.
+    fn padding(&self) -> Padding {
         if self.info.fixed_size.is_some() {
-            1
+            Padding::to_multiple(1)
         } else {
-            OUTPUT_STRIDE as usize
+            Padding { multiple: OUTPUT_STRIDE as usize, min: self.info.min_size }
         }
     }
 
@@ -242,6 +246,7 @@ impl ModelInfo {
             classes: Vec::new(),
             tile_size,
             fixed_size: None,
+            min_size: 0,
             backend: String::new(),
         }
     }

@@ -101,10 +101,29 @@ impl fmt::Display for Dtype {
     }
 }
 
+/// How far tiles are reflection-padded before they reach a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Padding {
+    /// Sides become multiples of this (the model's stride).
+    pub multiple: usize,
+    /// ... and at least this (architectures with a minimum input size).
+    pub min: usize,
+}
+
+impl Padding {
+    pub fn to_multiple(multiple: usize) -> Padding {
+        Padding { multiple, min: 0 }
+    }
+
+    fn side(&self, n: usize) -> usize {
+        (n.div_ceil(self.multiple) * self.multiple).max(self.min)
+    }
+}
+
 /// Decodes and normalizes the tiles into a model input `[N, C, H', W']`
-/// whose height and width are padded up to multiples of `multiple` by
-/// reflection, so that any tile size can be predicted.
-pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, multiple: usize) -> Result<Array4<f32>> {
+/// whose height and width are padded up by reflection as `padding` says, so
+/// that any tile size can be predicted.
+pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, padding: Padding) -> Result<Array4<f32>> {
     layout.check(norm.channels())?;
     if bytes.len() != layout.input_bytes() {
         return Err(Error::config(format!(
@@ -119,27 +138,27 @@ pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, multiple: us
         )));
     }
     match layout.dtype {
-        Dtype::U8 => Ok(decode_with(layout, norm, multiple, |i| bytes[i] as f32)),
-        Dtype::U16 => Ok(decode_with(layout, norm, multiple, |i| u16::from_ne_bytes([bytes[2 * i], bytes[2 * i + 1]]) as f32)),
-        Dtype::F32 => Ok(decode_with(layout, norm, multiple, |i| {
+        Dtype::U8 => Ok(decode_with(layout, norm, padding, |i| bytes[i] as f32)),
+        Dtype::U16 => Ok(decode_with(layout, norm, padding, |i| u16::from_ne_bytes([bytes[2 * i], bytes[2 * i + 1]]) as f32)),
+        Dtype::F32 => Ok(decode_with(layout, norm, padding, |i| {
             f32::from_ne_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])
         })),
     }
 }
 
 /// Normalizes raw CHW tiles (the tiling engine's path) into a padded model input.
-pub fn decode_array(tiles: ArrayView4<f32>, norm: &Normalizer, multiple: usize) -> Result<Array4<f32>> {
+pub fn decode_array(tiles: ArrayView4<f32>, norm: &Normalizer, padding: Padding) -> Result<Array4<f32>> {
     let (count, channels, height, width) = tiles.dim();
     let layout = TileLayout { count, channels, height, width, order: Order::Chw, dtype: Dtype::F32 };
     layout.check(norm.channels())?;
     let tiles = tiles.as_standard_layout();
     let flat = tiles.as_slice().expect("standard layout");
-    Ok(decode_with(&layout, norm, multiple, |i| flat[i]))
+    Ok(decode_with(&layout, norm, padding, |i| flat[i]))
 }
 
-fn decode_with(layout: &TileLayout, norm: &Normalizer, multiple: usize, value: impl Fn(usize) -> f32) -> Array4<f32> {
+fn decode_with(layout: &TileLayout, norm: &Normalizer, padding: Padding, value: impl Fn(usize) -> f32) -> Array4<f32> {
     let (h, w, c) = (layout.height, layout.width, layout.channels);
-    let (ph, pw) = (h.div_ceil(multiple) * multiple, w.div_ceil(multiple) * multiple);
+    let (ph, pw) = (padding.side(h), padding.side(w));
     let rows: Vec<usize> = (0..ph).map(|y| reflect(y as isize, h)).collect();
     let cols: Vec<usize> = (0..pw).map(|x| reflect(x as isize, w)).collect();
     // Element index of (tile, channel, y, x) in the caller's buffer.

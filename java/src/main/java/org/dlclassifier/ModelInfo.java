@@ -16,6 +16,7 @@ public final class ModelInfo {
     private final int tileSize;
     private final int fixedHeight;
     private final int fixedWidth;
+    private final int minSize;
     private final String backend;
 
     /** From the engine's {@code ModelInfo} JSON. */
@@ -29,6 +30,7 @@ public final class ModelInfo {
         List<Object> fixed = JsonFields.list(json, "fixed_size");
         fixedHeight = fixed == null ? 0 : Math.toIntExact(((Number) fixed.get(0)).longValue());
         fixedWidth = fixed == null ? 0 : Math.toIntExact(((Number) fixed.get(1)).longValue());
+        minSize = JsonFields.integer(json, "min_size");
         backend = JsonFields.string(json, "backend");
     }
 
@@ -65,6 +67,14 @@ public final class ModelInfo {
     /** @return the input height the model insists on, if it is not size-agnostic */
     public OptionalInt fixedHeight() {
         return fixedHeight == 0 ? OptionalInt.empty() : OptionalInt.of(fixedHeight);
+    }
+
+    /**
+     * @return the smallest tile side the model runs on (128 for PAN, 0 when it has none); smaller
+     *     tiles are padded up to it
+     */
+    public int minSize() {
+        return minSize;
     }
 
     /** @return the input width the model insists on, if it is not size-agnostic */

@@ -76,6 +76,7 @@ public class PredictorTest {
         assertEquals(0xFF0000, info.classes().get(1).rgb());
         assertEquals("#FF0000", info.classes().get(1).color());
         assertEquals(64, info.tileSize());
+        assertEquals("a UNet runs on any multiple of 32", 32, info.minSize());
         assertFalse(info.fixedHeight().isPresent() || info.fixedWidth().isPresent());
         assertTrue(info.backend(), info.backend().startsWith("onnxruntime"));
         assertTrue(info.toString().contains("2 classes"));
