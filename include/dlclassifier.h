@@ -279,7 +279,8 @@ int dlc_predictor_open_onnx(const char *onnx_path,
 /**
  * What the model takes and gives, as JSON: `name`, `source`, `in_channels`,
  * `num_classes`, `classes` (`index`, `name`, `color`), `tile_size`,
- * `fixed_size` (`[height, width]` or null) and `backend`. Free `*out_json`
+ * `fixed_size` (`[height, width]` or null), `min_size` (the smallest side
+ * the model runs on; smaller tiles are padded up to it) and `backend`. Free `*out_json`
  * with `dlc_string_free`.
  *
  * # Safety
