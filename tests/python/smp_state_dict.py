@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Export a randomly initialised smp model for import tests.
+"""Export randomly initialised smp models for import tests.
 
-Usage: python smp_state_dict.py ENCODER IN_CH CLASSES OUT_DIR [ARCH [SIZE]]
+Usage: python smp_state_dict.py OUT_DIR CASE [CASE ...]
 
-Builds smp.ARCH(ENCODER, encoder_weights=None, in_channels=IN_CH,
-classes=CLASSES) after torch.manual_seed(0) (ARCH an smp class name,
-default Unet; SIZE the input side, default 64), runs a few train-mode forward
-passes on random data so BatchNorm running stats are non-trivial, switches to
-eval and writes into OUT_DIR:
+Each CASE is ARCH:ENCODER:IN_CH:CLASSES[:SIZE] (ARCH an smp class name such
+as Unet or DeepLabV3Plus; SIZE the input side, default 64). Case i builds
+smp.ARCH(ENCODER, encoder_weights=None, in_channels=IN_CH, classes=CLASSES)
+after torch.manual_seed(0), runs a few train-mode forward passes on random
+data so BatchNorm running stats are non-trivial, switches to eval and writes
+into OUT_DIR/i:
   state_dict.safetensors  the state_dict; floating tensors as float32,
                           num_batches_tracked kept as int64
   model.pth               torch.save(state_dict)
   io.safetensors          input (1, IN_CH, SIZE, SIZE) seeded randn, expected
                           (eval logits), both float32
+One process serves all cases: starting Python and importing torch costs more
+than most models.
 """
 import os
 import sys
@@ -22,14 +25,7 @@ import segmentation_models_pytorch as smp
 from safetensors.torch import save_file
 
 
-def main() -> int:
-    if len(sys.argv) not in (5, 6, 7):
-        print(__doc__, file=sys.stderr)
-        return 2
-    encoder, in_ch, classes, out_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    arch = sys.argv[5] if len(sys.argv) > 5 else "Unet"
-    size = int(sys.argv[6]) if len(sys.argv) > 6 else 64
-    torch.set_num_threads(1)
+def export(arch: str, encoder: str, in_ch: int, classes: int, size: int, out_dir: str) -> None:
     torch.manual_seed(0)
     model = getattr(smp, arch)(encoder, encoder_weights=None, in_channels=in_ch, classes=classes)
 
@@ -55,6 +51,21 @@ def main() -> int:
               os.path.join(out_dir, "io.safetensors"))
     print(f"{arch} {encoder} c{in_ch} k{classes}: {len(sd)} tensors, logits {tuple(y.shape)} "
           f"max|logits|={y.abs().max().item():.6g} -> {out_dir}")
+
+
+def main() -> int:
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    out_dir = sys.argv[1]
+    for i, case in enumerate(sys.argv[2:]):
+        parts = case.split(":")
+        if len(parts) not in (4, 5):
+            print(f"bad case '{case}'\n{__doc__}", file=sys.stderr)
+            return 2
+        size = int(parts[4]) if len(parts) == 5 else 64
+        export(parts[0], parts[1], int(parts[2]), int(parts[3]), size, os.path.join(out_dir, str(i)))
     return 0
 
 

@@ -27,23 +27,36 @@ fn io(dir: &Path) -> HashMap<String, Tensor> {
     Tensor::read_safetensors(dir.join("io.safetensors")).unwrap().into_iter().collect()
 }
 
-/// Builds `arch` on `encoder` in smp with random weights and trained-like
-/// BatchNorm statistics, loads its state dict (as safetensors and as a
-/// PyTorch pickle) into our model and compares the eval logits.
-fn assert_smp_parity(architecture: Architecture, encoder: EncoderKind, c: i64, k: i64, size: i64) {
+/// One parity case: architecture, encoder, input channels, classes, input side.
+type Case = (Architecture, EncoderKind, i64, i64, i64);
+
+/// Builds each case in smp with random weights and trained-like BatchNorm
+/// statistics (one Python process for all), loads its state dict (as
+/// safetensors and as a PyTorch pickle) strictly into our model and compares
+/// the eval logits.
+fn assert_smp_parity(cases: &[Case]) {
+    let cases: Vec<Case> = cases.iter().copied().filter(|(a, e, ..)| selected(*a, *e)).collect();
+    if cases.is_empty() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let args = [encoder.name(), &c.to_string(), &k.to_string(), dir.path().to_str().unwrap(), architecture.smp_class(), &size.to_string()];
+    let mut args = vec![dir.path().to_str().unwrap().to_string()];
+    args.extend(cases.iter().map(|(a, e, c, k, size)| format!("{}:{}:{c}:{k}:{size}", a.smp_class(), e.name())));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert!(run_python("tests/python/smp_state_dict.py", &args).status.success());
-    let io = io(dir.path());
-    for file in ["state_dict.safetensors", "model.pth"] {
-        let vs = VarStore::new(Device::Cpu);
-        let model = SegmentationModel::new(&vs.root(), ModelSpec { architecture, encoder, in_channels: c, num_classes: k }).unwrap();
-        let report = weights::load_state_dict(&vs, &dir.path().join(file), true).unwrap();
-        assert!(report.is_exact(), "{architecture}/{encoder} {file}: {:?}", report.problems());
-        let logits = tch::no_grad(|| model.forward_t(&io["input"], false));
-        let diff = (&logits - &io["expected"]).abs().max().double_value(&[]);
-        eprintln!("{architecture}/{encoder} c{c} k{k} from {file}: max abs diff {diff}");
-        assert!(diff <= 1e-4, "{architecture}/{encoder} from {file}: max abs diff {diff}");
+    for (i, &(architecture, encoder, c, k, _)) in cases.iter().enumerate() {
+        let case_dir = dir.path().join(i.to_string());
+        let io = io(&case_dir);
+        for file in ["state_dict.safetensors", "model.pth"] {
+            let vs = VarStore::new(Device::Cpu);
+            let model = SegmentationModel::new(&vs.root(), ModelSpec { architecture, encoder, in_channels: c, num_classes: k }).unwrap();
+            let report = weights::load_state_dict(&vs, &case_dir.join(file), true).unwrap();
+            assert!(report.is_exact(), "{architecture}/{encoder} {file}: {:?}", report.problems());
+            let logits = tch::no_grad(|| model.forward_t(&io["input"], false));
+            let diff = (&logits - &io["expected"]).abs().max().double_value(&[]);
+            eprintln!("{architecture}/{encoder} c{c} k{k} from {file}: max abs diff {diff}");
+            assert!(diff <= 1e-4, "{architecture}/{encoder} from {file}: max abs diff {diff}");
+        }
     }
 }
 
@@ -58,32 +71,34 @@ fn every_encoder_under_unet_gives_smps_logits() {
     // tests/smp_parity.rs covers these from committed fixtures.
     let with_fixtures = [EncoderKind::ResNet18, EncoderKind::ResNet50, EncoderKind::MobileNetV2];
     let channels = [1, 2, 3, 4];
-    for (i, encoder) in EncoderKind::ALL.into_iter().enumerate() {
-        if !with_fixtures.contains(&encoder) && selected(Architecture::Unet, encoder) {
-            // smp's first-conv adaptation for other channel counts too.
-            assert_smp_parity(Architecture::Unet, encoder, channels[i % 4], 2 + (i % 3) as i64, 64);
-        }
-    }
+    // Other channel counts too: smp's first convolution adapts to them.
+    let cases: Vec<Case> = EncoderKind::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(_, e)| !with_fixtures.contains(e))
+        .map(|(i, encoder)| (Architecture::Unet, encoder, channels[i % 4], 2 + (i % 3) as i64, 64))
+        .collect();
+    assert_smp_parity(&cases);
 }
 
 #[test]
 fn every_architecture_gives_smps_logits() {
-    for architecture in Architecture::ALL.into_iter().filter(|a| *a != Architecture::Unet) {
-        let encoder = EncoderKind::ResNet18;
-        if selected(architecture, encoder) {
-            assert_smp_parity(architecture, encoder, 3, 3, architecture.min_input_size().max(64));
-        }
-    }
+    let cases: Vec<Case> = Architecture::ALL
+        .into_iter()
+        .filter(|a| *a != Architecture::Unet)
+        .map(|a| (a, EncoderKind::ResNet18, 3, 3, a.min_input_size().max(64)))
+        .collect();
+    assert_smp_parity(&cases);
 }
 
 #[test]
 fn mismatched_state_dicts_are_refused_with_every_problem_listed() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(run_python("tests/python/smp_state_dict.py", &["resnet18", "3", "2", dir.path().to_str().unwrap()]).status.success());
+    assert!(run_python("tests/python/smp_state_dict.py", &[dir.path().to_str().unwrap(), "Unet:resnet18:3:2"]).status.success());
     let vs = VarStore::new(Device::Cpu);
     // Wrong encoder and channel count for that file.
     SegmentationModel::new(&vs.root(), ModelSpec { architecture: Architecture::Unet, encoder: EncoderKind::ResNet34, in_channels: 1, num_classes: 2 }).unwrap();
-    let err = weights::load_state_dict(&vs, &dir.path().join("state_dict.safetensors"), true).unwrap_err().to_string();
+    let err = weights::load_state_dict(&vs, &dir.path().join("0/state_dict.safetensors"), true).unwrap_err().to_string();
     assert!(err.contains("missing: encoder.layer1.2.conv1.weight"), "{err}");
     assert!(err.contains("shape mismatch: encoder.conv1.weight is [64, 1, 7, 7] in the model, [64, 3, 7, 7] in the file"), "{err}");
     let garbage = dir.path().join("garbage.safetensors");
@@ -130,9 +145,6 @@ fn encoders_that_change_a_decoder_give_smps_logits() {
         (Architecture::UnetPlusPlus, EncoderKind::Vgg16Bn, 2),
         (Architecture::Pan, EncoderKind::MobileNetV2, 3),
     ];
-    for (architecture, encoder, c) in cases {
-        if selected(architecture, encoder) {
-            assert_smp_parity(architecture, encoder, c, 2, architecture.min_input_size().max(64));
-        }
-    }
+    let cases: Vec<Case> = cases.into_iter().map(|(a, e, c)| (a, e, c, 2, a.min_input_size().max(64))).collect();
+    assert_smp_parity(&cases);
 }

@@ -149,27 +149,6 @@ fn python_objects_torchscript_and_malicious_pickles_are_refused() {
 }
 
 #[test]
-fn smp_pickle_of_efficientnet_gives_smps_logits() {
-    let python = std::env::var("DLC_PYTHON").expect("set DLC_PYTHON");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/smp_state_dict.py");
-    for (encoder, c, k) in [(EncoderKind::EfficientNetB0, 2, 4)] {
-        let dir = tempfile::tempdir().unwrap();
-        let args = [encoder.name().to_string(), c.to_string(), k.to_string()];
-        let out = Command::new(&python).arg(&script).args(&args).arg(dir.path()).output().expect("python runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let vs = VarStore::new(Device::Cpu);
-        let model = SegmentationModel::new(&vs.root(), ModelSpec { architecture: Architecture::Unet, encoder, in_channels: c, num_classes: k }).unwrap();
-        // `torch.save(model.state_dict())`, float32 with int64 counters.
-        let report = weights::load_state_dict(&vs, &dir.path().join("model.pth"), true).unwrap();
-        assert!(report.is_exact() && report.notes.is_empty(), "{:?} {:?}", report.problems(), report.notes);
-        let io: HashMap<String, Tensor> = Tensor::read_safetensors(dir.path().join("io.safetensors")).unwrap().into_iter().collect();
-        let logits = tch::no_grad(|| model.forward_t(&io["input"], false));
-        let diff = max_diff(&logits, &io["expected"]);
-        assert!(diff <= 1e-4, "{encoder}: max abs diff {diff}");
-    }
-}
-
-#[test]
 fn a_torchvision_file_is_a_named_pretrained_encoder_for_training() {
     // Placed in a weights folder under the documented name of resnet18's ImageNet set.
     let weights_dir = tempfile::tempdir().unwrap();
