@@ -144,6 +144,12 @@ fn encoders_that_change_a_decoder_give_smps_logits() {
         // VGG encoders get smp's center block (which UNet++ builds but never runs).
         (Architecture::UnetPlusPlus, EncoderKind::Vgg16Bn, 2),
         (Architecture::Pan, EncoderKind::MobileNetV2, 3),
+        // PSPNet stops each encoder family after stage 3.
+        (Architecture::PspNet, EncoderKind::Vgg16Bn, 3),
+        (Architecture::PspNet, EncoderKind::DenseNet121, 1),
+        (Architecture::PspNet, EncoderKind::MitB2, 3),
+        (Architecture::PspNet, EncoderKind::MobileNetV2, 2),
+        (Architecture::PspNet, EncoderKind::EfficientNetB1, 3),
     ];
     let cases: Vec<Case> = cases.into_iter().map(|(a, e, c)| (a, e, c, 2, a.min_input_size().max(64))).collect();
     assert_smp_parity(&cases);

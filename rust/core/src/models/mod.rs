@@ -94,7 +94,7 @@ impl SegmentationModel {
 
 impl ModuleT for SegmentationModel {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let features = self.encoder.features(xs, train);
+        let features = self.encoder.features(xs, train, self.spec.architecture.encoder_depth());
         self.decoder.forward(&features, train)
     }
 }

@@ -295,7 +295,7 @@ impl GraphBuilder {
 
 impl GraphBuilder {
     /// Keeps only the nodes `result` depends on, and the initializers they read.
-    fn prune(&mut self, result: &str) {
+    pub(crate) fn prune(&mut self, result: &str) {
         let mut needed: std::collections::HashSet<String> = [result.to_string()].into();
         let mut keep = vec![false; self.nodes.len()];
         for (i, node) in self.nodes.iter().enumerate().rev() {

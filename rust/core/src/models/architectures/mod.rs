@@ -107,6 +107,15 @@ impl Architecture {
         }
     }
 
+    /// How many encoder stages the decoder reads (smp's `encoder_depth`);
+    /// the encoder computes no more.
+    pub fn encoder_depth(self) -> usize {
+        match self {
+            Architecture::PspNet => 3,
+            _ => 5,
+        }
+    }
+
     /// The smallest input side the architecture runs on: PAN's feature
     /// pyramid pools three times below the encoder's stride 16.
     pub fn min_input_size(self) -> i64 {

@@ -14,7 +14,7 @@ use crate::onnx::proto::DataType;
 use crate::onnx::GraphBuilder;
 use tch::{nn, Tensor};
 
-/// smp's PSPNet reads `features[3]` (stride 8).
+/// smp's PSPNet reads `features[3]` (stride 8), the last its encoder depth computes.
 const FEATURE_INDEX: usize = 3;
 const POOL_SIZES: [i64; 4] = [1, 2, 3, 6];
 const OUT_CHANNELS: i64 = 512;

@@ -131,7 +131,7 @@ impl DenseNet {
 }
 
 impl Encoder for DenseNet {
-    fn features(&self, xs: &Tensor, train: bool) -> Features {
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
         let mut features = vec![xs.shallow_clone()];
         let mut x = xs.apply(&self.conv0).apply_t(&self.norm0, train).relu();
         features.push(x.shallow_clone());
@@ -139,6 +139,9 @@ impl Encoder for DenseNet {
         for (block, transition) in self.blocks.iter().zip(&self.transitions) {
             let normed = block.forward(&x, train).apply_t(&transition.norm, train).relu();
             features.push(normed.shallow_clone());
+            if features.len() > depth {
+                return features;
+            }
             x = normed.apply(&transition.conv).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>);
         }
         let last = self.blocks.last().expect("four dense blocks");

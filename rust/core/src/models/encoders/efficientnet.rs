@@ -278,12 +278,12 @@ impl EfficientNet {
 }
 
 impl Encoder for EfficientNet {
-    fn features(&self, xs: &Tensor, train: bool) -> Features {
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
         let mut out = vec![xs.shallow_clone()];
         let mut x = swish(&self.stem.forward(xs).apply_t(&self.bn0, train));
         out.push(x.shallow_clone());
         let bounds = self.stage_bounds();
-        for w in bounds.windows(2) {
+        for w in bounds.windows(2).take(depth.saturating_sub(1)) {
             for block in &self.blocks[w[0]..w[1]] {
                 x = block.forward(&x, train);
             }

@@ -318,12 +318,12 @@ impl MixTransformer {
 }
 
 impl Encoder for MixTransformer {
-    fn features(&self, xs: &Tensor, train: bool) -> Features {
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
         // Slicing, not a size read from `xs`, keeps traced models size-agnostic.
         let empty = xs.narrow(1, 0, 0).slice(2, 0, None, 2).slice(3, 0, None, 2);
         let mut features = vec![xs.shallow_clone(), empty];
         let mut x = xs.shallow_clone();
-        for stage in &self.stages {
+        for stage in self.stages.iter().take(depth.saturating_sub(1)) {
             x = stage.forward(&x, train);
             features.push(x.shallow_clone());
         }
@@ -421,7 +421,7 @@ mod tests {
     fn features_have_smps_strides_and_widths_with_an_empty_stride_2_one() {
         let (_vs, encoder) = b0(2);
         let x = Tensor::randn([2, 2, 64, 96], (Kind::Float, Device::Cpu));
-        let shapes: Vec<Vec<i64>> = tch::no_grad(|| encoder.features(&x, true)).iter().map(Tensor::size).collect();
+        let shapes: Vec<Vec<i64>> = tch::no_grad(|| encoder.features(&x, true, 5)).iter().map(Tensor::size).collect();
         let expected = [[2, 2, 64, 96], [2, 0, 32, 48], [2, 32, 16, 24], [2, 64, 8, 12], [2, 160, 4, 6], [2, 256, 2, 3]];
         assert_eq!(shapes, expected.map(|s| s.to_vec()));
         assert_eq!(encoder.out_channels(), &[2, 0, 32, 64, 160, 256]);
@@ -433,7 +433,7 @@ mod tests {
             let (_vs, mut encoder) = b0(3);
             encoder.make_dilated(output_stride).unwrap();
             let x = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu));
-            let features = tch::no_grad(|| encoder.features(&x, false));
+            let features = tch::no_grad(|| encoder.features(&x, false, 5));
             assert_eq!(features.iter().map(|f| f.size()[2]).collect::<Vec<_>>(), sides);
         }
     }
@@ -471,7 +471,7 @@ mod tests {
         vs.freeze();
         // A traced method has one output: all features, flattened side by side.
         let flat = |x: &Tensor| {
-            let features: Vec<Tensor> = encoder.features(x, false).iter().map(|f| f.flatten(1, -1)).collect();
+            let features: Vec<Tensor> = encoder.features(x, false, 5).iter().map(|f| f.flatten(1, -1)).collect();
             Tensor::cat(&features, 1)
         };
         let opts = (Kind::Float, Device::Cpu);

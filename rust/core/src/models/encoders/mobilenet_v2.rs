@@ -139,11 +139,11 @@ impl MobileNetV2 {
 }
 
 impl Encoder for MobileNetV2 {
-    fn features(&self, xs: &Tensor, train: bool) -> Features {
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
         let mut out = vec![xs.shallow_clone()];
         let mut x = xs.shallow_clone();
         let mut start = 0;
-        for end in STAGE_ENDS {
+        for end in STAGE_ENDS.into_iter().take(depth) {
             for layer in &self.features[start..end] {
                 x = match layer {
                     Layer::Conv(c) => c.forward(&x, train),

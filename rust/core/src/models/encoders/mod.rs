@@ -21,8 +21,9 @@ pub type Features = Vec<Tensor>;
 
 /// A backbone producing the multi-scale features a decoder consumes.
 pub trait Encoder: fmt::Debug + Send {
-    /// The input followed by the outputs of stages 1..5.
-    fn features(&self, xs: &Tensor, train: bool) -> Features;
+    /// The input followed by the outputs of stages 1..`depth` (5: all; PSPNet
+    /// reads 3, and the stages it does not read are not computed).
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features;
     /// Channels of each entry of `features`.
     fn out_channels(&self) -> &[i64];
     /// Adds the eval-mode `features` to `g`, reading the value `input`;

@@ -172,12 +172,12 @@ impl ResNet {
 }
 
 impl Encoder for ResNet {
-    fn features(&self, xs: &Tensor, train: bool) -> Features {
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
         let mut features = vec![xs.shallow_clone()];
         let mut x = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
         features.push(x.shallow_clone());
         x = if self.senet { x.max_pool2d([3, 3], [2, 2], [0, 0], [1, 1], true) } else { x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false) };
-        for layer in &self.layers {
+        for layer in self.layers.iter().take(depth.saturating_sub(1)) {
             for block in layer {
                 x = block.forward(&x, train);
             }

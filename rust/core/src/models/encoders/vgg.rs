@@ -56,7 +56,7 @@ impl Vgg {
 }
 
 impl Encoder for Vgg {
-    fn features(&self, xs: &Tensor, train: bool) -> Features {
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
         let mut features = Vec::new();
         let mut x = xs.shallow_clone();
         for stage in &self.stages {
@@ -64,6 +64,9 @@ impl Encoder for Vgg {
                 x = x.apply(conv).apply_t(bn, train).relu();
             }
             features.push(x.shallow_clone());
+            if features.len() > depth {
+                return features;
+            }
             x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         }
         features.push(x);
