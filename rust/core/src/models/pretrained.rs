@@ -142,7 +142,7 @@ pub fn resolve(encoder: EncoderKind, encoder_weights: &str, dir: Option<&Path>) 
 fn common_prefix<'a>(file: impl Iterator<Item = &'a String>, vars: &BTreeMap<String, Tensor>) -> String {
     let mut votes: HashMap<&str, usize> = HashMap::new();
     for key in file {
-        for (i, _) in key.match_indices('.').map(|(i, s)| (i + 1, s)).chain([(0, "")]) {
+        for i in std::iter::once(0).chain(key.match_indices('.').map(|(i, _)| i + 1)) {
             if vars.contains_key(&key[i..]) {
                 *votes.entry(&key[..i]).or_default() += 1;
             }
@@ -189,6 +189,7 @@ pub fn load_encoder_weights(vs: &VarStore, path: &Path) -> Result<LoadReport> {
             }
         })
         .collect();
+    let mut adapted = false;
     for (name, var) in &vars {
         let (want, have) = match file.get(name) {
             None => {
@@ -201,10 +202,12 @@ pub fn load_encoder_weights(vs: &VarStore, path: &Path) -> Result<LoadReport> {
             continue;
         }
         let only_channels_differ = want.len() == 4 && have.len() == 4 && want[0] == have[0] && want[2..] == have[2..] && have[1] == 3;
-        if only_channels_differ && report.notes.iter().all(|n| !n.starts_with("adapted")) {
-            let adapted = adapt_first_conv(&file[name], want[1]);
+        // Only the first convolution reads the image's channels.
+        if only_channels_differ && !adapted {
+            adapted = true;
+            let weight = adapt_first_conv(&file[name], want[1]);
             report.notes.push(format!("adapted encoder.{name} from 3 to {} input channels as smp does", want[1]));
-            file.insert(name.clone(), adapted);
+            file.insert(name.clone(), weight);
         } else {
             report.mismatched.push((format!("encoder.{name}"), want, have));
         }
@@ -212,13 +215,7 @@ pub fn load_encoder_weights(vs: &VarStore, path: &Path) -> Result<LoadReport> {
     if !report.missing.is_empty() || !report.mismatched.is_empty() {
         return Err(report.misfit(path));
     }
-    tch::no_grad(|| -> Result<()> {
-        for (name, var) in &vars {
-            let mut var = var.shallow_clone();
-            var.f_copy_(&file[name].to_kind(var.kind()).to_device(var.device()))?;
-        }
-        Ok(())
-    })?;
+    weights::copy_into(vars.iter().map(|(name, var)| (var, &file[name])))?;
     report.loaded = vars.len();
     Ok(report)
 }

@@ -93,6 +93,16 @@ pub fn read_named_tensors_with_notes(path: &Path) -> Result<(torch_pickle::Named
     Ok((tensors, Vec::new()))
 }
 
+/// Copies each source into its variable, converting kind and device.
+pub(crate) fn copy_into<'a>(pairs: impl Iterator<Item = (&'a Tensor, &'a Tensor)>) -> Result<()> {
+    tch::no_grad(|| {
+        for (var, src) in pairs {
+            var.shallow_clone().f_copy_(&src.to_kind(var.kind()).to_device(var.device()))?;
+        }
+        Ok(())
+    })
+}
+
 /// Copies matching tensors of `path` into `vs`. `num_batches_tracked`
 /// counters are ignored (the engine does not keep them). With `strict`, any
 /// missing, unexpected or mis-shaped entry is an error listing all of them,
@@ -125,13 +135,7 @@ pub fn load_state_dict(vs: &VarStore, path: &Path, strict: bool) -> Result<LoadR
     if strict && !report.is_exact() {
         return Err(report.misfit(path));
     }
-    tch::no_grad(|| -> Result<()> {
-        for (var, src) in &to_copy {
-            let mut var = (*var).shallow_clone();
-            var.f_copy_(&src.to_kind(var.kind()).to_device(var.device()))?;
-        }
-        Ok(())
-    })?;
+    copy_into(to_copy.iter().copied())?;
     report.loaded = to_copy.len();
     Ok(report)
 }
