@@ -167,6 +167,50 @@ pub fn resize_bilinear_like(x: &Tensor, like: &Tensor) -> Tensor {
     matrix(0).matmul(x).matmul(&matrix(1).tr())
 }
 
+/// Nearest 2x upsampling, as `F.interpolate(x, scale_factor=2)`: a scale
+/// factor, not a size, keeps traced models size-agnostic. The ONNX twin is
+/// `GraphBuilder::upsample2x`.
+pub fn upsample_nearest2x(x: &Tensor) -> Tensor {
+    x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice())
+}
+
+/// Bilinear upsampling by an integer `scale` with `align_corners=True`, as
+/// `nn.UpsamplingBilinear2d` (smp's heads) does; by scale factor, so traced
+/// models stay size-agnostic. The ONNX twin is
+/// `GraphBuilder::upsample_bilinear_align_corners`.
+pub fn upsample_bilinear_align_corners(x: &Tensor, scale: i64) -> Tensor {
+    let s = scale as f64;
+    x.upsample_bilinear2d_vec(None::<&[i64]>, true, [s, s].as_slice())
+}
+
+/// Squeeze-and-excitation channel gates: global average pool, 1x1
+/// convolution (with bias), ReLU, 1x1 convolution, sigmoid. Families name
+/// the two convolutions differently, hence their paths as arguments.
+#[derive(Debug)]
+pub struct ExcitationGate {
+    squeeze: Conv2d,
+    excite: Conv2d,
+}
+
+impl ExcitationGate {
+    pub fn new(squeeze: nn::Path, excite: nn::Path, channels: i64, reduced: i64) -> ExcitationGate {
+        ExcitationGate { squeeze: conv2d(squeeze, channels, reduced, 1, 1, 0, 1, true), excite: conv2d(excite, reduced, channels, 1, 1, 0, 1, true) }
+    }
+
+    /// The `[N, C, 1, 1]` gates of `x`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.adaptive_avg_pool2d([1, 1]).apply(&self.squeeze).relu().apply(&self.excite).sigmoid()
+    }
+
+    pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+        let y = g.global_average_pool(x);
+        let y = g.conv(&y, &self.squeeze, None);
+        let y = g.relu(&y);
+        let y = g.conv(&y, &self.excite, None);
+        g.sigmoid(&y)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! stride-4 features. smp's defaults throughout.
 
 use super::{Architecture, Decoder, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, Conv2d, ConvBnRelu};
+use crate::models::layers::{batch_norm_default, conv2d, upsample_bilinear_align_corners, Conv2d, ConvBnRelu};
 use crate::onnx::GraphBuilder;
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -164,9 +164,7 @@ const HIGHRES_FEATURE: usize = 2;
 impl Decoder for DeepLabV3Plus {
     fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
         let x = self.aspp.forward(features.last().expect("encoder features"), train);
-        let s = self.up as f64;
-        // A scale factor, not the skip's size, keeps traced models size-agnostic.
-        let x = self.aspp_conv.forward(&x, train).upsample_bilinear2d_vec(None::<&[i64]>, true, [s, s].as_slice());
+        let x = upsample_bilinear_align_corners(&self.aspp_conv.forward(&x, train), self.up);
         let high = self.block1.forward(&features[HIGHRES_FEATURE], train);
         let fused = self.block2.forward(&Tensor::cat(&[x, high], 1), train);
         self.head.forward(&fused)

@@ -4,7 +4,7 @@
 //! addition, spatial dropout 0.2, and a 1x1 head upsampling 4x.
 
 use super::{Decoder, SegmentationHead};
-use crate::models::layers::{conv2d, group_norm, Conv2d, GroupNorm};
+use crate::models::layers::{conv2d, group_norm, upsample_bilinear_align_corners, upsample_nearest2x, Conv2d, GroupNorm};
 use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::Tensor;
@@ -34,7 +34,7 @@ impl ConvGnRelu {
     fn forward(&self, xs: &Tensor) -> Tensor {
         let x = xs.apply(&self.conv).apply(&self.norm).relu();
         if self.upsample {
-            x.upsample_bilinear2d_vec(None::<&[i64]>, true, [2.0, 2.0].as_slice())
+            upsample_bilinear_align_corners(&x, 2)
         } else {
             x
         }
@@ -93,7 +93,7 @@ impl Decoder for Fpn {
     fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
         let mut pyramid = vec![features[5].apply(&self.top)];
         for (conv, skip) in self.lateral.iter().zip(features[2..5].iter().rev()) {
-            let coarser = pyramid.last().expect("the top level").upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice());
+            let coarser = upsample_nearest2x(pyramid.last().expect("the top level"));
             pyramid.push(coarser + skip.apply(conv));
         }
         let merged = pyramid

@@ -2,7 +2,7 @@
 //! `kernel // 2` padding), then bilinear upsampling with aligned corners
 //! when the decoder works below the input resolution.
 
-use crate::models::layers::{conv2d, Conv2d};
+use crate::models::layers::{conv2d, upsample_bilinear_align_corners, Conv2d};
 use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::Tensor;
@@ -22,9 +22,7 @@ impl SegmentationHead {
     pub fn forward(&self, xs: &Tensor) -> Tensor {
         let x = xs.apply(&self.conv);
         if self.upsampling > 1 {
-            let s = self.upsampling as f64;
-            // A scale factor, not a size, keeps traced models size-agnostic.
-            x.upsample_bilinear2d_vec(None::<&[i64]>, true, [s, s].as_slice())
+            upsample_bilinear_align_corners(&x, self.upsampling)
         } else {
             x
         }

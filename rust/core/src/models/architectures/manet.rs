@@ -6,7 +6,7 @@
 
 use super::unet::DECODER_CHANNELS;
 use super::{Decoder, SegmentationHead};
-use crate::models::layers::{conv2d, Conv2d, ConvBnRelu};
+use crate::models::layers::{conv2d, upsample_nearest2x, Conv2d, ConvBnRelu, ExcitationGate};
 use crate::onnx::graph::{int, ints};
 use crate::onnx::GraphBuilder;
 use tch::{nn, Tensor};
@@ -78,31 +78,9 @@ impl PositionAttention {
     }
 }
 
-/// smp's `SE_hl` / `SE_ll`: global average pool, 1x1 conv, ReLU, 1x1 conv,
-/// sigmoid, as an `nn.Sequential` (convolutions at `1` and `3`).
-#[derive(Debug)]
-struct Excitation {
-    squeeze: Conv2d,
-    excite: Conv2d,
-}
-
-impl Excitation {
-    fn new(p: nn::Path, c: i64) -> Excitation {
-        let reduced = (c / REDUCTION).max(1);
-        Excitation { squeeze: biased_conv(&p / 1, c, reduced, 1), excite: biased_conv(&p / 3, reduced, c, 1) }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.adaptive_avg_pool2d([1, 1]).apply(&self.squeeze).relu().apply(&self.excite).sigmoid()
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.global_average_pool(x);
-        let y = g.conv(&y, &self.squeeze, None);
-        let y = g.relu(&y);
-        let y = g.conv(&y, &self.excite, None);
-        g.sigmoid(&y)
-    }
+/// smp's `SE_hl` / `SE_ll`: an `nn.Sequential` with its convolutions at `1` and `3`.
+fn excitation(p: nn::Path, c: i64) -> ExcitationGate {
+    ExcitationGate::new(&p / 1, &p / 3, c, (c / REDUCTION).max(1))
 }
 
 /// The part of smp's `MFABBlock` before its two output convolutions: the
@@ -111,22 +89,22 @@ impl Excitation {
 #[derive(Debug)]
 struct Fusion {
     hl_conv: [ConvBnRelu; 2],
-    se_hl: Excitation,
-    se_ll: Excitation,
+    se_hl: ExcitationGate,
+    se_ll: ExcitationGate,
 }
 
 impl Fusion {
     fn new(p: &nn::Path, c_in: i64, skip: i64) -> Fusion {
         Fusion {
             hl_conv: [ConvBnRelu::new(p / "hl_conv" / 0, c_in, c_in, 3), ConvBnRelu::new(p / "hl_conv" / 1, c_in, skip, 1)],
-            se_hl: Excitation::new(p / "SE_hl", skip),
-            se_ll: Excitation::new(p / "SE_ll", skip),
+            se_hl: excitation(p / "SE_hl", skip),
+            se_ll: excitation(p / "SE_ll", skip),
         }
     }
 
     fn forward(&self, x: &Tensor, skip: &Tensor, train: bool) -> Tensor {
         let x = self.hl_conv[1].forward(&self.hl_conv[0].forward(x, train), train);
-        let x = upsample2x(&x);
+        let x = upsample_nearest2x(&x);
         let attention = self.se_hl.forward(&x) + self.se_ll.forward(skip);
         Tensor::cat(&[&(x * attention), skip], 1)
     }
@@ -143,11 +121,6 @@ impl Fusion {
     }
 }
 
-/// A scale factor, not the skip's size, keeps traced models size-agnostic.
-fn upsample2x(x: &Tensor) -> Tensor {
-    x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice())
-}
-
 /// smp's `MFABBlock` where the scale has an encoder skip, else its plain
 /// `DecoderBlock` (nearest 2x upsampling, then the same two convolutions).
 #[derive(Debug)]
@@ -161,7 +134,7 @@ impl Block {
     fn forward(&self, x: &Tensor, skip: Option<&Tensor>, train: bool) -> Tensor {
         let y = match (&self.fusion, skip) {
             (Some(fusion), Some(skip)) => fusion.forward(x, skip, train),
-            _ => upsample2x(x),
+            _ => upsample_nearest2x(x),
         };
         self.conv2.forward(&self.conv1.forward(&y, train), train)
     }

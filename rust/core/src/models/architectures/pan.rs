@@ -8,7 +8,7 @@
 //! of at least 128x128: at 64x64 the third pooling would be empty.
 
 use super::{Decoder, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, resize_bilinear_like, BatchNorm2d, Conv2d};
+use crate::models::layers::{batch_norm_default, conv2d, resize_bilinear_like, upsample_bilinear_align_corners, BatchNorm2d, Conv2d};
 use crate::onnx::GraphBuilder;
 use tch::nn;
 use tch::Tensor;
@@ -56,11 +56,6 @@ fn max_pool2x(xs: &Tensor) -> Tensor {
     xs.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
 }
 
-fn upsample2x(xs: &Tensor) -> Tensor {
-    // A scale factor, not a size, keeps traced models size-agnostic.
-    xs.upsample_bilinear2d_vec(None::<&[i64]>, true, [2.0, 2.0].as_slice())
-}
-
 /// smp's `FPABlock`: a pyramid of max-pooled 7/5/3 convolutions to one
 /// channel gates a 1x1 projection, plus a global-pooling branch.
 #[derive(Debug)]
@@ -98,7 +93,7 @@ impl Fpa {
         // last step (x1 is exactly half of x) is a plain 2x.
         let y = self.conv2.forward(&x2, train) + resize_bilinear_like(&x3, &x2);
         let y = resize_bilinear_like(&y, &x1) + self.conv1.forward(&x1, train);
-        upsample2x(&y) * mid + global
+        upsample_bilinear_align_corners(&y, 2) * mid + global
     }
 
     fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
@@ -149,7 +144,7 @@ impl Gau {
     fn forward(&self, fine: &Tensor, coarse: &Tensor, train: bool) -> Tensor {
         let gate = self.gate.forward(&coarse.adaptive_avg_pool2d([1, 1]), train).sigmoid();
         // smp resizes to the finer size, which is 2x or the same size.
-        let up = if self.upsample { upsample2x(coarse) } else { coarse.shallow_clone() };
+        let up = if self.upsample { upsample_bilinear_align_corners(coarse, 2) } else { coarse.shallow_clone() };
         up + self.conv.forward(fine, train) * gate
     }
 

@@ -3,7 +3,7 @@
 //! segmentation head. Its block also builds UNet++.
 
 use super::{Decoder, SegmentationHead};
-use crate::models::layers::ConvBnRelu;
+use crate::models::layers::{upsample_nearest2x, ConvBnRelu};
 use crate::onnx::GraphBuilder;
 use tch::{nn, Tensor};
 
@@ -25,8 +25,7 @@ impl DecoderBlock {
     }
 
     pub(super) fn forward(&self, x: &Tensor, skips: &[&Tensor], train: bool) -> Tensor {
-        // A scale factor, not the skip's size, keeps traced models size-agnostic.
-        let up = x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice());
+        let up = upsample_nearest2x(x);
         let x = if skips.is_empty() { up } else { Tensor::cat(&[&[&up][..], skips].concat(), 1) };
         self.conv2.forward(&self.conv1.forward(&x, train), train)
     }

@@ -2,7 +2,7 @@
 //! ResNet and ResNeXt, and SE-ResNet in Cadene's pretrainedmodels layout.
 
 use super::{dilation_rates, Encoder, Features};
-use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d, ExcitationGate};
 use crate::onnx::graph::{int, ints};
 use crate::onnx::GraphBuilder;
 use tch::nn;
@@ -31,43 +31,13 @@ pub const RESNET50: Layout = Layout { bottleneck: true, ..RESNET34 };
 pub const RESNEXT50_32X4D: Layout = Layout { groups: 32, width_per_group: 4, ..RESNET50 };
 pub const SE_RESNET50: Layout = Layout { senet: true, ..RESNET50 };
 
-/// SENet's squeeze-and-excitation: channel gates from the globally pooled
-/// input, with 1x1 convolutions (with bias) as the fully connected layers.
-#[derive(Debug)]
-struct SeModule {
-    fc1: Conv2d,
-    fc2: Conv2d,
-}
-
-impl SeModule {
-    const REDUCTION: i64 = 16;
-
-    fn new(p: nn::Path, channels: i64) -> Self {
-        let reduced = channels / Self::REDUCTION;
-        SeModule { fc1: conv2d(&p / "fc1", channels, reduced, 1, 1, 0, 1, true), fc2: conv2d(&p / "fc2", reduced, channels, 1, 1, 0, 1, true) }
-    }
-
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        let gate = xs.adaptive_avg_pool2d([1, 1]).apply(&self.fc1).relu().apply(&self.fc2).sigmoid();
-        xs * gate
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let pooled = g.global_average_pool(x);
-        let reduced = g.conv(&pooled, &self.fc1, None);
-        let reduced = g.relu(&reduced);
-        let expanded = g.conv(&reduced, &self.fc2, None);
-        let gate = g.sigmoid(&expanded);
-        g.mul(x, &gate)
-    }
-}
-
 /// A basic or bottleneck residual block, with an SE gate for SENets.
 #[derive(Debug)]
 struct Block {
     /// `conv1`/`bn1`, `conv2`/`bn2`(, `conv3`/`bn3`), with a ReLU between consecutive pairs.
     convs: Vec<(Conv2d, BatchNorm2d)>,
-    se: Option<SeModule>,
+    /// SENet's `se_module.fc1`/`fc2`, reducing 16-fold.
+    se: Option<ExcitationGate>,
     /// `downsample.0`/`downsample.1`.
     downsample: Option<(Conv2d, BatchNorm2d)>,
 }
@@ -92,7 +62,7 @@ impl Block {
                 (conv2d(&p / format!("conv{n}"), ci, co, k, s, k / 2, g, false), bn(&p / format!("bn{n}"), co))
             })
             .collect();
-        let se = layout.senet.then(|| SeModule::new(&p / "se_module", c_out));
+        let se = layout.senet.then(|| ExcitationGate::new(&p / "se_module" / "fc1", &p / "se_module" / "fc2", c_out, c_out / 16));
         Block { convs, se, downsample }
     }
 
@@ -105,7 +75,7 @@ impl Block {
             ys = ys.apply(conv).apply_t(bn, train);
         }
         if let Some(se) = &self.se {
-            ys = se.forward(&ys);
+            ys = &ys * se.forward(&ys);
         }
         let identity = match &self.downsample {
             Some((conv, bn)) => xs.apply(conv).apply_t(bn, train),
@@ -123,7 +93,8 @@ impl Block {
             ys = g.conv(&ys, conv, Some(bn));
         }
         if let Some(se) = &self.se {
-            ys = se.export_onnx(g, &ys);
+            let gate = se.export_onnx(g, &ys);
+            ys = g.mul(&ys, &gate);
         }
         let identity = match &self.downsample {
             Some((conv, bn)) => g.conv(x, conv, Some(bn)),
