@@ -3,15 +3,18 @@
  *
  * Every function that can fail returns a DlcStatus as int (DLC_OK is 0) and
  * leaves a message for dlc_last_error() on the calling thread. Objects are
- * opaque pointers freed by their dlc_*_free function (NULL is ignored);
- * results go to caller-owned buffers, except JSON strings returned through
- * char **, which the caller frees with dlc_string_free(). Paths and JSON are
- * UTF-8. No panic inside the library reaches the caller: it becomes DLC_PANIC.
+ * opaque handles freed by their dlc_*_free function (NULL, or a handle
+ * already freed, is ignored; a freed handle passed to any other call is
+ * DLC_INVALID_STATE, never a crash). Results go to the trailing `out`
+ * pointer or to caller-owned buffers; JSON strings returned through char **
+ * are freed with dlc_string_free(). Paths and JSON are UTF-8. No panic inside
+ * the library reaches the caller: it becomes DLC_PANIC.
  */
 
 #ifndef DLCLASSIFIER_H
 #define DLCLASSIFIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +31,7 @@ typedef enum DlcStatus {
    */
   DLC_INVALID_ARGUMENT = 1,
   /**
-   * A call at the wrong time.
+   * A closed or freed handle, or a call at the wrong time.
    */
   DLC_INVALID_STATE = 2,
   /**
@@ -51,6 +54,10 @@ typedef enum DlcStatus {
    * A wait (for a device-memory reservation) ran out of time.
    */
   DLC_TIMEOUT = 7,
+  /**
+   * Memory ran out; a smaller batch size or tile size may fit.
+   */
+  DLC_OUT_OF_MEMORY = 8,
 } DlcStatus;
 
 /**
@@ -86,22 +93,46 @@ typedef enum DlcDtype {
 } DlcDtype;
 
 /**
- * Steers a long call (`dlc_train`, `dlc_predictor_apply_file`) from other
- * threads: cancel, pause, resume.
+ * Encoding of predicted probabilities (the `probability_format` argument).
+ */
+typedef enum DlcProbabilityFormat {
+  /**
+   * `float` in 0..1.
+   */
+  DLC_PROBABILITY_FORMAT_FLOAT32 = 0,
+  /**
+   * `uint8_t`, round(255 x probability).
+   */
+  DLC_PROBABILITY_FORMAT_UINT8 = 1,
+} DlcProbabilityFormat;
+
+/**
+ * Steers a long call (`dlc_train`, `dlc_predictor_apply`) from other
+ * threads: cancel, pause, resume. Opaque, as `DlcPredictor`.
  */
 typedef struct DlcJob DlcJob;
 
 /**
  * A loaded model. Thread-safe: any number of threads may predict with one
- * predictor at once, as long as none frees it meanwhile.
+ * predictor at once; freeing it while others predict lets their calls
+ * finish, and later calls return `DLC_INVALID_STATE`. Opaque: handles are
+ * numbers, never dereferenced, so a freed handle is an error, not a crash.
  */
 typedef struct DlcPredictor DlcPredictor;
 
 /**
  * A booking of device memory, released by `dlc_reservation_free` (or when
- * the process exits, even if killed).
+ * the process exits, even if killed). Opaque, as `DlcPredictor`.
  */
 typedef struct DlcReservation DlcReservation;
+
+/**
+ * Memory the engine reads: `len` bytes at `data`.
+ */
+typedef struct DlcConstBuffer {
+  const void *data;
+  size_t len;
+} DlcConstBuffer;
 
 /**
  * Shape and encoding of a batch of tiles in one contiguous buffer.
@@ -128,6 +159,14 @@ typedef struct DlcTileLayout {
 } DlcTileLayout;
 
 /**
+ * Memory the engine writes: `len` bytes at `data`; `data` NULL for none.
+ */
+typedef struct DlcBuffer {
+  void *data;
+  size_t len;
+} DlcBuffer;
+
+/**
  * Called after every epoch with that epoch's record as JSON (valid only
  * during the call): `epoch` (1-based), `total_epochs`, `train_loss`,
  * `val_loss`, `pixel_accuracy`, `mean_iou`, `per_class_iou`,
@@ -136,6 +175,14 @@ typedef struct DlcTileLayout {
  * may call `dlc_job_cancel` but must not unwind or longjmp.
  */
 typedef void (*DlcEpochCallback)(const char *epoch_json, void *user_data);
+
+/**
+ * A listener for `dlc_train`: `on_epoch` is called with `user_data`.
+ */
+typedef struct DlcEpochListener {
+  DlcEpochCallback on_epoch;
+  void *user_data;
+} DlcEpochListener;
 
 #ifdef __cplusplus
 extern "C" {
@@ -154,289 +201,13 @@ const char *dlc_last_error(void);
 const char *dlc_version(void);
 
 /**
- * Frees a string returned by this library. NULL is ignored.
+ * Frees a string returned by this library. NULL is ignored; the last error
+ * is left for the caller to read after cleaning up.
  *
  * # Safety
  * `text` is NULL or a string from this library not yet freed.
  */
 void dlc_string_free(char *text);
-
-/**
- * The devices as a JSON array: `{"id", "name", "total_memory", "threads",
- * "torch_threads"}` each, the CPU first. Without CUDA only the CPU (and MPS
- * where present) is listed; that is not an error.
- *
- * # Safety
- * `out_json` is valid for writes.
- */
-int dlc_devices_json(char **out_json);
-
-/**
- * The memory of `device` (`"cpu"`, `"cuda"`, `"cuda:N"`, `"auto"`) as JSON
- * `{"total", "free", "current", "peak"}` in bytes. For the CPU, `free` is the
- * system's available memory and `current`/`peak` this process's resident
- * memory now and at its peak; for CUDA, `current` is what the whole device
- * uses and `peak` the largest `current` this process has seen.
- * `DLC_INVALID_ARGUMENT` for an unknown or absent device or MPS.
- *
- * # Safety
- * `device` is a NUL-terminated string; `out_json` is valid for writes.
- */
-int dlc_memory_json(const char *device, char **out_json);
-
-/**
- * The estimated peak memory of training with `config_json` (a training
- * configuration, NULL for the defaults) on data with `channels` channels and
- * `classes` classes, as JSON `{"estimate": {...}, "suggested": {...} or null}`;
- * each has `batch_size`, `tile_size`, `parameters`, `gradients`,
- * `optimizer`, `activations` and `total` (bytes). With `budget` > 0,
- * `suggested` is the largest batch whose peak fits `budget` bytes
- * (`DLC_INVALID_ARGUMENT` when not even one tile fits).
- *
- * # Safety
- * `config_json` is NULL or a NUL-terminated string; `out_json` is valid for writes.
- */
-int dlc_estimate_json(const char *config_json,
-                      int channels,
-                      int classes,
-                      uint64_t budget,
-                      char **out_json);
-
-/**
- * Creates a job. Free it with `dlc_job_free` after the call that uses it
- * has returned; a job can steer one call at a time.
- *
- * # Safety
- * `out` is NULL or writable.
- */
-int dlc_job_new(struct DlcJob **out);
-
-/**
- * Asks the call to stop after the current batch. Training still writes the
- * best model so far, unless no epoch had finished; otherwise the call
- * returns `DLC_CANCELLED` and writes nothing. Also ends a pause. A job
- * cancelled before the call starts makes it return `DLC_CANCELLED` without
- * doing the work.
- *
- * # Safety
- * `job` is NULL or live.
- */
-int dlc_job_cancel(struct DlcJob *job);
-
-/**
- * Pauses the call: training at the next epoch, a whole image at the next row of tiles.
- *
- * # Safety
- * `job` is NULL or live.
- */
-int dlc_job_pause(struct DlcJob *job);
-
-/**
- * Resumes a paused call.
- *
- * # Safety
- * `job` is NULL or live.
- */
-int dlc_job_resume(struct DlcJob *job);
-
-/**
- * Frees a job. NULL is ignored.
- *
- * # Safety
- * `job` is NULL or from `dlc_job_new`, not yet freed, and no call is using it.
- */
-void dlc_job_free(struct DlcJob *job);
-
-/**
- * Opens a model folder written by training.
- *
- * `options_json` may be NULL for defaults, else a JSON object with any of
- * `"backend"` (`"auto"`, `"onnx"`, `"torch"`), `"device"` (`"auto"`, `"cpu"`,
- * `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`, `"concurrent_runs"`,
- * `"gpu_reservation"` (`{"bytes": N, "timeout_ms": N}`, see `dlc_reserve`).
- * On success `*out` is a predictor to free with `dlc_predictor_free`; on
- * failure it is NULL.
- *
- * # Safety
- * Strings are NULL or NUL-terminated; `out` is NULL or writable.
- */
-int dlc_predictor_open(const char *model_dir, const char *options_json, struct DlcPredictor **out);
-
-/**
- * Opens an external ONNX model. Channels, classes and any fixed input size
- * come from the graph; `metadata_path` (may be NULL) names a `metadata.json`
- * adding class names, colours and normalization. Options as for
- * `dlc_predictor_open` (the backend must be `"auto"` or `"onnx"`).
- *
- * # Safety
- * As `dlc_predictor_open`.
- */
-int dlc_predictor_open_onnx(const char *onnx_path,
-                            const char *metadata_path,
-                            const char *options_json,
-                            struct DlcPredictor **out);
-
-/**
- * What the model takes and gives, as JSON: `name`, `source`, `in_channels`,
- * `num_classes`, `classes` (`index`, `name`, `color`), `tile_size`,
- * `fixed_size` (`[height, width]` or null), `min_size` (the smallest side
- * the model runs on; smaller tiles are padded up to it) and `backend`. Free `*out_json`
- * with `dlc_string_free`.
- *
- * # Safety
- * `predictor` is NULL or live; `out_json` is NULL or writable.
- */
-int dlc_predictor_info_json(const struct DlcPredictor *predictor, char **out_json);
-
-/**
- * Predicts a batch of tiles. The model's training normalization is applied
- * inside; tiles of any size work.
- *
- * `tiles` holds `tiles_len` bytes laid out as `layout` says. Give
- * `probabilities` (`probabilities_len` floats, at least
- * count x classes x height x width, in the input's order: `[N][H][W][K]` for
- * HWC, `[N][K][H][W]` for CHW), `class_map` (`class_map_len` bytes, at least
- * count x height x width, the most likely class per pixel), or both; the
- * other may be NULL. Buffers must not overlap. Nothing is written unless
- * the call succeeds.
- *
- * # Safety
- * Each pointer is NULL or valid for its stated length; `predictor` is live.
- */
-int dlc_predictor_predict(const struct DlcPredictor *predictor,
-                          const void *tiles,
-                          size_t tiles_len,
-                          const struct DlcTileLayout *layout,
-                          float *probabilities,
-                          size_t probabilities_len,
-                          uint8_t *class_map,
-                          size_t class_map_len);
-
-/**
- * Frees a predictor. NULL is ignored.
- *
- * # Safety
- * `predictor` is NULL or from `dlc_predictor_open*`, not yet freed, and no
- * other thread is using it.
- */
-void dlc_predictor_free(struct DlcPredictor *predictor);
-
-/**
- * The model folders under `root`, newest first, as a JSON array of
- * `{path, name, architecture, encoder, classes, channels, tile_size,
- * best_epoch, mean_iou, pixel_accuracy, created}`.
- *
- * # Safety
- * `root` is a NUL-terminated string; `out_json` is NULL or writable.
- */
-int dlc_models_list_json(const char *root, char **out_json);
-
-/**
- * Checks a model folder: `{path, valid, problems: [{file, reason}]}`. An
- * invalid model is a successful call with `valid` false.
- *
- * # Safety
- * As [`dlc_models_list_json`].
- */
-int dlc_model_validate_json(const char *path, char **out_json);
-
-/**
- * Packs the model folders of `models_json` (a JSON array of paths) into
- * the zip `out_zip`; `info_json` is `{name, version, description}`. The
- * manifest goes to `*out_manifest_json` unless that is NULL.
- *
- * # Safety
- * Strings are NUL-terminated; `out_manifest_json` is NULL or writable.
- */
-int dlc_bundle_pack(const char *models_json,
-                    const char *out_zip,
-                    const char *info_json,
-                    char **out_manifest_json);
-
-/**
- * Reads a whole bundle and checks it; its manifest on success, else
- * `DLC_IO` with the reason in `dlc_last_error`.
- *
- * # Safety
- * As [`dlc_models_list_json`].
- */
-int dlc_bundle_verify_json(const char *zip, char **out_json);
-
-/**
- * The folder of model `name` (NULL: the only model) of a bundle, unpacked
- * and verified into the cache; free `*out_model_dir` with `dlc_string_free`.
- *
- * # Safety
- * `zip` is NUL-terminated, `name` NULL or NUL-terminated; `out_model_dir` is NULL or writable.
- */
-int dlc_bundle_open(const char *zip, const char *name, char **out_model_dir);
-
-/**
- * Books `bytes` of `device`'s memory (`"cpu"`, `"cuda"`, `"cuda:N"`),
- * waiting up to `timeout_ms` behind earlier requests of any process until
- * the booked total plus `bytes` fits under `budget_bytes`, or under the
- * device's total memory when it is 0 (the CPU needs a budget). Booking files
- * live in `DLC_RESERVATION_DIR`, else the system temp dir. Returns
- * `DLC_TIMEOUT` when the wait runs out, `DLC_INVALID_ARGUMENT` at once for a
- * request larger than the budget. On success `*out` is a reservation to free
- * with `dlc_reservation_free`; on failure it is NULL.
- *
- * # Safety
- * `device` is NULL or NUL-terminated; `out` is NULL or writable.
- */
-int dlc_reserve(const char *device,
-                uint64_t bytes,
-                uint64_t budget_bytes,
-                uint64_t timeout_ms,
-                struct DlcReservation **out);
-
-/**
- * Releases a reservation. NULL is ignored.
- *
- * # Safety
- * `reservation` is NULL or from `dlc_reserve` and not yet freed.
- */
-void dlc_reservation_free(struct DlcReservation *reservation);
-
-/**
- * Trains a model on a QuPath training-data export (`data_dir` with
- * `config.json`, `train/` and `validation/`) and writes the model folder
- * `out_dir` (atomically). Blocks until done.
- *
- * `config_json` may be NULL for defaults, else a JSON object of training
- * settings (e.g. `{"encoder":"resnet18","epochs":20,"tile_size":256,
- * "batch_size":8,"device":"cpu"}`; unknown fields are an error). `job` (may
- * be NULL) lets other threads cancel or pause the run. `on_epoch` (may be
- * NULL) is called after each epoch with `user_data`. On success
- * `*out_result_json` (if `out_result_json` is not NULL) is a JSON object with
- * `model_dir`, `metadata` (including `status`, `epochs_trained` and
- * `best_epoch`) and `history`, to free with `dlc_string_free`.
- *
- * # Safety
- * Strings are NULL or NUL-terminated; `job` is NULL or live; `on_epoch`
- * is NULL or callable with `user_data`.
- */
-int dlc_train(const char *data_dir,
-              const char *out_dir,
-              const char *config_json,
-              struct DlcJob *job,
-              DlcEpochCallback on_epoch,
-              void *user_data,
-              char **out_result_json);
-
-/**
- * The recommended transfer-learning settings for fine-tuning `encoder`
- * (e.g. `"resnet34"`) on `tiles` training tiles, as JSON `{"encoder",
- * "tiles", "size_class" ("small" below 500 tiles, "medium" below 5000,
- * else "large"), "frozen_groups" (names of encoder freeze groups),
- * "encoder_lr_factor", "rationale"}`. `frozen_groups` and
- * `encoder_lr_factor` are training-configuration fields of the same names.
- * `DLC_INVALID_ARGUMENT` for an unknown encoder.
- *
- * # Safety
- * `encoder` is a NUL-terminated string; `out_json` is valid for writes.
- */
-int dlc_recommend_json(const char *encoder, size_t tiles, char **out_json);
 
 /**
  * What the engine can build, as a JSON array of architectures `{"name",
@@ -448,38 +219,382 @@ int dlc_recommend_json(const char *encoder, size_t tiles, char **out_json);
  * The first call builds every model once to count parameters (seconds).
  *
  * # Safety
- * `out_json` is valid for writes.
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
  */
-int dlc_catalog_json(char **out_json);
+int dlc_catalog_json(char **out);
 
 /**
- * Classifies a whole image file (TIFF, PNG or JPEG) tile by tile and writes
- * the results into `out_dir` (created if needed), each file only once
- * complete: `class_map.png`, `overlay.png`, `probabilities.tif` (if asked
- * for), `measurements.json` and `.csv`.
+ * The recommended transfer-learning settings for fine-tuning `encoder`
+ * (e.g. `"resnet34"`) on `tiles` training tiles, as JSON `{"encoder",
+ * "tiles", "size_class" ("small" below 500 tiles, "medium" below 5000,
+ * else "large"), "frozen_groups" (names of encoder freeze groups),
+ * "encoder_lr_factor", "rationale"}`. `frozen_groups` and
+ * `encoder_lr_factor` are training-configuration fields of the same
+ * names. `DLC_INVALID_ARGUMENT` for an unknown encoder.
  *
- * `options_json` may be NULL for defaults, else a JSON object with any of
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_recommend_json(const char *encoder, size_t tiles, char **out);
+
+/**
+ * The devices as a JSON array: `{"id", "name", "total_memory", "threads",
+ * "torch_threads"}` each, the CPU first. Without CUDA only the CPU (and
+ * MPS where present) is listed; that is not an error.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_devices_json(char **out);
+
+/**
+ * The memory of `device` (`"cpu"`, `"cuda"`, `"cuda:N"`, `"auto"`) as JSON
+ * `{"total", "free", "current", "peak"}` in bytes. For the CPU, `free` is
+ * the system's available memory and `current`/`peak` this process's
+ * resident memory now and at its peak; for CUDA, `current` is what the
+ * whole device uses and `peak` the largest `current` this process has
+ * seen. `DLC_INVALID_ARGUMENT` for an unknown or absent device or MPS.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_memory_json(const char *device, char **out);
+
+/**
+ * The estimated peak memory of training with `config` (training
+ * settings as JSON, NULL for the defaults) on data with `channels`
+ * channels and `classes` classes, as JSON `{"estimate": {...},
+ * "suggested": {...} or null}`; each has `batch_size`, `tile_size`,
+ * `parameters`, `gradients`, `optimizer`, `activations` and `total`
+ * (bytes). With `budget` > 0, `suggested` is the largest batch whose peak
+ * fits `budget` bytes (`DLC_INVALID_ARGUMENT` when not even one tile fits).
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_estimate_json(const char *config,
+                      size_t channels,
+                      size_t classes,
+                      uint64_t budget,
+                      char **out);
+
+/**
+ * The estimated peak memory of predicting batches of `batch_size` tiles of
+ * `tile_size` (0: the model's own) with the model folder `model_dir`, in
+ * half precision if `fp16`; JSON as one estimate of `dlc_estimate_json`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_estimate_inference_json(const char *model_dir,
+                                size_t tile_size,
+                                size_t batch_size,
+                                bool fp16,
+                                char **out);
+
+/**
+ * Creates a job. Free it with `dlc_job_free` after the call that uses it
+ * has returned; a job can steer one call at a time.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_job_new(struct DlcJob **out);
+
+/**
+ * Asks the call to stop after the current batch. Training still writes
+ * the best model so far, unless no epoch had finished; otherwise the call
+ * returns `DLC_CANCELLED` and writes nothing. Also ends a pause. A job
+ * cancelled before the call starts makes it return `DLC_CANCELLED`
+ * without doing the work.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_job_cancel(const struct DlcJob *job);
+
+/**
+ * Pauses the call: training at the next epoch, a whole image at the next row of tiles.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_job_pause(const struct DlcJob *job);
+
+/**
+ * Resumes a paused call.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_job_resume(const struct DlcJob *job);
+
+/**
+ * Whether the job is paused.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_job_is_paused(const struct DlcJob *job, bool *out);
+
+/**
+ * Frees a job. NULL, or a job already freed, is ignored.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_job_free(struct DlcJob *job);
+
+/**
+ * `{"metadata": <metadata.json, migrated to this version>, "history":
+ * <training_history.json> or null}` of a model folder.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_model_read_json(const char *model_dir, char **out);
+
+/**
+ * The model folders under `root`, newest first, as a JSON array of
+ * `{path, name, architecture, encoder, classes, channels, tile_size,
+ * best_epoch, mean_iou, pixel_accuracy, created}`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_models_list_json(const char *root, char **out);
+
+/**
+ * Checks a model folder: `{path, valid, problems: [{file, reason}]}`. An
+ * invalid model is a successful call with `valid` false.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_model_validate_json(const char *model_dir, char **out);
+
+/**
+ * Packs the model folders of `models` (a JSON array of paths) into the
+ * zip `zip`; `info` is `{name, version, description}`. The manifest goes
+ * to `*out` unless `out` is NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_bundle_pack(const char *models, const char *zip, const char *info, char **out);
+
+/**
+ * Reads a whole bundle and checks every entry, reading at most
+ * `max_bytes` (0: 2 GiB); its manifest on success, else `DLC_IO` with
+ * the reason.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_bundle_verify_json(const char *zip, uint64_t max_bytes, char **out);
+
+/**
+ * Unpacks a verified bundle into the new folder `dest`; the manifest
+ * goes to `*out` unless `out` is NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_bundle_unpack(const char *zip, const char *dest, uint64_t max_bytes, char **out);
+
+/**
+ * The folder of model `name` (NULL: the only model) of a bundle,
+ * unpacked and verified into the cache; free `*out` with `dlc_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_bundle_open(const char *zip, const char *name, char **out);
+
+/**
+ * Opens a model folder written by training, through the engine's model
+ * cache: predictors of one folder with equal options share one loaded
+ * model, reloaded when the folder's files change; `dlc_clear_cache`
+ * releases models no predictor holds. A blank tile is run at once, so
+ * model files that contradict their metadata fail here.
+ *
+ * `options` may be NULL for defaults, else a JSON object with any of
+ * `"backend"` (`"auto"`, `"onnx"`, `"torch"`), `"device"` (`"auto"`,
+ * `"cpu"`, `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`,
+ * `"concurrent_runs"`, `"gpu_reservation"` (`{"bytes": N, "timeout_ms": N}`,
+ * see `dlc_reserve`). On success `*out` is a predictor to free with
+ * `dlc_predictor_free`; on failure it is NULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_predictor_open(const char *model_dir, const char *options, struct DlcPredictor **out);
+
+/**
+ * Opens an external ONNX model. Channels, classes and any fixed input
+ * size come from the graph; `metadata_path` (may be NULL) names a
+ * `metadata.json` adding class names, colours and normalization.
+ * Options as for `dlc_predictor_open` (the backend must be `"auto"` or `"onnx"`).
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_predictor_open_onnx(const char *onnx_path,
+                            const char *metadata_path,
+                            const char *options,
+                            struct DlcPredictor **out);
+
+/**
+ * What the model takes and gives, as JSON: `name`, `source`,
+ * `in_channels`, `num_classes`, `classes` (`index`, `name`, `color`),
+ * `tile_size`, `fixed_size` (`[height, width]` or null), `min_size` (the
+ * smallest side the model runs on; smaller tiles are padded up to it)
+ * and `backend`. Free `*out` with `dlc_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_predictor_info_json(const struct DlcPredictor *predictor, char **out);
+
+/**
+ * Predicts a batch of tiles. The model's training normalization is
+ * applied inside; tiles of any size work.
+ *
+ * `tiles` holds the bytes of the batch laid out as `layout` says. Give
+ * `probabilities` (in the input's order, `[N][H][W][K]` for HWC,
+ * `[N][K][H][W]` for CHW; `probability_format` 0 for `float`, 1 for
+ * `uint8_t` as round(255 x p)), `class_map` (one byte per pixel, the most
+ * likely class, `[N][H][W]`), or both; the other has `data` NULL. Buffers
+ * must not overlap. Nothing is written unless the call succeeds.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_predictor_predict(const struct DlcPredictor *predictor,
+                          struct DlcConstBuffer tiles,
+                          const struct DlcTileLayout *layout,
+                          struct DlcBuffer probabilities,
+                          int probability_format,
+                          struct DlcBuffer class_map);
+
+/**
+ * Classifies a whole image (C: a TIFF, PNG or JPEG file at `image`) tile
+ * by tile and writes the results into `out_dir` (created if needed), each
+ * file only once complete: `class_map.png`, `overlay.png`,
+ * `probabilities.tif` (if asked for), `measurements.json` and `.csv`.
+ *
+ * `options` may be NULL for defaults, else a JSON object with any of
  * `"tile_size"`, `"overlap"` (default: the model's tiling), `"blend"`
  * (`"linear"`, `"gaussian"`, `"center_crop"`, `"none"`), `"batch_size"`,
  * `"tta"`, `"class_map"` (bool), `"probabilities"` (`"float32"` or
  * `"uint8"`), `"overlay_alpha"` (0-255, or null for no overlay),
- * `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`) and
- * `"truth"` (a mask file to score against). `job` (may be NULL) can cancel
- * the run from another thread (`DLC_CANCELLED`). On success
- * `*out_report_json` (if `out_report_json` is not NULL) is a JSON object with
- * `files`, `measurements`, `truth` (scores or null), `tiles` and `seconds`,
- * to free with `dlc_string_free`.
+ * `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`)
+ * and `"truth"` (a mask file to score against). `job` (may be NULL) can
+ * cancel the run from another thread (`DLC_CANCELLED`). On success
+ * `*out` (if `out` is not NULL) is a JSON object with `files`,
+ * `measurements`, `truth` (scores or null), `tiles` and `seconds`, to
+ * free with `dlc_string_free`.
  *
  * # Safety
- * `predictor` is NULL or live; strings are NULL or NUL-terminated; `job` is
- * NULL or live; `out_report_json` is NULL or writable.
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
  */
-int dlc_predictor_apply_file(const struct DlcPredictor *predictor,
-                             const char *image_path,
-                             const char *out_dir,
-                             const char *options_json,
-                             struct DlcJob *job,
-                             char **out_report_json);
+int dlc_predictor_apply(const struct DlcPredictor *predictor,
+                        const char *image,
+                        const char *out_dir,
+                        const char *options,
+                        const struct DlcJob *job,
+                        char **out);
+
+/**
+ * Frees a predictor. NULL, or a predictor already freed, is ignored.
+ * Calls still running on it finish first.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_predictor_free(struct DlcPredictor *predictor);
+
+/**
+ * Releases the loaded models that no open predictor holds (the cache
+ * of `dlc_predictor_open`).
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_clear_cache(void);
+
+/**
+ * Books `bytes` of `device`'s memory (`"cpu"`, `"cuda"`, `"cuda:N"`),
+ * waiting up to `timeout_ms` behind earlier requests of any process until
+ * the booked total plus `bytes` fits under `budget_bytes`, or under the
+ * device's total memory when it is 0 (the CPU needs a budget). Booking
+ * files live in `dir`, else (NULL) in `DLC_RESERVATION_DIR`, else the
+ * system temp dir. Returns `DLC_TIMEOUT` when the wait runs out,
+ * `DLC_INVALID_ARGUMENT` at once for a request larger than the budget.
+ * On success `*out` is a reservation to free with `dlc_reservation_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_reserve(const char *device,
+                uint64_t bytes,
+                uint64_t budget_bytes,
+                uint64_t timeout_ms,
+                const char *dir,
+                struct DlcReservation **out);
+
+/**
+ * Releases a reservation. NULL, or one already released, is ignored.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_reservation_free(struct DlcReservation *reservation);
+
+/**
+ * Trains a model on a QuPath training-data export (`data_dir` with
+ * `config.json`, `train/` and `validation/`) and writes the model folder
+ * `out_dir` (atomically). Blocks until done.
+ *
+ * `config` may be NULL for defaults, else a JSON object of training
+ * settings (e.g. `{"encoder":"resnet18","epochs":20,"tile_size":256,
+ * "batch_size":8,"device":"cpu"}`; unknown fields are an error). `job`
+ * (may be NULL) lets other threads cancel or pause the run. `listener`
+ * (may be NULL) hears each epoch. On success `*out` (if `out` is not
+ * NULL) is a JSON object with `model_dir`, `metadata` (including
+ * `status`, `epochs_trained` and `best_epoch`) and `history`, to free
+ * with `dlc_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_train(const char *data_dir,
+              const char *out_dir,
+              const char *config,
+              const struct DlcJob *job,
+              const struct DlcEpochListener *listener,
+              char **out);
+
+/**
+ * `base` (training settings as JSON) with the top-level fields of
+ * `changes` replaced, checked, and written back with every default
+ * filled in. Merging here keeps exact JSON numbers (a 64-bit seed) that
+ * a round trip through a caller's doubles would round. Free `*out`
+ * with `dlc_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_config_canonical_json(const char *base, const char *changes, char **out);
+
+/**
+ * The training settings a model folder was trained with, as JSON (for
+ * training again or fine-tuning). Free `*out` with `dlc_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_config_from_model_json(const char *model_dir, char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -69,6 +69,8 @@ static void check_errors_before_training(const char *data_dir, const char *work)
     DlcJob *job = NULL;
     char *result = NULL;
     const char bad_utf8[] = {'\xff', '\xfe', '\0'};
+    const DlcConstBuffer no_input = {NULL, 0};
+    const DlcBuffer no_output = {NULL, 0};
 
     CHECK(strlen(dlc_version()) > 0, "dlc_version() is set");
 
@@ -80,36 +82,57 @@ static void check_errors_before_training(const char *data_dir, const char *work)
     EXPECT_STATUS(dlc_predictor_open("/nonexistent/model", NULL, &predictor), DLC_IO);
     EXPECT_STATUS(dlc_predictor_open(data_dir, "{\"backend\":\"tpu\"}", &predictor), DLC_INVALID_ARGUMENT);
     EXPECT_STATUS(dlc_predictor_info_json(NULL, &result), DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_predictor_predict(NULL, NULL, 0, NULL, NULL, 0, NULL, 0), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_predict(NULL, no_input, NULL, no_output, DLC_PROBABILITY_FORMAT_FLOAT32, no_output),
+                  DLC_INVALID_ARGUMENT);
 
     join(model, work, "never");
-    EXPECT_STATUS(dlc_train(NULL, model, NULL, NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_train(data_dir, model, "{\"epochs\": 1,", NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
-    CHECK(strstr(dlc_last_error(), "config_json") != NULL, "the message names the parameter");
-    EXPECT_STATUS(dlc_train(data_dir, model, "{\"epoch\": 1}", NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_train(data_dir, model, "{\"tile_size\": 50}", NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_train("/nonexistent/data", model, NULL, NULL, NULL, NULL, NULL), DLC_IO);
+    EXPECT_STATUS(dlc_train(NULL, model, NULL, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train(data_dir, model, "{\"epochs\": 1,", NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    CHECK(strncmp(dlc_last_error(), "config: ", 8) == 0, "the message names the parameter");
+    EXPECT_STATUS(dlc_train(data_dir, model, "{\"epoch\": 1}", NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train(data_dir, model, "{\"tile_size\": 50}", NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train("/nonexistent/data", model, NULL, NULL, NULL, NULL), DLC_IO);
 
     EXPECT_STATUS(dlc_job_cancel(NULL), DLC_INVALID_ARGUMENT);
     EXPECT_STATUS(dlc_job_new(&job), DLC_OK);
     EXPECT_STATUS(dlc_job_cancel(job), DLC_OK);
     EXPECT_STATUS(dlc_train(data_dir, model,
                             "{\"encoder\":\"mobilenet_v2\",\"tile_size\":64,\"batch_size\":2,\"epochs\":1,\"device\":\"cpu\"}",
-                            job, NULL, NULL, &result),
+                            job, NULL, &result),
                   DLC_CANCELLED);
     CHECK(result == NULL, "a cancelled run returns no result");
     dlc_job_free(job);
 
-    /* Frees ignore NULL. */
-    dlc_job_free(NULL);
-    dlc_predictor_free(NULL);
+    /* Frees ignore NULL and handles already freed; other calls refuse a freed handle. */
+    EXPECT_STATUS(dlc_job_free(job), DLC_OK);
+    EXPECT_STATUS(dlc_job_cancel(job), DLC_INVALID_STATE);
+    CHECK(strstr(dlc_last_error(), "closed") != NULL, "a freed handle is named as closed");
+    EXPECT_STATUS(dlc_job_free(NULL), DLC_OK);
+    EXPECT_STATUS(dlc_predictor_free(NULL), DLC_OK);
     dlc_string_free(NULL);
+}
+
+/* A caller's memory as the engine's input or output. */
+static DlcConstBuffer in(const void *data, size_t len) {
+    DlcConstBuffer b;
+    b.data = data;
+    b.len = len;
+    return b;
+}
+
+static DlcBuffer out(void *data, size_t len) {
+    DlcBuffer b;
+    b.data = data;
+    b.len = len;
+    return b;
 }
 
 static void check_prediction(const DlcPredictor *predictor, int classes) {
     static uint8_t tiles[TILES * TILE * TILE];
     static float probabilities[TILES * TILE * TILE * 8];
+    static uint8_t quantized[TILES * TILE * TILE * 8];
     static uint8_t class_map[TILES * TILE * TILE];
+    const DlcBuffer none = {NULL, 0};
     const size_t pixels = (size_t)TILES * TILE * TILE;
     const size_t probability_count = pixels * (size_t)classes;
     DlcTileLayout layout = {TILES, 1, TILE, TILE, DLC_ORDER_HWC, DLC_DTYPE_U8};
@@ -121,8 +144,9 @@ static void check_prediction(const DlcPredictor *predictor, int classes) {
     for (i = 0; i < pixels; i++) /* bright disks on a dark ground, like the nuclei of the data */
         tiles[i] = (uint8_t)((((i % TILE) / 16 + (i / TILE) / 16) % 2) ? 200 : 20);
 
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, probabilities,
-                                        probability_count, class_map, sizeof class_map),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout,
+                                        out(probabilities, probability_count * sizeof(float)),
+                                        DLC_PROBABILITY_FORMAT_FLOAT32, out(class_map, sizeof class_map)),
                   DLC_OK);
     for (i = 0; i < pixels; i++) {
         const float *p = probabilities + i * (size_t)classes;
@@ -138,32 +162,48 @@ static void check_prediction(const DlcPredictor *predictor, int classes) {
         CHECK(class_map[i] < classes && p[class_map[i]] == p[best], "the class map is the argmax");
     }
 
+    /* Probabilities as bytes: round(255 p). */
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout, out(quantized, probability_count),
+                                        DLC_PROBABILITY_FORMAT_UINT8, none),
+                  DLC_OK);
+    for (i = 0; i < probability_count; i++)
+        CHECK(fabsf(quantized[i] - 255.0f * probabilities[i]) <= 1.0f, "uint8 probabilities are 255 p");
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout, out(quantized, probability_count),
+                                        2, none),
+                  DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "probability_format") != NULL, "the bad format is named");
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout, out(tiles, sizeof tiles),
+                                        DLC_PROBABILITY_FORMAT_UINT8, none),
+                  DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "overlap") != NULL, "an output over the input is refused");
+
     /* Failed calls write nothing. */
     memset(class_map, 0xAB, sizeof class_map);
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, probabilities,
-                                        probability_count - 1, class_map, sizeof class_map),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout,
+                                        out(probabilities, (probability_count - 1) * sizeof(float)),
+                                        DLC_PROBABILITY_FORMAT_FLOAT32, out(class_map, sizeof class_map)),
                   DLC_INVALID_ARGUMENT);
     CHECK(strstr(dlc_last_error(), "probability output buffer") != NULL, "the undersized buffer is named");
     CHECK(class_map[0] == 0xAB && class_map[pixels - 1] == 0xAB, "nothing is written on failure");
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, NULL, 0, class_map, pixels - 1),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout, none, 0, out(class_map, pixels - 1)),
                   DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &layout, NULL, 0, NULL, 0),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout, none, 0, none),
                   DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles - 1, &layout, NULL, 0, class_map, pixels),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles - 1), &layout, none, 0, out(class_map, pixels)),
                   DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_predictor_predict(predictor, NULL, sizeof tiles, &layout, NULL, 0, class_map, pixels),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(NULL, sizeof tiles), &layout, none, 0, out(class_map, pixels)),
                   DLC_INVALID_ARGUMENT);
     bad = layout;
     bad.channels = 3;
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &bad, NULL, 0, class_map, pixels),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &bad, none, 0, out(class_map, pixels)),
                   DLC_INVALID_ARGUMENT);
     bad = layout;
     bad.order = 7;
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &bad, NULL, 0, class_map, pixels),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &bad, none, 0, out(class_map, pixels)),
                   DLC_INVALID_ARGUMENT);
     bad = layout;
     bad.count = (size_t)-1 / 4;
-    EXPECT_STATUS(dlc_predictor_predict(predictor, tiles, sizeof tiles, &bad, NULL, 0, class_map, pixels),
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &bad, none, 0, out(class_map, pixels)),
                   DLC_INVALID_ARGUMENT);
     CHECK(class_map[0] == 0xAB, "nothing is written on failure");
 }
@@ -191,7 +231,7 @@ static void check_whole_image(const DlcPredictor *predictor, const char *data_di
               < (int)sizeof options,
           "the options fit");
 
-    EXPECT_STATUS(dlc_predictor_apply_file(predictor, image, out, options, NULL, &report), DLC_OK);
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, out, options, NULL, &report), DLC_OK);
     CHECK(json_number(report, "tiles") >= 1.0 && json_number(report, "pixel_accuracy") >= 0.0,
           "the report counts tiles and scores the truth");
     dlc_string_free(report);
@@ -199,13 +239,13 @@ static void check_whole_image(const DlcPredictor *predictor, const char *data_di
               file_exists(out, "overlay.png") && file_exists(out, "measurements.csv"),
           "the result files are written");
 
-    EXPECT_STATUS(dlc_predictor_apply_file(predictor, "/nonexistent.tif", out, NULL, NULL, NULL), DLC_IO);
-    EXPECT_STATUS(dlc_predictor_apply_file(predictor, image, out, "{\"tile_size\":64,\"overlap\":64}", NULL, NULL),
+    EXPECT_STATUS(dlc_predictor_apply(predictor, "/nonexistent.tif", out, NULL, NULL, NULL), DLC_IO);
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, out, "{\"tile_size\":64,\"overlap\":64}", NULL, NULL),
                   DLC_INVALID_ARGUMENT);
-    EXPECT_STATUS(dlc_predictor_apply_file(predictor, NULL, out, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_apply(predictor, NULL, out, NULL, NULL, NULL), DLC_INVALID_ARGUMENT);
     EXPECT_STATUS(dlc_job_new(&job), DLC_OK);
     EXPECT_STATUS(dlc_job_cancel(job), DLC_OK);
-    EXPECT_STATUS(dlc_predictor_apply_file(predictor, image, cancelled, "{\"tile_size\":64}", job, &report), DLC_CANCELLED);
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, cancelled, "{\"tile_size\":64}", job, &report), DLC_CANCELLED);
     CHECK(report == NULL && !file_exists(cancelled, "class_map.png"), "a cancelled run writes no result");
     dlc_job_free(job);
 }
@@ -230,7 +270,7 @@ static void check_registry_and_bundle(const char *model, const char *work, int c
     join(zip, work, "models.zip");
     CHECK(snprintf(models_json, sizeof models_json, "[\"%s\"]", model) < (int)sizeof models_json, "the list fits");
     EXPECT_STATUS(dlc_bundle_pack(models_json, zip, "{\"name\":\"c-test\",\"version\":\"1\"}", NULL), DLC_OK);
-    EXPECT_STATUS(dlc_bundle_verify_json(zip, &json), DLC_OK);
+    EXPECT_STATUS(dlc_bundle_verify_json(zip, 0, &json), DLC_OK);
     CHECK(strstr(json, "c-test") != NULL, "the manifest carries the bundle's name");
     dlc_string_free(json);
     EXPECT_STATUS(dlc_bundle_open(zip, NULL, &unpacked), DLC_OK);
@@ -252,7 +292,7 @@ static void check_registry_and_bundle(const char *model, const char *work, int c
     }
     fclose(in);
     fclose(out);
-    EXPECT_STATUS(dlc_bundle_verify_json(damaged, &json), DLC_IO);
+    EXPECT_STATUS(dlc_bundle_verify_json(damaged, 0, &json), DLC_IO);
     CHECK(json == NULL, "a refused bundle gives no manifest");
     EXPECT_STATUS(dlc_bundle_open(zip, "no-such-model", &unpacked), DLC_INVALID_ARGUMENT);
 }
@@ -270,12 +310,12 @@ static void check_catalog(void) {
 /* Memory bookings on a private CPU budget of 100 bytes (run.sh sets the folder). */
 static void check_reservations(void) {
     DlcReservation *first = NULL, *second = NULL;
-    EXPECT_STATUS(dlc_reserve("cpu", 60, 100, 1000, &first), DLC_OK);
-    EXPECT_STATUS(dlc_reserve("cpu", 50, 100, 200, &second), DLC_TIMEOUT);
+    EXPECT_STATUS(dlc_reserve("cpu", 60, 100, 1000, NULL, &first), DLC_OK);
+    EXPECT_STATUS(dlc_reserve("cpu", 50, 100, 200, NULL, &second), DLC_TIMEOUT);
     CHECK(second == NULL && strstr(dlc_last_error(), "timed out") != NULL, "a wait that runs out says so");
-    EXPECT_STATUS(dlc_reserve("cpu", 200, 100, 200, &second), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_reserve("cpu", 200, 100, 200, NULL, &second), DLC_INVALID_ARGUMENT);
     dlc_reservation_free(first);
-    EXPECT_STATUS(dlc_reserve("cpu", 50, 100, 1000, &second), DLC_OK);
+    EXPECT_STATUS(dlc_reserve("cpu", 50, 100, 1000, NULL, &second), DLC_OK);
     dlc_reservation_free(second);
 }
 
@@ -285,6 +325,7 @@ int main(int argc, char **argv) {
         "{\"encoder\":\"mobilenet_v2\",\"tile_size\":64,\"batch_size\":2,\"epochs\":1,"
         "\"samples_per_epoch\":4,\"device\":\"cpu\",\"threads\":2,\"early_stopping\":null}";
     struct epochs_seen seen = {0, 0};
+    DlcEpochListener listener;
     DlcJob *job = NULL;
     DlcPredictor *predictor = NULL, *imported = NULL;
     char *result = NULL, *info = NULL;
@@ -294,6 +335,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s DATA_DIR WORK_DIR\n", argv[0]);
         return 2;
     }
+    listener.on_epoch = on_epoch;
+    listener.user_data = &seen;
     check_errors_before_training(argv[1], argv[2]);
     check_catalog();
 
@@ -301,7 +344,7 @@ int main(int argc, char **argv) {
     EXPECT_STATUS(dlc_job_new(&job), DLC_OK);
     EXPECT_STATUS(dlc_job_pause(job), DLC_OK);
     EXPECT_STATUS(dlc_job_resume(job), DLC_OK);
-    EXPECT_STATUS(dlc_train(argv[1], model, config, job, on_epoch, &seen, &result), DLC_OK);
+    EXPECT_STATUS(dlc_train(argv[1], model, config, job, &listener, &result), DLC_OK);
     dlc_job_free(job);
     CHECK(seen.calls == 1 && seen.last_epoch == 1, "the callback saw epoch 1");
     CHECK(strstr(result, "\"model_dir\"") && json_number(result, "epochs_trained") == 1.0,

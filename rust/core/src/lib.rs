@@ -19,7 +19,7 @@ pub mod tiling;
 pub mod train;
 pub mod reservation;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorClass, Result};
 
 /// This library's version, recorded in model metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

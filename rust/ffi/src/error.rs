@@ -1,31 +1,13 @@
-//! One classification of failures, shared by the JNI layer (exception types)
-//! and the C layer (status codes), so both report the same error the same way.
+//! Errors on their way out through JNI or C. The class comes from the core's
+//! one taxonomy ([`ErrorClass`]) and decides both the Java exception type and
+//! the C status code, so both report the same error the same way.
 
 use dlclassifier::Error;
+pub use dlclassifier::ErrorClass;
 use std::any::Any;
 use std::fmt;
 
-/// What kind of failure crossed the boundary; decides the Java exception type
-/// and the C status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// A bad argument or option (Java: IllegalArgumentException).
-    InvalidArgument,
-    /// A closed or unknown handle, or a call at the wrong time (IllegalStateException).
-    InvalidState,
-    /// A file that cannot be read, written or understood (IOException).
-    Io,
-    /// A failure inside the engine (DlcException).
-    Engine,
-    /// A job stopped at the caller's request (CancellationException).
-    Cancelled,
-    /// A wait that ran out of time (DlcTimeoutException).
-    Timeout,
-    /// A bug: a Rust panic caught at the boundary (DlcException).
-    Panic,
-}
-
-/// An error on its way out through JNI or C: its class and the full message,
+/// An error crossing the boundary: its class and the full message,
 /// including every cause in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FfiError {
@@ -82,14 +64,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 impl From<Error> for FfiError {
     fn from(error: Error) -> Self {
-        let class = match &error {
-            Error::Config(_) => ErrorClass::InvalidArgument,
-            Error::Data { .. } | Error::Io { .. } => ErrorClass::Io,
-            Error::Torch(_) | Error::Model(_) => ErrorClass::Engine,
-            Error::Cancelled => ErrorClass::Cancelled,
-            Error::Timeout(_) => ErrorClass::Timeout,
-        };
-        FfiError::new(class, chain(&error))
+        FfiError::new(error.class(), chain(&error))
     }
 }
 
@@ -115,6 +90,8 @@ mod tests {
         assert_eq!(FfiError::from(Error::Cancelled).class, ErrorClass::Cancelled);
         assert_eq!(FfiError::from(Error::Timeout("x".into())).class, ErrorClass::Timeout);
         assert_eq!(FfiError::from(Error::Model("x".into())).class, ErrorClass::Engine);
+        assert_eq!(FfiError::from(Error::backend("m.onnx", "run failed")).class, ErrorClass::Engine);
+        assert_eq!(FfiError::from(Error::backend("m.onnx", "Failed to allocate memory")).class, ErrorClass::OutOfMemory);
     }
 
     #[test]

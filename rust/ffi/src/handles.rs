@@ -1,10 +1,15 @@
-//! Handle tables: Java holds a number, never a pointer. A call looks the
+//! Handle tables: callers hold a number, never a pointer (Java as a `long`,
+//! C as an opaque pointer whose value is the number). A call looks the
 //! number up and clones the `Arc`, so closing a handle while another thread
 //! is inside a call only drops the table's reference; the object is freed
-//! when the last call returns. Unknown, stale or garbage numbers are an
-//! error, never a dangling pointer.
+//! when the last call returns. Unknown, stale, freed or garbage numbers are
+//! an error, never a dangling pointer.
 
 use crate::error::{FfiError, FfiResult};
+use dlclassifier::inference::Predictor;
+use dlclassifier::reservation::Reservation;
+use dlclassifier::train::JobControl;
+use once_cell::sync::Lazy;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,12 +30,8 @@ impl<T> HandleTable<T> {
         HandleTable { what, live: RwLock::new(HashMap::new()) }
     }
 
-    pub fn insert(&self, value: T) -> u64 {
-        self.insert_shared(Arc::new(value))
-    }
-
     /// A new handle to an object that others may share (a cached model).
-    pub fn insert_shared(&self, value: Arc<T>) -> u64 {
+    pub fn insert(&self, value: Arc<T>) -> u64 {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         self.live.write().insert(id, value);
         id
@@ -45,16 +46,53 @@ impl<T> HandleTable<T> {
             .ok_or_else(|| FfiError::invalid_state(format!("this {} is closed", self.what)))
     }
 
-    /// Forgets `id`; returns whether it was live. Closing twice is harmless.
-    pub fn remove(&self, id: u64) -> bool {
+    /// Forgets `id`; closing twice is harmless.
+    pub fn remove(&self, id: u64) {
         // Dropped outside the lock: freeing a model can take a while.
         let removed = self.live.write().remove(&id);
-        removed.is_some()
+        drop(removed);
     }
 
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn len(&self) -> usize {
         self.live.read().len()
     }
+}
+
+/// A job steering a long call (training, whole-image apply) from other threads.
+pub type Job = JobControl;
+
+/// A type that callers hold by handle.
+pub trait Object: Send + Sync + Sized + 'static {
+    fn table() -> &'static HandleTable<Self>;
+}
+
+macro_rules! objects {
+    ($($object:ty => $what:literal),* $(,)?) => {$(
+        impl Object for $object {
+            fn table() -> &'static HandleTable<Self> {
+                static TABLE: Lazy<HandleTable<$object>> = Lazy::new(|| HandleTable::new($what));
+                &TABLE
+            }
+        }
+    )*};
+}
+
+objects!(Predictor => "predictor", Job => "training job", Reservation => "reservation");
+
+/// The object behind a handle number.
+pub fn get<T: Object>(id: u64) -> FfiResult<Arc<T>> {
+    T::table().get(id)
+}
+
+/// A new handle number for `object`.
+pub fn insert<T: Object>(object: Arc<T>) -> u64 {
+    T::table().insert(object)
+}
+
+/// Forgets a handle number.
+pub fn remove<T: Object>(id: u64) {
+    T::table().remove(id)
 }
 
 #[cfg(test)]
@@ -65,10 +103,10 @@ mod tests {
     #[test]
     fn a_closed_handle_is_an_error_and_in_flight_users_keep_the_object() {
         let table = HandleTable::new("predictor");
-        let id = table.insert(String::from("model"));
+        let id = table.insert(Arc::new(String::from("model")));
         let in_flight = table.get(id).unwrap();
-        assert!(table.remove(id));
-        assert!(!table.remove(id));
+        table.remove(id);
+        table.remove(id);
         assert_eq!(*in_flight, "model");
         let err = table.get(id).unwrap_err();
         assert_eq!(err.class, ErrorClass::InvalidState);

@@ -184,12 +184,14 @@ impl Backend for OnnxBackend {
     fn run(&self, input: ArrayView4<f32>, consume: &mut dyn FnMut(ArrayView4<f32>) -> Result<()>) -> Result<()> {
         let input = input.as_standard_layout();
         self.with_session(|session| {
-            let tensor = TensorRef::from_array_view(&input).map_err(|e| ort_error(&self.path, e))?;
-            let outputs = session.run(ort::inputs![tensor]).map_err(|e| ort_error(&self.path, e))?;
-            let logits = outputs[0].try_extract_array::<f32>().map_err(|e| ort_error(&self.path, e))?;
+            // A failed run is the engine's failure, not a bad file: the model loaded and was probed.
+            let failed = |e: ort::Error| Error::backend(&self.path, format!("ONNX Runtime run failed: {e}"));
+            let tensor = TensorRef::from_array_view(&input).map_err(failed)?;
+            let outputs = session.run(ort::inputs![tensor]).map_err(failed)?;
+            let logits = outputs[0].try_extract_array::<f32>().map_err(failed)?;
             let logits = logits
                 .into_dimensionality::<Ix4>()
-                .map_err(|_| Error::data(&self.path, "the model's output is not a [N, K, H, W] tensor"))?;
+                .map_err(|_| Error::backend(&self.path, "the model's output is not a [N, K, H, W] tensor"))?;
             consume(logits)
         })
     }

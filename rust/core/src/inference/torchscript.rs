@@ -45,11 +45,11 @@ impl Backend for TorchScriptBackend {
         let data = input.as_slice().expect("standard layout");
         let logits = tch::no_grad(|| -> Result<Tensor> {
             let xs = Tensor::from_slice(data).view(shape.as_slice()).to_device(self.device).to_kind(self.kind);
-            let ys = self.module.forward_ts(&[xs]).map_err(|e| Error::data(&self.path, format!("TorchScript forward failed: {e}")))?;
+            let ys = self.module.forward_ts(&[xs]).map_err(|e| Error::backend(&self.path, format!("TorchScript forward failed: {e}")))?;
             Ok(ys.to_kind(Kind::Float).to_device(Device::Cpu).contiguous())
         })?;
         let dims: Vec<usize> = logits.size().iter().map(|&d| d as usize).collect();
-        let dims = <[usize; 4]>::try_from(dims.as_slice()).map_err(|_| Error::data(&self.path, "the model's output is not a [N, K, H, W] tensor"))?;
+        let dims = <[usize; 4]>::try_from(dims.as_slice()).map_err(|_| Error::backend(&self.path, "the model's output is not a [N, K, H, W] tensor"))?;
         let values = Vec::<f32>::try_from(&logits.flatten(0, -1))?;
         consume(ArrayView4::from_shape(dims, &values).expect("length matches the tensor's shape"))
     }

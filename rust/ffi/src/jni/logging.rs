@@ -4,10 +4,10 @@
 //! emitted it.
 
 use super::attach::with_env;
-use crate::error::{ErrorClass, FfiError, FfiResult};
-use jni::objects::{Global, JClass, JString, JValue};
+use crate::error::FfiResult;
+use jni::objects::{Global, JClass, JValue};
 use jni::sys::{jint, JNI_VERSION_1_8};
-use jni::{jni_sig, jni_str, EnvUnowned, JavaVM};
+use jni::{jni_sig, jni_str, JavaVM};
 use once_cell::sync::OnceCell;
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -48,7 +48,8 @@ fn level_code(level: &Level) -> u8 {
     }
 }
 
-fn set_threshold(code: jint) {
+/// Sets the most detailed level forwarded (codes as `NativeLog`).
+pub fn set_threshold(code: i32) {
     THRESHOLD.store(code.clamp(0, 5) as u8, Ordering::Relaxed);
     // Callsites cache the global maximum level; make them ask again.
     tracing::callsite::rebuild_interest_cache();
@@ -134,7 +135,7 @@ impl<S: Subscriber> Layer<S> for JavaLayer {
 /// Finds `NativeLog`, reads the Java logger's level and installs the subscriber.
 fn install(vm: JavaVM) -> FfiResult<()> {
     let class = vm.attach_current_thread(|env| -> FfiResult<_> {
-        let class = env.find_class(jni_str!("org/dlclassifier/NativeLog"))?;
+        let class = env.find_class(jni_str!("org/dlclassifier/internal/NativeLog"))?;
         let threshold = env.call_static_method(&class, jni_str!("threshold"), jni_sig!("()I"), &[])?.i()?;
         set_threshold(threshold);
         Ok(env.new_global_ref(class)?)
@@ -156,28 +157,4 @@ pub unsafe extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *
     // SAFETY: the JVM passes a valid VM pointer.
     let _ = std::panic::catch_unwind(|| install(unsafe { JavaVM::from_raw(vm) }));
     JNI_VERSION_1_8
-}
-
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_org_dlclassifier_Logging_nativeSetThreshold<'local>(env: EnvUnowned<'local>, _class: JClass<'local>, threshold: jint) {
-    super::call(env, |_| {
-        set_threshold(threshold);
-        Ok(())
-    })
-}
-
-/// For tests: logs `message` at INFO from a new native thread that ends right
-/// after, so that attaching as a daemon and detaching at thread exit run.
-#[unsafe(no_mangle)]
-pub extern "system" fn Java_org_dlclassifier_Logging_nativeLogFromNativeThread<'local>(
-    env: EnvUnowned<'local>,
-    _class: JClass<'local>,
-    message: JString<'local>,
-) {
-    super::call(env, |env| {
-        let message = message.try_to_string(env)?;
-        std::thread::spawn(move || tracing::info!("{message}"))
-            .join()
-            .map_err(|_| FfiError::new(ErrorClass::Panic, "the logging thread panicked"))
-    })
 }

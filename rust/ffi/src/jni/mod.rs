@@ -1,11 +1,96 @@
-//! JNI entry points of the Java package `org.dlclassifier`. Every native
-//! method body runs inside [`call`], which catches panics and turns each
+//! The JNI transport: every bridged call (`bridge_fn!`) becomes one static
+//! native of `org.dlclassifier.internal.Native` through [`jni_shim!`]. Each
+//! body runs inside [`call`], which catches panics and turns each
 //! [`FfiError`] into the one Java exception its class maps to.
 
+pub mod args;
+mod attach;
+pub mod callbacks;
+mod logging;
+
 use crate::error::{ErrorClass, FfiError, FfiResult};
+pub use attach::with_env;
 use jni::errors::ErrorPolicy;
 use jni::strings::JNIString;
 use jni::{Env, EnvUnowned};
+pub use logging::set_threshold;
+
+/// The JNI parameter type of an argument kind (see `bridge_fn!`).
+macro_rules! jni_arg_type {
+    ($l:lifetime, str) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, opt_str) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, path) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, opt_path) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, json[$($t:tt)*]) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, required_json[$($t:tt)*]) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, size) => { ::jni::sys::jlong };
+    ($l:lifetime, u64) => { ::jni::sys::jlong };
+    ($l:lifetime, int) => { ::jni::sys::jint };
+    ($l:lifetime, bool) => { ::jni::sys::jboolean };
+    ($l:lifetime, handle[$t:ident]) => { ::jni::sys::jlong };
+    ($l:lifetime, opt_handle[$t:ident]) => { ::jni::sys::jlong };
+    ($l:lifetime, handle_id[$t:ident]) => { ::jni::sys::jlong };
+    ($l:lifetime, bytes) => { ::jni::objects::JByteBuffer<$l> };
+    ($l:lifetime, opt_bytes_mut) => { ::jni::objects::JByteBuffer<$l> };
+    ($l:lifetime, layout) => { ::jni::objects::JIntArray<$l> };
+    ($l:lifetime, probability_format) => { ::jni::sys::jint };
+    ($l:lifetime, image) => { ::jni::objects::JObject<$l> };
+    ($l:lifetime, epochs) => { ::jni::objects::JObject<$l> };
+}
+
+/// Converts the JNI argument `$v` of a kind; an `FfiResult`.
+macro_rules! jni_arg {
+    ($env:ident, $v:ident, json[$($t:tt)*]) => { $crate::jni::args::json::<$($t)*>($env, &$v, stringify!($v)) };
+    ($env:ident, $v:ident, required_json[$($t:tt)*]) => { $crate::jni::args::required_json::<$($t)*>($env, &$v, stringify!($v)) };
+    ($env:ident, $v:ident, handle[$t:ident]) => { $crate::jni::args::handle::<$crate::api::$t>($v, stringify!($v)) };
+    ($env:ident, $v:ident, opt_handle[$t:ident]) => { $crate::jni::args::opt_handle::<$crate::api::$t>($v, stringify!($v)) };
+    ($env:ident, $v:ident, handle_id[$t:ident]) => { $crate::jni::args::u64($env, $v, stringify!($v)) };
+    ($env:ident, $v:ident, $kind:ident) => { $crate::jni::args::$kind($env, $v, stringify!($v)) };
+}
+
+/// The JNI return type of a result kind.
+macro_rules! jni_ret_type {
+    ($l:lifetime,) => { () };
+    ($l:lifetime, json[$($t:tt)*]) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, report[$($t:tt)*]) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, string) => { ::jni::objects::JString<$l> };
+    ($l:lifetime, handle[$t:ident]) => { ::jni::sys::jlong };
+    ($l:lifetime, bool) => { ::jni::sys::jboolean };
+    ($l:lifetime, int) => { ::jni::sys::jint };
+}
+
+/// Converts a result for Java; an `FfiResult`.
+macro_rules! jni_ret {
+    ($env:ident, $value:ident,) => { Ok::<(), $crate::error::FfiError>($value) };
+    ($env:ident, $value:ident, json[$($t:tt)*]) => { $crate::jni::args::json_string($env, &$value) };
+    ($env:ident, $value:ident, report[$($t:tt)*]) => { $crate::jni::args::json_string($env, &$value) };
+    ($env:ident, $value:ident, string) => { $crate::jni::args::string($env, $value) };
+    ($env:ident, $value:ident, handle[$t:ident]) => { Ok::<::jni::sys::jlong, $crate::error::FfiError>($crate::handles::insert($value) as ::jni::sys::jlong) };
+    ($env:ident, $value:ident, bool) => { Ok::<bool, $crate::error::FfiError>($value) };
+    ($env:ident, $value:ident, int) => { Ok::<i32, $crate::error::FfiError>($value) };
+}
+
+/// The JNI function of a bridged call: `$prefix` names the Java class
+/// (`Java_org_dlclassifier_internal_Native_`), the method is `$name` in lower camel case.
+macro_rules! jni_shim {
+    ($prefix:ident $name:ident ($($arg:ident: $kind:ident $([$($t:tt)*])?),* $(,)?) [$($ret:tt)*]) => {
+        pastey::paste! {
+            #[unsafe(no_mangle)]
+            #[allow(unused_variables)]
+            pub extern "system" fn [<$prefix $name:lower_camel>]<'local>(
+                env: ::jni::EnvUnowned<'local>,
+                _class: ::jni::objects::JClass<'local>,
+                $($arg: jni_arg_type!('local, $kind $([$($t)*])?)),*
+            ) -> jni_ret_type!('local, $($ret)*) {
+                $crate::jni::call(env, |env| {
+                    $(let $arg = jni_arg!(env, $arg, $kind $([$($t)*])?)?;)*
+                    let value = $name($($arg),*)?;
+                    jni_ret!(env, value, $($ret)*)
+                })
+            }
+        }
+    };
+}
 
 /// The Java exception class thrown for each error class.
 fn exception_class(class: ErrorClass) -> &'static str {
@@ -14,6 +99,7 @@ fn exception_class(class: ErrorClass) -> &'static str {
         ErrorClass::InvalidState => "java/lang/IllegalStateException",
         ErrorClass::Io => "java/io/IOException",
         ErrorClass::Engine | ErrorClass::Panic => "org/dlclassifier/DlcException",
+        ErrorClass::OutOfMemory => "org/dlclassifier/DlcOutOfMemoryException",
         ErrorClass::Cancelled => "java/util/concurrent/CancellationException",
         ErrorClass::Timeout => "org/dlclassifier/DlcTimeoutException",
     }
@@ -66,32 +152,21 @@ impl<T: Default> ErrorPolicy<T, FfiError> for ThrowMapped {
     }
 }
 
-/// `value` as a Java string of JSON: how metadata and reports reach Java.
-pub fn json<'local>(env: &mut Env<'local>, value: &impl serde::Serialize) -> FfiResult<jni::objects::JString<'local>> {
-    Ok(jni::objects::JString::from_str(env, serde_json::to_string(value)?)?)
+/// Runs the body of a native method: panics and errors become Java
+/// exceptions and the method returns `T::default()` to the JVM, which
+/// ignores it. An exception that a Java callback threw during the call
+/// reaches the caller unchanged instead of the error it caused.
+pub fn call<'local, T: Default>(mut env: EnvUnowned<'local>, body: impl FnOnce(&mut Env<'local>) -> FfiResult<T>) -> T {
+    env.with_env(|env| {
+        let scope = callbacks::Scope::enter();
+        let result = body(env);
+        match scope.exit() {
+            Some(thrown) => {
+                env.throw(&thrown)?;
+                Err(FfiError::new(ErrorClass::Engine, "a Java callback threw"))
+            }
+            None => result,
+        }
+    })
+    .resolve::<ThrowMapped>()
 }
-
-/// A Java string of JSON as a typed value (settings and options); `what`
-/// names the argument in the error.
-pub fn from_json<T: serde::de::DeserializeOwned>(env: &Env, text: &jni::objects::JString, what: &str) -> FfiResult<T> {
-    serde_json::from_str(&text.try_to_string(env)?).map_err(|e| FfiError::invalid_argument(format!("invalid JSON in {what}: {e}")))
-}
-
-/// Runs the body of a native method: panics and errors become Java exceptions
-/// and the method returns `T::default()` to the JVM, which ignores it.
-pub fn call<'local, T: Default>(
-    mut env: EnvUnowned<'local>,
-    body: impl FnOnce(&mut Env<'local>) -> FfiResult<T>,
-) -> T {
-    env.with_env(body).resolve::<ThrowMapped>()
-}
-
-mod attach;
-mod info;
-mod logging;
-mod memory;
-mod predictor;
-mod registry;
-mod reservation;
-mod training;
-mod version;

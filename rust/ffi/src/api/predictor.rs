@@ -1,0 +1,136 @@
+//! Predictors: opening models, predicting tiles in caller memory, applying
+//! a model to a whole image.
+
+use super::{any_overlap, BytesMut, Image, ImageSource, Predictor};
+use crate::error::FfiError;
+use dlclassifier::apply::{apply_to_image, ApplyReport, ApplySettings};
+use dlclassifier::data::read_image;
+use dlclassifier::inference::{clear_cache as clear_model_cache, open_cached, InferenceOptions, ModelInfo, Outputs};
+use dlclassifier::tiling::{InMemoryImage, RegionReader};
+use dlclassifier::train::JobControl;
+use std::sync::Arc;
+
+bridge_fn! {
+    /// Opens a model folder written by training, through the engine's model
+    /// cache: predictors of one folder with equal options share one loaded
+    /// model, reloaded when the folder's files change; `dlc_clear_cache`
+    /// releases models no predictor holds. A blank tile is run at once, so
+    /// model files that contradict their metadata fail here.
+    ///
+    /// `options` may be NULL for defaults, else a JSON object with any of
+    /// `"backend"` (`"auto"`, `"onnx"`, `"torch"`), `"device"` (`"auto"`,
+    /// `"cpu"`, `"cuda"`, `"cuda:N"`, `"mps"`), `"fp16"`, `"threads"`,
+    /// `"concurrent_runs"`, `"gpu_reservation"` (`{"bytes": N, "timeout_ms": N}`,
+    /// see `dlc_reserve`). On success `*out` is a predictor to free with
+    /// `dlc_predictor_free`; on failure it is NULL.
+    fn predictor_open(model_dir: path, options: json[InferenceOptions]) -> handle[Predictor] {
+        Ok(open_cached(&model_dir, &options)?)
+    }
+}
+
+bridge_fn! {
+    /// Opens an external ONNX model. Channels, classes and any fixed input
+    /// size come from the graph; `metadata_path` (may be NULL) names a
+    /// `metadata.json` adding class names, colours and normalization.
+    /// Options as for `dlc_predictor_open` (the backend must be `"auto"` or `"onnx"`).
+    fn predictor_open_onnx(onnx_path: path, metadata_path: opt_path, options: json[InferenceOptions]) -> handle[Predictor] {
+        Ok(Arc::new(Predictor::open_onnx(&onnx_path, metadata_path.as_deref(), &options)?))
+    }
+}
+
+bridge_fn! {
+    /// What the model takes and gives, as JSON: `name`, `source`,
+    /// `in_channels`, `num_classes`, `classes` (`index`, `name`, `color`),
+    /// `tile_size`, `fixed_size` (`[height, width]` or null), `min_size` (the
+    /// smallest side the model runs on; smaller tiles are padded up to it)
+    /// and `backend`. Free `*out` with `dlc_string_free`.
+    fn predictor_info_json(predictor: handle[Predictor]) -> json[ModelInfo] {
+        Ok(predictor.info().clone())
+    }
+}
+
+bridge_fn! {
+    /// Predicts a batch of tiles. The model's training normalization is
+    /// applied inside; tiles of any size work.
+    ///
+    /// `tiles` holds the bytes of the batch laid out as `layout` says. Give
+    /// `probabilities` (in the input's order, `[N][H][W][K]` for HWC,
+    /// `[N][K][H][W]` for CHW; `probability_format` 0 for `float`, 1 for
+    /// `uint8_t` as round(255 x p)), `class_map` (one byte per pixel, the most
+    /// likely class, `[N][H][W]`), or both; the other has `data` NULL. Buffers
+    /// must not overlap. Nothing is written unless the call succeeds.
+    fn predictor_predict(
+        predictor: handle[Predictor],
+        tiles: bytes,
+        layout: layout,
+        probabilities: opt_bytes_mut,
+        probability_format: probability_format,
+        class_map: opt_bytes_mut,
+    ) {
+        let (mut probabilities, mut class_map) = (probabilities, class_map);
+        let outputs: Vec<&BytesMut> = probabilities.iter().chain(&class_map).collect();
+        if any_overlap(&tiles, &outputs) {
+            return Err(FfiError::invalid_argument("the output buffers must not overlap the tiles or each other"));
+        }
+        let outputs = Outputs {
+            probabilities: probabilities.as_mut().map(|p| (p.as_mut_slice(), probability_format)),
+            class_map: class_map.as_mut().map(BytesMut::as_mut_slice),
+        };
+        Ok(predictor.predict(tiles.as_slice(), &layout, outputs)?)
+    }
+}
+
+bridge_fn! {
+    /// Classifies a whole image (C: a TIFF, PNG or JPEG file at `image`) tile
+    /// by tile and writes the results into `out_dir` (created if needed), each
+    /// file only once complete: `class_map.png`, `overlay.png`,
+    /// `probabilities.tif` (if asked for), `measurements.json` and `.csv`.
+    ///
+    /// `options` may be NULL for defaults, else a JSON object with any of
+    /// `"tile_size"`, `"overlap"` (default: the model's tiling), `"blend"`
+    /// (`"linear"`, `"gaussian"`, `"center_crop"`, `"none"`), `"batch_size"`,
+    /// `"tta"`, `"class_map"` (bool), `"probabilities"` (`"float32"` or
+    /// `"uint8"`), `"overlay_alpha"` (0-255, or null for no overlay),
+    /// `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`)
+    /// and `"truth"` (a mask file to score against). `job` (may be NULL) can
+    /// cancel the run from another thread (`DLC_CANCELLED`). On success
+    /// `*out` (if `out` is not NULL) is a JSON object with `files`,
+    /// `measurements`, `truth` (scores or null), `tiles` and `seconds`, to
+    /// free with `dlc_string_free`.
+    fn predictor_apply(predictor: handle[Predictor], image: image, out_dir: path, options: json[ApplySettings], job: opt_handle[Job]) -> report[ApplyReport] {
+        let ImageSource { image, mut progress } = image;
+        let tiling = options.tiling(predictor.info());
+        // Before an image file is read, so that bad settings fail at once.
+        tiling.validate()?;
+        let outputs = options.outputs()?;
+        let reader: Box<dyn RegionReader> = match image {
+            Image::File(path) => Box::new(InMemoryImage(read_image(path)?)),
+            Image::Reader(reader) => reader,
+        };
+        let control = job.map_or_else(JobControl::new, |job| (*job).clone());
+        let report = apply_to_image(&predictor, reader.as_ref(), &out_dir, &tiling, &outputs, &control, &mut |p| {
+            if !progress(p.tiles_done, p.tiles_total) {
+                control.cancel();
+            }
+        })?;
+        Ok(report)
+    }
+}
+
+bridge_fn! {
+    /// Frees a predictor. NULL, or a predictor already freed, is ignored.
+    /// Calls still running on it finish first.
+    fn predictor_free(predictor: handle_id[Predictor]) {
+        crate::handles::remove::<Predictor>(predictor);
+        Ok(())
+    }
+}
+
+bridge_fn! {
+    /// Releases the loaded models that no open predictor holds (the cache
+    /// of `dlc_predictor_open`).
+    fn clear_cache() {
+        clear_model_cache();
+        Ok(())
+    }
+}
