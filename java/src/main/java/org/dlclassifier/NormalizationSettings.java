@@ -2,6 +2,7 @@ package org.dlclassifier;
 
 import java.util.Map;
 import java.util.OptionalDouble;
+import org.dlclassifier.internal.JsonFields;
 
 /**
  * The settings of an intensity normalization, read alike from the one training

@@ -14,6 +14,9 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonFields;
+import org.dlclassifier.internal.Native;
 
 /**
  * Every setting of a training run, immutable. Create one with
@@ -33,10 +36,6 @@ import java.util.OptionalLong;
  * Two configs are equal when their settings are.
  */
 public final class TrainingConfig {
-    static {
-        NativeLibrary.load();
-    }
-
     /** The loss minimised in training; both skip unlabeled pixels and use the class weights. */
     public enum Loss {
         /** Pixel-wise cross-entropy. */
@@ -91,7 +90,7 @@ public final class TrainingConfig {
      * @throws IllegalArgumentException for malformed JSON, unknown fields or invalid values
      */
     public static TrainingConfig fromJson(String json) {
-        return new TrainingConfig(nativeCanonical(Objects.requireNonNull(json, "json"), "{}"));
+        return new TrainingConfig(Native.configCanonicalJson(Objects.requireNonNull(json, "json"), "{}"));
     }
 
     /**
@@ -105,7 +104,7 @@ public final class TrainingConfig {
      * @throws IOException when the metadata is missing or unreadable
      */
     public static TrainingConfig fromModel(Path modelDir) throws IOException {
-        return new TrainingConfig(nativeFromModel(modelDir.toAbsolutePath().toString()));
+        return new TrainingConfig(Native.configFromModelJson(modelDir.toAbsolutePath().toString()));
     }
 
     /** @return the settings as the engine's JSON, every field present */
@@ -315,14 +314,9 @@ public final class TrainingConfig {
      * default and fail early, exactly as whole configs do.
      */
     static Map<String, Object> canonicalPart(String key, Map<String, Object> value) {
-        String canonical = nativeCanonical("{}", Json.write(Collections.singletonMap(key, value)));
+        String canonical = Native.configCanonicalJson("{}", Json.write(Collections.singletonMap(key, value)));
         return JsonFields.object(Json.parseObject(canonical), key);
     }
-
-    /** {@code base} with the top-level fields of {@code changes} replaced, checked, every default filled in. */
-    private static native String nativeCanonical(String base, String changes);
-
-    private static native String nativeFromModel(String modelDir) throws IOException;
 
     /**
      * Builds a {@link TrainingConfig}; each setter replaces one setting.
@@ -683,7 +677,7 @@ public final class TrainingConfig {
          * @throws IllegalArgumentException naming the first invalid setting
          */
         public TrainingConfig build() {
-            return new TrainingConfig(nativeCanonical(base, Json.write(changes)));
+            return new TrainingConfig(Native.configCanonicalJson(base, Json.write(changes)));
         }
     }
 
