@@ -1,5 +1,6 @@
 package org.dlclassifier.internal;
 
+import java.lang.invoke.MethodType;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -143,8 +144,7 @@ public final class JsonMapper {
                 return (String) value;
             }
             if (c == Integer.class || c == Long.class || c == Double.class || c == Boolean.class) {
-                return primitive(c == Integer.class ? int.class : c == Long.class ? long.class
-                        : c == Double.class ? double.class : boolean.class, value, where);
+                return primitive(MethodType.methodType(c).unwrap().returnType(), value, where);
             }
             if (c == OptionalInt.class) {
                 return OptionalInt.of((Integer) primitive(int.class, value, where));
@@ -216,9 +216,14 @@ public final class JsonMapper {
             return (Boolean) value;
         }
         Number n = (Number) value;
-        return c == int.class ? Integer.valueOf(Math.toIntExact(n.longValue()))
-                : c == long.class ? Long.valueOf(n.longValue())
-                : Double.valueOf(n.doubleValue());
+        // Not one conditional expression: that would promote every box to Double.
+        if (c == int.class) {
+            return Math.toIntExact(n.longValue());
+        }
+        if (c == long.class) {
+            return n.longValue();
+        }
+        return n.doubleValue();
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
