@@ -32,7 +32,7 @@ public class NativeSymbolsTest {
 
     @Test
     public void theProductionLibraryExportsExactlyTheNativesOfNative() throws Exception {
-        assertEquals(declared(Native.class), exported(productionLibrary()));
+        assertSameSymbols(declared(Native.class), exported(productionLibrary()));
     }
 
     @Test
@@ -41,7 +41,17 @@ public class NativeSymbolsTest {
         assertNotNull("-D" + NativeLibrary.PATH_PROPERTY + " is unset: run the tests with `gradle -p java test`", path);
         Set<String> expected = declared(Native.class);
         expected.addAll(declared(TestNative.class));
-        assertEquals(expected, exported(Paths.get(path)));
+        assertSameSymbols(expected, exported(Paths.get(path)));
+    }
+
+    /** Equal sets, or a message naming what each side lacks. */
+    private static void assertSameSymbols(Set<String> declared, Set<String> exported) {
+        Set<String> missing = new TreeSet<>(declared);
+        missing.removeAll(exported);
+        Set<String> undeclared = new TreeSet<>(exported);
+        undeclared.removeAll(declared);
+        assertEquals("declared but not exported: " + missing + "; exported but not declared: " + undeclared,
+                declared, exported);
     }
 
     /** The symbols JNI looks up for the class's native methods (none is overloaded: the short form). */
