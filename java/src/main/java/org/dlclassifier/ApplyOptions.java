@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonFields;
 
 /**
  * How {@link Predictor#apply(RegionReader, Path, ApplyOptions)} tiles an

@@ -1,34 +1,32 @@
 package org.dlclassifier;
 
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
-import java.util.stream.Collectors;
+import org.dlclassifier.internal.JsonName;
 
 /** What a whole-image run wrote and measured. */
 public final class ApplyResult {
-    private final List<Path> files;
-    private final long totalPixels;
-    private final String areaUnit;
-    private final List<ClassArea> classes;
-    private final Agreement agreement;
-    private final int tiles;
-    private final double seconds;
+    private List<Path> files;
+    private Measurements measurements;
+    @JsonName("truth")
+    private Agreement agreement;
+    private int tiles;
+    private double seconds;
 
-    /** From the engine's {@code ApplyReport} JSON. */
-    ApplyResult(Map<String, Object> json) {
-        files = JsonFields.strings(json, "files").stream().map(Paths::get).collect(Collectors.toUnmodifiableList());
-        Map<String, Object> measurements = JsonFields.object(json, "measurements");
-        totalPixels = JsonFields.longInteger(measurements, "total_pixels");
-        areaUnit = JsonFields.string(measurements, "area_unit");
-        classes = JsonFields.objects(JsonFields.list(measurements, "classes"), ClassArea::new);
-        Map<String, Object> truth = JsonFields.object(json, "truth");
-        agreement = truth == null ? null : new Agreement(truth);
-        tiles = JsonFields.integer(json, "tiles");
-        seconds = JsonFields.number(json, "seconds");
+    /** Filled from the engine's {@code ApplyReport} JSON by {@link org.dlclassifier.internal.JsonMapper}. */
+    private ApplyResult() {
+    }
+
+    /** The report's {@code measurements} block. */
+    private static final class Measurements {
+        private long totalPixels;
+        private String areaUnit;
+        private List<ClassArea> classes;
+
+        private Measurements() {
+        }
     }
 
     /** @return the files written, each complete */
@@ -38,17 +36,17 @@ public final class ApplyResult {
 
     /** @return pixels of the image */
     public long totalPixels() {
-        return totalPixels;
+        return measurements.totalPixels;
     }
 
     /** @return the unit of {@link ClassArea#area()}, e.g. {@code µm^2}, when a pixel size was given */
     public Optional<String> areaUnit() {
-        return Optional.ofNullable(areaUnit);
+        return Optional.ofNullable(measurements.areaUnit);
     }
 
     /** @return the predicted share of the image of each class, by class index */
     public List<ClassArea> classes() {
-        return classes;
+        return measurements.classes;
     }
 
     /** @return the agreement with the truth mask, when one was given */
@@ -68,23 +66,18 @@ public final class ApplyResult {
 
     @Override
     public String toString() {
-        return tiles + " tiles in " + seconds + " s, " + classes;
+        return tiles + " tiles in " + seconds + " s, " + classes();
     }
 
     /** One class's share of the image. */
     public static final class ClassArea {
-        private final int index;
-        private final String name;
-        private final long pixels;
-        private final double fraction;
-        private final OptionalDouble area;
+        private int index;
+        private String name;
+        private long pixels;
+        private double fraction;
+        private OptionalDouble area;
 
-        ClassArea(Map<String, Object> json) {
-            index = JsonFields.integer(json, "index");
-            name = JsonFields.string(json, "name");
-            pixels = JsonFields.longInteger(json, "pixels");
-            fraction = JsonFields.number(json, "fraction");
-            area = JsonFields.optionalNumber(json, "area");
+        private ClassArea() {
         }
 
         /** @return the class index */
@@ -120,14 +113,13 @@ public final class ApplyResult {
 
     /** How well the prediction matches a truth mask, over its labelled pixels. */
     public static final class Agreement {
-        private final double pixelAccuracy;
-        private final double[] perClassIoU;
-        private final double meanIoU;
+        private double pixelAccuracy;
+        @JsonName("per_class_iou")
+        private double[] perClassIoU;
+        @JsonName("mean_iou")
+        private double meanIoU;
 
-        Agreement(Map<String, Object> json) {
-            pixelAccuracy = JsonFields.number(json, "pixel_accuracy");
-            perClassIoU = JsonFields.doubles(json, "per_class_iou");
-            meanIoU = JsonFields.number(json, "mean_iou");
+        private Agreement() {
         }
 
         /** @return the fraction of labelled pixels predicted correctly */

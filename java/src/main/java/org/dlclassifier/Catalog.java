@@ -1,11 +1,12 @@
 package org.dlclassifier;
 
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
 
 /**
  * What the engine can build: architectures, their encoders with parameter
@@ -14,10 +15,6 @@ import java.util.Optional;
  * ({@link #recommend(String, int)}).
  */
 public final class Catalog {
-    static {
-        NativeLibrary.load();
-    }
-
     private static List<Architecture> architectures;
 
     private Catalog() {
@@ -31,7 +28,7 @@ public final class Catalog {
      */
     public static synchronized List<Architecture> architectures() {
         if (architectures == null) {
-            architectures = JsonFields.objects((List<?>) Json.parse(nativeCatalog()), Architecture::new);
+            architectures = JsonMapper.readList(Architecture.class, Json.parse(Native.catalogJson()));
         }
         return architectures;
     }
@@ -56,12 +53,8 @@ public final class Catalog {
         if (tiles < 0) {
             throw new IllegalArgumentException("tiles must be at least 0, got " + tiles);
         }
-        return new Recommendation(Json.parseObject(nativeRecommend(encoder, tiles)));
+        return JsonMapper.read(Recommendation.class, Json.parse(Native.recommendJson(encoder, tiles)));
     }
-
-    private static native String nativeCatalog();
-
-    private static native String nativeRecommend(String encoder, int tiles);
 
     /** How much training data there is, as the recommendations classify it. */
     public enum SizeClass {
@@ -75,20 +68,15 @@ public final class Catalog {
 
     /** Transfer-learning settings suggested for an encoder and a data-set size. */
     public static final class Recommendation {
-        private final String encoder;
-        private final long tiles;
-        private final SizeClass sizeClass;
-        private final List<String> frozenGroups;
-        private final double encoderLrFactor;
-        private final String rationale;
+        private String encoder;
+        private long tiles;
+        private SizeClass sizeClass;
+        private List<String> frozenGroups;
+        private double encoderLrFactor;
+        private String rationale;
 
-        Recommendation(Map<String, Object> json) {
-            encoder = JsonFields.string(json, "encoder");
-            tiles = JsonFields.longInteger(json, "tiles");
-            sizeClass = JsonFields.enumValue(SizeClass.class, json, "size_class");
-            frozenGroups = JsonFields.strings(json, "frozen_groups");
-            encoderLrFactor = JsonFields.number(json, "encoder_lr_factor");
-            rationale = JsonFields.string(json, "rationale");
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private Recommendation() {
         }
 
         /** @return the encoder the recommendation is for */
@@ -129,12 +117,11 @@ public final class Catalog {
 
     /** A decoder architecture and the encoders it accepts. */
     public static final class Architecture {
-        private final String name;
-        private final List<Encoder> encoders;
+        private String name;
+        private List<Encoder> encoders;
 
-        Architecture(Map<String, Object> json) {
-            name = JsonFields.string(json, "name");
-            encoders = JsonFields.objects(JsonFields.list(json, "encoders"), Encoder::new);
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private Architecture() {
         }
 
         /** @return the name, as {@link TrainingConfig.Builder#architecture(String)} takes it */
@@ -155,18 +142,14 @@ public final class Catalog {
 
     /** An encoder (backbone). */
     public static final class Encoder {
-        private final String name;
-        private final long encoderParameters;
-        private final long modelParameters;
-        private final List<FreezeGroup> freezeGroups;
-        private final List<WeightSet> pretrained;
+        private String name;
+        private long encoderParameters;
+        private long modelParameters;
+        private List<FreezeGroup> freezeGroups;
+        private List<WeightSet> pretrained;
 
-        Encoder(Map<String, Object> json) {
-            name = JsonFields.string(json, "name");
-            encoderParameters = JsonFields.longInteger(json, "encoder_parameters");
-            modelParameters = JsonFields.longInteger(json, "model_parameters");
-            freezeGroups = JsonFields.objects(JsonFields.list(json, "freeze_groups"), FreezeGroup::new);
-            pretrained = JsonFields.objects(JsonFields.list(json, "pretrained"), WeightSet::new);
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private Encoder() {
         }
 
         /** @return the pretrained weight sets this encoder can load from local files */
@@ -206,19 +189,14 @@ public final class Catalog {
      * {@code .pth}, {@code .pt} or {@code .bin} extension.
      */
     public static final class WeightSet {
-        private final String name;
-        private final String fileStem;
-        private final String source;
-        private final String licence;
-        private final Path file;
+        private String name;
+        private String fileStem;
+        private String source;
+        private String licence;
+        private Path file;
 
-        WeightSet(Map<String, Object> json) {
-            name = JsonFields.string(json, "name");
-            fileStem = JsonFields.string(json, "file_stem");
-            source = JsonFields.string(json, "source");
-            licence = JsonFields.string(json, "licence");
-            String path = JsonFields.string(json, "file");
-            file = path == null ? null : Paths.get(path);
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private WeightSet() {
         }
 
         /** @return the name {@link TrainingConfig.Builder#encoderWeights(String)} takes */
@@ -254,12 +232,11 @@ public final class Catalog {
 
     /** Encoder parameters that training can keep fixed together. */
     public static final class FreezeGroup {
-        private final String name;
-        private final List<String> prefixes;
+        private String name;
+        private List<String> prefixes;
 
-        FreezeGroup(Map<String, Object> json) {
-            name = JsonFields.string(json, "name");
-            prefixes = JsonFields.strings(json, "prefixes");
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private FreezeGroup() {
         }
 
         /** @return the group's name, as training's frozen groups name it */

@@ -1,18 +1,15 @@
 package org.dlclassifier;
 
-import java.util.Map;
 import java.util.Objects;
 
 /** One output class of a model: its index in class maps, its name and its display colour. */
 public final class ClassInfo {
-    private final int index;
-    private final String name;
-    private final String color;
+    private int index;
+    private String name;
+    private String color;
 
-    ClassInfo(Map<String, Object> json) {
-        index = JsonFields.integer(json, "index");
-        name = JsonFields.string(json, "name");
-        color = JsonFields.string(json, "color");
+    /** Filled from the engine's JSON by {@link org.dlclassifier.internal.JsonMapper}. */
+    private ClassInfo() {
     }
 
     /** @return the value of this class in class maps */

@@ -1,16 +1,15 @@
 package org.dlclassifier;
 
 import java.util.List;
-import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
 
 /** The compute devices of this machine, their memory, and the engine's caches. */
 public final class Devices {
-    static {
-        NativeLibrary.load();
-    }
-
     private Devices() {
     }
 
@@ -19,7 +18,7 @@ public final class Devices {
      *     then Apple's MPS where present
      */
     public static List<DeviceInfo> available() {
-        return JsonFields.objects((List<?>) Json.parse(nativeAvailable()), DeviceInfo::new);
+        return JsonMapper.readList(DeviceInfo.class, Json.parse(Native.devicesJson()));
     }
 
     /**
@@ -33,7 +32,7 @@ public final class Devices {
      * @throws DlcException if the CUDA runtime fails
      */
     public static MemoryInfo memory(String device) {
-        return new MemoryInfo(Json.parseObject(nativeMemory(device)));
+        return JsonMapper.read(MemoryInfo.class, memoryJson(device));
     }
 
     /**
@@ -50,7 +49,7 @@ public final class Devices {
      * @throws DlcException if the CUDA runtime fails
      */
     public static MemorySnapshot snapshot(String device) {
-        return new MemorySnapshot(Json.parseObject(nativeSnapshot(device)));
+        return JsonMapper.read(MemorySnapshot.class, memoryJson(device));
     }
 
     /**
@@ -61,32 +60,24 @@ public final class Devices {
      * process.
      */
     public static void clearCache() {
-        nativeClearCache();
+        Native.clearCache();
     }
 
-    private static native String nativeAvailable();
-
-    private static native String nativeMemory(String device);
-
-    private static native void nativeClearCache();
-
-    private static native String nativeSnapshot(String device);
+    /** One answer for both views of a device's memory: {@code total}, {@code free}, {@code current}, {@code peak}. */
+    private static Object memoryJson(String device) {
+        return Json.parse(Native.memoryJson(Objects.requireNonNull(device, "device")));
+    }
 
     /** A device models can run on. */
     public static final class DeviceInfo {
-        private final String id;
-        private final String name;
-        private final OptionalLong totalMemory;
-        private final OptionalInt threads;
-        private final OptionalInt torchThreads;
+        private String id;
+        private String name;
+        private OptionalLong totalMemory;
+        private OptionalInt threads;
+        private OptionalInt torchThreads;
 
-        DeviceInfo(Map<String, Object> json) {
-            id = JsonFields.string(json, "id");
-            name = JsonFields.string(json, "name");
-            totalMemory = json.get("total_memory") == null
-                    ? OptionalLong.empty() : OptionalLong.of(JsonFields.longInteger(json, "total_memory"));
-            threads = JsonFields.optionalInteger(json, "threads");
-            torchThreads = JsonFields.optionalInteger(json, "torch_threads");
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private DeviceInfo() {
         }
 
         /** @return for the CPU, the logical processors this process may use; empty for GPUs */
@@ -122,12 +113,11 @@ public final class Devices {
 
     /** A device's memory at the moment of asking. */
     public static final class MemoryInfo {
-        private final long total;
-        private final long free;
+        private long total;
+        private long free;
 
-        MemoryInfo(Map<String, Object> json) {
-            total = JsonFields.longInteger(json, "total");
-            free = JsonFields.longInteger(json, "free");
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private MemoryInfo() {
         }
 
         /** @return total bytes */
@@ -148,12 +138,11 @@ public final class Devices {
 
     /** Memory in use at the moment of asking, and at the peak so far; see {@link Devices#snapshot}. */
     public static final class MemorySnapshot {
-        private final long current;
-        private final long peak;
+        private long current;
+        private long peak;
 
-        MemorySnapshot(Map<String, Object> json) {
-            current = JsonFields.longInteger(json, "current");
-            peak = JsonFields.longInteger(json, "peak");
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private MemorySnapshot() {
         }
 
         /** @return bytes in use now */

@@ -1,7 +1,7 @@
 package org.dlclassifier;
 
 import java.util.Locale;
-import java.util.Map;
+import org.dlclassifier.internal.JsonName;
 
 /**
  * What one finished epoch achieved: losses, validation metrics over the
@@ -9,34 +9,26 @@ import java.util.Map;
  * One entry of a model's {@code training_history.json}.
  */
 public final class EpochMetrics {
-    private final int epoch;
-    private final int totalEpochs;
-    private final double trainLoss;
-    private final double valLoss;
-    private final double pixelAccuracy;
-    private final double[] perClassIoU;
-    private final double meanIoU;
-    private final double learningRate;
-    private final double elapsedSeconds;
-    private final int bestEpoch;
-    private final double bestScore;
-    private final int epochsWithoutImprovement;
-    private final boolean best;
+    private int epoch;
+    private int totalEpochs;
+    private double trainLoss;
+    private double valLoss;
+    private double pixelAccuracy;
+    @JsonName("per_class_iou")
+    private double[] perClassIoU;
+    @JsonName("mean_iou")
+    private double meanIoU;
+    private double learningRate;
+    @JsonName("elapsed_s")
+    private double elapsedSeconds;
+    private int bestEpoch;
+    private double bestScore;
+    private int epochsWithoutImprovement;
+    @JsonName("is_best")
+    private boolean best;
 
-    EpochMetrics(Map<String, Object> json) {
-        epoch = JsonFields.integer(json, "epoch");
-        totalEpochs = JsonFields.integer(json, "total_epochs");
-        trainLoss = JsonFields.number(json, "train_loss");
-        valLoss = JsonFields.number(json, "val_loss");
-        pixelAccuracy = JsonFields.number(json, "pixel_accuracy");
-        perClassIoU = JsonFields.doubles(json, "per_class_iou");
-        meanIoU = JsonFields.number(json, "mean_iou");
-        learningRate = JsonFields.number(json, "learning_rate");
-        elapsedSeconds = JsonFields.number(json, "elapsed_s");
-        bestEpoch = JsonFields.integer(json, "best_epoch");
-        bestScore = JsonFields.number(json, "best_score");
-        epochsWithoutImprovement = JsonFields.integer(json, "epochs_without_improvement");
-        best = JsonFields.bool(json, "is_best");
+    /** Filled from the engine's JSON by {@link org.dlclassifier.internal.JsonMapper}. */
+    private EpochMetrics() {
     }
 
     /** @return this epoch's number, from 1 */

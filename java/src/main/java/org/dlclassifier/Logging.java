@@ -1,5 +1,8 @@
 package org.dlclassifier;
 
+import org.dlclassifier.internal.Native;
+import org.dlclassifier.internal.NativeLog;
+
 /**
  * Where the engine's log events go: the {@code java.util.logging} logger
  * {@value #LOGGER_NAME}, at matching levels (ERROR as SEVERE, WARN as
@@ -15,20 +18,11 @@ public final class Logging {
     /** The logger that receives the engine's events. */
     public static final String LOGGER_NAME = NativeLog.LOGGER_NAME;
 
-    static {
-        NativeLibrary.load();
-    }
-
     private Logging() {
     }
 
     /** Makes the engine forward exactly the events the logger's current level lets through. */
     public static void refreshLevel() {
-        nativeSetThreshold(NativeLog.threshold());
+        Native.setLogThreshold(NativeLog.threshold());
     }
-
-    private static native void nativeSetThreshold(int threshold);
-
-    /** For tests: logs {@code message} at INFO from a new native thread, which ends right after. */
-    static native void nativeLogFromNativeThread(String message);
 }

@@ -3,6 +3,9 @@ package org.dlclassifier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
 
 /**
  * The estimated peak device memory of a training run or of prediction,
@@ -11,24 +14,29 @@ import java.util.Map;
  * backward pass; measured CPU peaks are within 30% of it.
  */
 public final class MemoryEstimate {
-    static {
-        NativeLibrary.load();
+    private int batchSize;
+    private long parameters;
+    private long gradients;
+    private long optimizer;
+    private long activations;
+    private long total;
+
+    /** Filled from the engine's JSON by {@link JsonMapper}. */
+    private MemoryEstimate() {
     }
 
-    private final int batchSize;
-    private final long parameters;
-    private final long gradients;
-    private final long optimizer;
-    private final long activations;
-    private final long total;
-
-    private MemoryEstimate(Map<String, Object> json) {
-        batchSize = JsonFields.integer(json, "batch_size");
-        parameters = JsonFields.longInteger(json, "parameters");
-        gradients = JsonFields.longInteger(json, "gradients");
-        optimizer = JsonFields.longInteger(json, "optimizer");
-        activations = JsonFields.longInteger(json, "activations");
-        total = JsonFields.longInteger(json, "total");
+    /** {@code "estimate"} or {@code "suggested"} of the engine's answer for training settings. */
+    private static MemoryEstimate training(TrainingConfig config, int channels, int classes, long budget, String key) {
+        if (channels < 0 || classes < 0) {
+            throw new IllegalArgumentException("channels and classes must not be negative, got " + channels
+                    + " and " + classes);
+        }
+        Map<String, Object> json = Json.parseObject(Native.estimateJson(config.toJson(), channels, classes, budget));
+        MemoryEstimate estimate = JsonMapper.read(MemoryEstimate.class, json.get(key));
+        if (estimate == null) {
+            throw new DlcException("the engine answered no " + key + " estimate for a budget of " + budget + " bytes");
+        }
+        return estimate;
     }
 
     /**
@@ -42,7 +50,7 @@ public final class MemoryEstimate {
      * @throws IllegalArgumentException for impossible settings
      */
     public static MemoryEstimate forTraining(TrainingConfig config, int channels, int classes) {
-        return new MemoryEstimate(Json.parseObject(nativeTraining(config.toJson(), channels, classes, 0)));
+        return training(config, channels, classes, 0, "estimate");
     }
 
     /**
@@ -60,7 +68,7 @@ public final class MemoryEstimate {
         if (budgetBytes <= 0) {
             throw new IllegalArgumentException("the budget must be positive, got " + budgetBytes);
         }
-        return new MemoryEstimate(Json.parseObject(nativeTraining(config.toJson(), channels, classes, budgetBytes)));
+        return training(config, channels, classes, budgetBytes, "suggested");
     }
 
     /**
@@ -75,12 +83,13 @@ public final class MemoryEstimate {
      * @throws IllegalArgumentException if the sizes cannot work
      */
     public static MemoryEstimate forInference(Path modelDir, int tileSize, int batchSize, boolean fp16) throws IOException {
-        return new MemoryEstimate(Json.parseObject(nativeInference(modelDir.toString(), tileSize, batchSize, fp16)));
+        if (tileSize < 0 || batchSize < 0) {
+            throw new IllegalArgumentException("tile size and batch size must not be negative, got " + tileSize
+                    + " and " + batchSize);
+        }
+        String json = Native.estimateInferenceJson(modelDir.toString(), tileSize, batchSize, fp16);
+        return JsonMapper.read(MemoryEstimate.class, Json.parse(json));
     }
-
-    private static native String nativeTraining(String config, int channels, int classes, long budget);
-
-    private static native String nativeInference(String modelDir, int tileSize, int batchSize, boolean fp16) throws IOException;
 
     /** @return the batch size estimated */
     public int batchSize() {

@@ -2,11 +2,14 @@ package org.dlclassifier;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonFields;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
 
 /**
  * A model folder on disk, read without loading its weights: what it is, what
@@ -14,10 +17,6 @@ import java.util.OptionalInt;
  * {@link Predictor#open(Path)}.
  */
 public final class Model {
-    static {
-        NativeLibrary.load();
-    }
-
     private final Path directory;
     private final Map<String, Object> metadata;
     private final List<ClassInfo> classes;
@@ -29,10 +28,10 @@ public final class Model {
         this.directory = directory;
         this.trainingConfig = trainingConfig;
         this.metadata = JsonFields.object(json, "metadata");
-        this.classes = JsonFields.objects(JsonFields.list(metadata, "classes"), ClassInfo::new);
+        this.classes = JsonMapper.readList(ClassInfo.class, metadata.get("classes"));
         this.normalization = new Normalization(JsonFields.object(input(), "normalization"));
-        List<Object> saved = JsonFields.list(json, "history");
-        this.history = JsonFields.objects(saved == null ? Collections.emptyList() : saved, EpochMetrics::new);
+        // A folder without training_history.json has none.
+        this.history = JsonMapper.readList(EpochMetrics.class, json.get("history"));
     }
 
     /**
@@ -43,10 +42,20 @@ public final class Model {
      * @throws IOException if the folder is not a model folder or its metadata cannot be read
      */
     public static Model open(Path directory) throws IOException {
-        Map<String, Object> json = Json.parseObject(nativeRead(directory.toString()));
+        Map<String, Object> json = Json.parseObject(Native.modelReadJson(directory.toString()));
         // The settings exactly as the engine reads them from metadata.json, not
         // re-written from the parsed map.
         return new Model(directory, json, TrainingConfig.fromModel(directory));
+    }
+
+    /**
+     * The model training just wrote, from the engine's answer ({@code metadata}
+     * and {@code history}) rather than the folder; its settings are those of
+     * the metadata's {@code training} block, made canonical by the engine.
+     */
+    static Model of(Path directory, Map<String, Object> json) {
+        Map<String, Object> training = JsonFields.object(JsonFields.object(json, "metadata"), "training");
+        return new Model(directory, json, TrainingConfig.fromJson(Json.write(training)));
     }
 
     private Map<String, Object> architectureBlock() {
@@ -145,7 +154,7 @@ public final class Model {
     /** @return the epoch whose weights were kept */
     public Optional<EpochMetrics> bestEpoch() {
         Map<String, Object> best = JsonFields.object(metadata, "best_epoch");
-        return best == null ? Optional.empty() : Optional.of(new EpochMetrics(best));
+        return Optional.ofNullable(JsonMapper.read(EpochMetrics.class, best));
     }
 
     /** @return the device it was trained on, e.g. {@code cpu (2 threads)} */
@@ -172,8 +181,6 @@ public final class Model {
     public String toString() {
         return name() + " (" + architecture() + "/" + encoder() + ", " + directory + ")";
     }
-
-    private static native String nativeRead(String directory) throws IOException;
 
     /**
      * The intensity normalization measured on the training images and replayed

@@ -3,9 +3,12 @@ package org.dlclassifier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
+import java.util.stream.Collectors;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonFields;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
 
 /**
  * Zip bundles of model folders with a manifest of per-file SHA-256 checksums. Reading
@@ -14,10 +17,6 @@ import java.util.Map;
  * than 2 GiB.
  */
 public final class ModelBundle {
-    static {
-        NativeLibrary.load();
-    }
-
     private ModelBundle() {
     }
 
@@ -39,7 +38,7 @@ public final class ModelBundle {
             paths.add(model.toString());
         }
         String info = Json.write(JsonFields.objectOf("name", name, "version", version, "description", description));
-        return new Manifest(Json.parseObject(nativePack(Json.write(paths), zip.toString(), info)));
+        return manifest(Native.bundlePack(Json.write(paths), zip.toString(), info));
     }
 
     /**
@@ -62,7 +61,7 @@ public final class ModelBundle {
      * @throws IOException with the reason if the bundle is refused
      */
     public static Manifest verify(Path zip, long maxBytes) throws IOException {
-        return new Manifest(Json.parseObject(nativeVerify(zip.toString(), maxBytes)));
+        return manifest(Native.bundleVerifyJson(zip.toString(), maxBytes));
     }
 
     /**
@@ -87,7 +86,7 @@ public final class ModelBundle {
      * @throws IOException with the reason if the bundle is refused or the folder cannot be written
      */
     public static Manifest unpack(Path zip, Path directory, long maxBytes) throws IOException {
-        return new Manifest(Json.parseObject(nativeUnpack(zip.toString(), directory.toString(), maxBytes)));
+        return manifest(Native.bundleUnpack(zip.toString(), directory.toString(), maxBytes));
     }
 
     /**
@@ -103,24 +102,31 @@ public final class ModelBundle {
      *         for a bundle of several
      */
     public static Path open(Path zip, String modelName) throws IOException {
-        return Path.of(nativeOpen(zip.toString(), modelName == null ? "" : modelName));
+        return Path.of(Native.bundleOpen(zip.toString(), modelName));
+    }
+
+    private static Manifest manifest(String json) {
+        return JsonMapper.read(Manifest.class, Json.parse(json));
     }
 
     /** A bundle's {@code manifest.json}. */
     public static final class Manifest {
-        private final String name;
-        private final String version;
-        private final String description;
-        private final String created;
-        private final List<String> models;
+        private String name;
+        private String version;
+        private String description;
+        private String created;
+        private List<Entry> models;
 
-        Manifest(Map<String, Object> json) {
-            name = JsonFields.string(json, "name");
-            version = JsonFields.string(json, "version");
-            description = JsonFields.string(json, "description");
-            created = JsonFields.string(json, "created");
-            models = Collections.unmodifiableList(
-                    JsonFields.objects(JsonFields.list(json, "models"), m -> JsonFields.string(m, "name")));
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private Manifest() {
+        }
+
+        /** One model of the manifest; its files and checksums stay with the engine. */
+        private static final class Entry {
+            private String name;
+
+            private Entry() {
+            }
         }
 
         /** @return the bundle's name */
@@ -145,15 +151,7 @@ public final class ModelBundle {
 
         /** @return the names of the bundled models, in packing order */
         public List<String> models() {
-            return models;
+            return models.stream().map(m -> m.name).collect(Collectors.toUnmodifiableList());
         }
     }
-
-    private static native String nativePack(String modelsJson, String zip, String infoJson) throws IOException;
-
-    private static native String nativeVerify(String zip, long maxBytes) throws IOException;
-
-    private static native String nativeUnpack(String zip, String directory, long maxBytes) throws IOException;
-
-    private static native String nativeOpen(String zip, String modelName) throws IOException;
 }

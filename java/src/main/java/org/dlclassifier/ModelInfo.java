@@ -1,37 +1,24 @@
 package org.dlclassifier;
 
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
-import java.util.Map;
 import java.util.OptionalInt;
 
 /** What a caller needs to feed an open model and read its output ({@link Predictor#info()}). */
 public final class ModelInfo {
-    private final String name;
-    private final Path source;
-    private final int inChannels;
-    private final int numClasses;
-    private final List<ClassInfo> classes;
-    private final int tileSize;
-    private final int fixedHeight;
-    private final int fixedWidth;
-    private final int minSize;
-    private final String backend;
+    private String name;
+    private Path source;
+    private int inChannels;
+    private int numClasses;
+    private List<ClassInfo> classes;
+    private int tileSize;
+    /** {@code [height, width]}, or null for a size-agnostic model. */
+    private int[] fixedSize;
+    private int minSize;
+    private String backend;
 
-    /** From the engine's {@code ModelInfo} JSON. */
-    ModelInfo(Map<String, Object> json) {
-        name = JsonFields.string(json, "name");
-        source = Paths.get(JsonFields.string(json, "source"));
-        inChannels = JsonFields.integer(json, "in_channels");
-        numClasses = JsonFields.integer(json, "num_classes");
-        classes = JsonFields.objects(JsonFields.list(json, "classes"), ClassInfo::new);
-        tileSize = JsonFields.integer(json, "tile_size");
-        List<Object> fixed = JsonFields.list(json, "fixed_size");
-        fixedHeight = fixed == null ? 0 : Math.toIntExact(((Number) fixed.get(0)).longValue());
-        fixedWidth = fixed == null ? 0 : Math.toIntExact(((Number) fixed.get(1)).longValue());
-        minSize = JsonFields.integer(json, "min_size");
-        backend = JsonFields.string(json, "backend");
+    /** Filled from the engine's {@code ModelInfo} JSON by {@link org.dlclassifier.internal.JsonMapper}. */
+    private ModelInfo() {
     }
 
     /** @return the model's name */
@@ -66,7 +53,7 @@ public final class ModelInfo {
 
     /** @return the input height the model insists on, if it is not size-agnostic */
     public OptionalInt fixedHeight() {
-        return fixedHeight == 0 ? OptionalInt.empty() : OptionalInt.of(fixedHeight);
+        return fixedSize == null ? OptionalInt.empty() : OptionalInt.of(fixedSize[0]);
     }
 
     /**
@@ -79,7 +66,7 @@ public final class ModelInfo {
 
     /** @return the input width the model insists on, if it is not size-agnostic */
     public OptionalInt fixedWidth() {
-        return fixedWidth == 0 ? OptionalInt.empty() : OptionalInt.of(fixedWidth);
+        return fixedSize == null ? OptionalInt.empty() : OptionalInt.of(fixedSize[1]);
     }
 
     /** @return the engine running the model, e.g. {@code onnxruntime 1.31.0 cpu} */

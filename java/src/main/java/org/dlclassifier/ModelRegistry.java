@@ -2,19 +2,17 @@ package org.dlclassifier;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
+import java.util.stream.Collectors;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
 
 /**
  * The trained models under a folder (for example a QuPath project's {@code classifiers/}),
  * and checks of one model folder.
  */
 public final class ModelRegistry {
-    static {
-        NativeLibrary.load();
-    }
-
     private ModelRegistry() {
     }
 
@@ -27,8 +25,7 @@ public final class ModelRegistry {
      * @throws IOException if {@code root} cannot be read
      */
     public static List<ModelSummary> list(Path root) throws IOException {
-        List<?> json = (List<?>) Json.parse(nativeList(root.toString()));
-        return Collections.unmodifiableList(JsonFields.objects(json, ModelSummary::new));
+        return JsonMapper.readList(ModelSummary.class, Json.parse(Native.modelsListJson(root.toString())));
     }
 
     /**
@@ -36,35 +33,27 @@ public final class ModelRegistry {
      * loads and runs, and {@code checksums.sha256} when present.
      *
      * @param directory the model folder
-     * @return every problem found; {@link ValidationReport#isValid()} when there are none
-     * @throws IOException if the check itself cannot run
+     * @return every problem found, an unreadable folder included; {@link ValidationReport#isValid()} when there
+     *     are none
      */
-    public static ValidationReport validate(Path directory) throws IOException {
-        return new ValidationReport(Json.parseObject(nativeValidate(directory.toString())));
+    public static ValidationReport validate(Path directory) {
+        return JsonMapper.read(ValidationReport.class, Json.parse(Native.modelValidateJson(directory.toString())));
     }
 
     /** What a model chooser shows for one model folder. */
     public static final class ModelSummary {
-        private final Path path;
-        private final String name;
-        private final String architecture;
-        private final String encoder;
-        private final List<String> classes;
-        private final int channels;
-        private final int tileSize;
-        private final Double meanIou;
-        private final String created;
+        private Path path;
+        private String name;
+        private String architecture;
+        private String encoder;
+        private List<String> classes;
+        private int channels;
+        private int tileSize;
+        private Double meanIou;
+        private String created;
 
-        ModelSummary(Map<String, Object> json) {
-            path = Path.of(JsonFields.string(json, "path"));
-            name = JsonFields.string(json, "name");
-            architecture = JsonFields.string(json, "architecture");
-            encoder = JsonFields.string(json, "encoder");
-            classes = Collections.unmodifiableList(JsonFields.strings(json, "classes"));
-            channels = JsonFields.integer(json, "channels");
-            tileSize = JsonFields.integer(json, "tile_size");
-            meanIou = json.get("mean_iou") == null ? null : JsonFields.number(json, "mean_iou");
-            created = JsonFields.string(json, "created");
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private ModelSummary() {
         }
 
         /** @return the model folder, usable with {@link Predictor} */
@@ -115,14 +104,25 @@ public final class ModelRegistry {
 
     /** The outcome of {@link ModelRegistry#validate(Path)}. */
     public static final class ValidationReport {
-        private final boolean valid;
-        private final List<String> problems;
+        private boolean valid;
+        private List<Problem> problems;
 
-        ValidationReport(Map<String, Object> json) {
-            valid = JsonFields.bool(json, "valid");
-            problems = Collections.unmodifiableList(JsonFields.objects(JsonFields.list(json, "problems"),
-                    p -> (JsonFields.string(p, "file").isEmpty() ? "" : JsonFields.string(p, "file") + ": ")
-                            + JsonFields.string(p, "reason")));
+        /** Filled from the engine's JSON by {@link JsonMapper}. */
+        private ValidationReport() {
+        }
+
+        /** One entry of the engine's {@code problems}. */
+        private static final class Problem {
+            private String file;
+            private String reason;
+
+            private Problem() {
+            }
+
+            @Override
+            public String toString() {
+                return (file.isEmpty() ? "" : file + ": ") + reason;
+            }
         }
 
         /** @return whether no problem was found */
@@ -132,11 +132,8 @@ public final class ModelRegistry {
 
         /** @return each problem as {@code file: reason} (just the reason for the folder itself) */
         public List<String> problems() {
-            return problems;
+            return problems.stream().map(Problem::toString).collect(Collectors.toUnmodifiableList());
         }
     }
 
-    private static native String nativeList(String root) throws IOException;
-
-    private static native String nativeValidate(String directory) throws IOException;
 }

@@ -1,12 +1,15 @@
 package org.dlclassifier;
 
 import java.io.IOException;
-import java.lang.ref.Cleaner;
-import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.Objects;
+import org.dlclassifier.internal.ApplyBridge;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
+import org.dlclassifier.internal.NativeHandle;
 
 /**
  * A loaded model. Predicts batches of tiles from the caller's buffers and
@@ -25,39 +28,16 @@ import java.util.Objects;
  * native error chain.
  */
 public final class Predictor implements AutoCloseable {
-    static {
-        NativeLibrary.load();
-    }
-
-    private static final Cleaner CLEANER = Cleaner.create();
-
-    private final long handle;
-    private final Cleaner.Cleanable cleanable;
+    private final NativeHandle handle;
     private final ModelInfo info;
-    private volatile boolean closed;
 
-    private Predictor(long handle) {
-        this.handle = handle;
-        this.cleanable = CLEANER.register(this, new Release(handle));
+    private Predictor(long predictor) {
+        this.handle = new NativeHandle(this, "predictor", predictor, Native::predictorFree);
         try {
-            this.info = new ModelInfo(Json.parseObject(nativeInfo(handle)));
+            this.info = JsonMapper.read(ModelInfo.class, Json.parse(handle.call(Native::predictorInfoJson)));
         } catch (RuntimeException e) {
-            cleanable.clean();
+            handle.close();
             throw e;
-        }
-    }
-
-    /** Frees the native model; holds only the handle so that the predictor itself can become unreachable. */
-    private static final class Release implements Runnable {
-        private final long handle;
-
-        Release(long handle) {
-            this.handle = handle;
-        }
-
-        @Override
-        public void run() {
-            nativeClose(handle);
         }
     }
 
@@ -88,7 +68,7 @@ public final class Predictor implements AutoCloseable {
      */
     public static Predictor open(Path modelDir, PredictorOptions options) throws IOException {
         String dir = modelDir.toString();
-        return new Predictor(nativeOpen(dir, options.toJson()));
+        return new Predictor(Native.predictorOpen(dir, options.toJson()));
     }
 
     /**
@@ -105,7 +85,8 @@ public final class Predictor implements AutoCloseable {
      */
     public static Predictor openOnnx(Path onnxFile, Path metadata, PredictorOptions options) throws IOException {
         String onnx = onnxFile.toString();
-        return new Predictor(nativeOpenOnnx(onnx, metadata == null ? null : metadata.toString(), options.toJson()));
+        return new Predictor(Native.predictorOpenOnnx(onnx, metadata == null ? null : metadata.toString(),
+                options.toJson()));
     }
 
     /**
@@ -113,10 +94,7 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalStateException if closed
      */
     public ModelInfo info() {
-        if (closed) {
-            throw new IllegalStateException("this predictor is closed");
-        }
-        return info;
+        return handle.call(h -> info);
     }
 
     /**
@@ -144,6 +122,24 @@ public final class Predictor implements AutoCloseable {
     }
 
     /**
+     * Predicts a batch of tiles without copying, with float32 probabilities:
+     * {@link #predict(ByteBuffer, TileLayout, ByteBuffer, ProbabilityFormat, ByteBuffer)}
+     * with {@link ProbabilityFormat#FLOAT32}.
+     *
+     * @param tiles the tiles, as for the five-argument form
+     * @param layout the tiles' shape and encoding
+     * @param probabilities direct, writable buffer in native order with at least
+     *     {@link TileLayout#probabilityBytes(int)} remaining bytes, or null
+     * @param classMap direct, writable buffer with at least
+     *     {@link TileLayout#classMapBytes()} remaining bytes for class indices, or null
+     * @throws IllegalArgumentException as for the five-argument form
+     * @throws IllegalStateException if closed
+     */
+    public void predict(ByteBuffer tiles, TileLayout layout, ByteBuffer probabilities, ByteBuffer classMap) {
+        predict(tiles, layout, probabilities, ProbabilityFormat.FLOAT32, classMap);
+    }
+
+    /**
      * Predicts a batch of tiles without copying: the engine reads the tiles
      * and writes the results in place, in the buffers' memory. Each buffer is
      * used from its position over its remaining bytes, so slices and views at
@@ -154,9 +150,12 @@ public final class Predictor implements AutoCloseable {
      *     {@link TileLayout#inputBytes()}; in {@link ByteOrder#nativeOrder()}
      *     for U16 and F32 tiles
      * @param layout the tiles' shape and encoding; channels must equal the model's
-     * @param probabilities direct, writable buffer in native order with at least
-     *     {@link TileLayout#probabilityBytes(int)} remaining bytes for float32
-     *     probabilities in the input's order, or null
+     * @param probabilities direct, writable buffer with at least
+     *     {@link TileLayout#probabilityBytes(int, ProbabilityFormat)} remaining bytes
+     *     for the probabilities in the input's order ({@code [N][H][W][K]} for HWC,
+     *     {@code [N][K][H][W]} for CHW), in native order for FLOAT32; or null
+     * @param format how the probabilities are stored: FLOAT32, or UINT8 (probability x 255,
+     *     rounded), a quarter of the memory
      * @param classMap direct, writable buffer with at least
      *     {@link TileLayout#classMapBytes()} remaining bytes for class indices, or null
      * @throws IllegalArgumentException for heap or read-only buffers, a wrong
@@ -164,26 +163,23 @@ public final class Predictor implements AutoCloseable {
      *     or if both outputs are null
      * @throws IllegalStateException if closed
      */
-    public void predict(ByteBuffer tiles, TileLayout layout, ByteBuffer probabilities, ByteBuffer classMap) {
+    public void predict(ByteBuffer tiles, TileLayout layout, ByteBuffer probabilities, ProbabilityFormat format,
+            ByteBuffer classMap) {
         Objects.requireNonNull(tiles, "tiles");
+        Objects.requireNonNull(format, "format");
         checkBuffer(tiles, "tiles", layout.dtype().size() > 1, false);
         if (probabilities != null) {
-            checkBuffer(probabilities, "probabilities", true, true);
+            checkBuffer(probabilities, "probabilities", format.size() > 1, true);
         }
         if (classMap != null) {
             checkBuffer(classMap, "classMap", false, true);
         }
-        try {
-            nativePredict(handle, tiles, tiles.position(), tiles.remaining(),
-                    layout.count(), layout.channels(), layout.height(), layout.width(),
-                    layout.order().ordinal(), layout.dtype().ordinal(),
-                    probabilities, probabilities == null ? 0 : probabilities.position(),
-                    probabilities == null ? 0 : probabilities.remaining(),
-                    classMap, classMap == null ? 0 : classMap.position(), classMap == null ? 0 : classMap.remaining());
-        } finally {
-            // The cleaner must not free the model while the native call runs.
-            Reference.reachabilityFence(this);
-        }
+        // Slices: the native side uses address..capacity, so positions and limits stay the caller's.
+        ByteBuffer in = tiles.slice();
+        ByteBuffer probs = probabilities == null ? null : probabilities.slice();
+        ByteBuffer classes = classMap == null ? null : classMap.slice();
+        int[] shape = layout.toNative();
+        handle.run(h -> Native.predictorPredict(h, in, shape, probs, format.ordinal(), classes));
     }
 
     private static void checkBuffer(ByteBuffer buffer, String name, boolean nativeOrder, boolean output) {
@@ -209,12 +205,13 @@ public final class Predictor implements AutoCloseable {
      * @param layout the tiles' shape; its dtype must be F32
      * @return float32 probabilities in the input's order ({@code [N][H][W][K]} for HWC, {@code [N][K][H][W]} for CHW)
      * @throws IllegalArgumentException if the layout or array does not fit
+     * @throws IllegalStateException if closed
      */
     public float[] predict(float[] tiles, TileLayout layout) {
         requireDtype(layout, TileLayout.Dtype.F32);
-        float[] probabilities = new float[arrayLength(layout.probabilityBytes(info.numClasses()) / Float.BYTES)];
-        predictArrays(Objects.requireNonNull(tiles, "tiles"), null, layout, probabilities, null);
-        return probabilities;
+        ByteBuffer in = arrayInput(Objects.requireNonNull(tiles, "tiles").length * (long) Float.BYTES);
+        in.asFloatBuffer().put(tiles);
+        return predictProbabilities(in, layout);
     }
 
     /**
@@ -225,12 +222,13 @@ public final class Predictor implements AutoCloseable {
      * @param layout the tiles' shape; its dtype must be U8
      * @return float32 probabilities in the input's order
      * @throws IllegalArgumentException if the layout or array does not fit
+     * @throws IllegalStateException if closed
      */
     public float[] predict(byte[] tiles, TileLayout layout) {
         requireDtype(layout, TileLayout.Dtype.U8);
-        float[] probabilities = new float[arrayLength(layout.probabilityBytes(info.numClasses()) / Float.BYTES)];
-        predictArrays(null, Objects.requireNonNull(tiles, "tiles"), layout, probabilities, null);
-        return probabilities;
+        ByteBuffer in = arrayInput(Objects.requireNonNull(tiles, "tiles").length);
+        in.put(tiles).flip();
+        return predictProbabilities(in, layout);
     }
 
     /**
@@ -241,11 +239,16 @@ public final class Predictor implements AutoCloseable {
      * @param layout the tiles' shape; its dtype must be U8
      * @return one class index per pixel, {@code [N][H][W]}
      * @throws IllegalArgumentException if the layout or array does not fit
+     * @throws IllegalStateException if closed
      */
     public byte[] predictClasses(byte[] tiles, TileLayout layout) {
         requireDtype(layout, TileLayout.Dtype.U8);
-        byte[] classMap = new byte[arrayLength(layout.classMapBytes())];
-        predictArrays(null, Objects.requireNonNull(tiles, "tiles"), layout, null, classMap);
+        ByteBuffer in = arrayInput(Objects.requireNonNull(tiles, "tiles").length);
+        in.put(tiles).flip();
+        ByteBuffer out = ByteBuffer.allocateDirect(arrayLength(layout.classMapBytes()));
+        predict(in, layout, null, out);
+        byte[] classMap = new byte[out.capacity()];
+        out.get(classMap);
         return classMap;
     }
 
@@ -257,19 +260,31 @@ public final class Predictor implements AutoCloseable {
 
     private static int arrayLength(long length) {
         if (length > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("a result of " + length + " values does not fit a Java array; "
+            throw new IllegalArgumentException("a result of " + length + " bytes does not fit one buffer; "
                     + "predict fewer tiles at once");
         }
         return (int) length;
     }
 
-    private void predictArrays(float[] floats, byte[] bytes, TileLayout layout, float[] probabilities, byte[] classMap) {
-        try {
-            nativePredictArrays(handle, floats, bytes, layout.count(), layout.channels(), layout.height(),
-                    layout.width(), layout.order().ordinal(), layout.dtype().ordinal(), probabilities, classMap);
-        } finally {
-            Reference.reachabilityFence(this);
+    /**
+     * A direct buffer for an array's tiles, in native order. Its size is the
+     * array's, so that the engine names an array that does not fit the layout.
+     */
+    private static ByteBuffer arrayInput(long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("tiles of " + bytes + " bytes do not fit one buffer; predict fewer at once");
         }
+        return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    }
+
+    /** The float32 probabilities of tiles in a direct buffer, copied out once into an array. */
+    private float[] predictProbabilities(ByteBuffer tiles, TileLayout layout) {
+        int bytes = arrayLength(layout.probabilityBytes(info.numClasses()));
+        ByteBuffer out = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+        predict(tiles, layout, out, null);
+        float[] probabilities = new float[bytes / Float.BYTES];
+        out.asFloatBuffer().get(probabilities);
+        return probabilities;
     }
 
     /**
@@ -290,8 +305,7 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalArgumentException if the options or the image's channels do not fit the model
      */
     public ApplyResult apply(RegionReader reader, Path outDir, ApplyOptions options) throws IOException {
-        ApplyBridge bridge = new ApplyBridge(Objects.requireNonNull(reader, "reader"), options.listener());
-        return apply(bridge, null, reader.width(), reader.height(), reader.channels(), outDir, options);
+        return apply(ApplyBridge.of(Objects.requireNonNull(reader, "reader"), options.listener()), outDir, options);
     }
 
     /**
@@ -307,60 +321,29 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalArgumentException if the options or the image's channels do not fit the model
      */
     public ApplyResult apply(Path imageFile, Path outDir, ApplyOptions options) throws IOException {
-        ApplyBridge bridge = new ApplyBridge(null, options.listener());
-        return apply(bridge, imageFile.toString(), 0, 0, 0, outDir, options);
+        return apply(ApplyBridge.of(imageFile, options.listener()), outDir, options);
     }
 
-    private ApplyResult apply(ApplyBridge bridge, String image, int width, int height, int channels, Path outDir,
-            ApplyOptions options) throws IOException {
+    private ApplyResult apply(ApplyBridge bridge, Path outDir, ApplyOptions options) throws IOException {
         String out = outDir.toString();
-        try {
-            return new ApplyResult(Json.parseObject(
-                    nativeApply(handle, bridge, image, width, height, channels, out, options.toJson())));
-        } finally {
-            Reference.reachabilityFence(this);
-        }
+        String settings = options.toJson();
+        String report = handle.call(h -> Native.predictorApply(h, bridge, out, settings, 0));
+        return JsonMapper.read(ApplyResult.class, Json.parse(report));
     }
 
     /** Frees the model once calls already running have returned. Closing twice is harmless. */
     @Override
     public void close() {
-        closed = true;
-        cleanable.clean();
+        handle.close();
+    }
+
+    /** @return the handle, for tests that ask the native side about it */
+    NativeHandle handle() {
+        return handle;
     }
 
     @Override
     public String toString() {
-        return "Predictor[" + info + (closed ? ", closed]" : "]");
+        return "Predictor[" + info + (handle.isClosed() ? ", closed]" : "]");
     }
-
-    /** Open predictors in this process, for tests of the cleaner. */
-    static native int nativeLiveHandles();
-
-    /** Whether two predictors run the very same loaded model, for tests of the cache. */
-    static boolean sharesModelWith(Predictor a, Predictor b) {
-        return nativeSameModel(a.handle, b.handle);
-    }
-
-    private static native boolean nativeSameModel(long a, long b);
-
-    private static native long nativeOpen(String modelDir, String optionsJson) throws IOException;
-
-    private static native long nativeOpenOnnx(String onnx, String metadata, String optionsJson) throws IOException;
-
-    private static native void nativeClose(long handle);
-
-    private static native String nativeInfo(long handle);
-
-    private static native void nativePredict(long handle, ByteBuffer tiles, int tilesOffset, int tilesLength,
-            int count, int channels, int height, int width, int order, int dtype,
-            ByteBuffer probabilities, int probabilitiesOffset, int probabilitiesLength,
-            ByteBuffer classMap, int classMapOffset, int classMapLength);
-
-    private static native void nativePredictArrays(long handle, float[] floatTiles, byte[] byteTiles,
-            int count, int channels, int height, int width, int order, int dtype,
-            float[] probabilities, byte[] classMap);
-
-    private static native String nativeApply(long handle, ApplyBridge bridge, String image, int width, int height,
-            int channels, String outDir, String optionsJson) throws IOException;
 }

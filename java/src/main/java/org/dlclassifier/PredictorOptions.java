@@ -4,6 +4,8 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonFields;
 
 /**
  * How a model is run: engine, device, precision and threads. Immutable; build

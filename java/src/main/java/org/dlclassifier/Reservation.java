@@ -1,9 +1,11 @@
 package org.dlclassifier;
 
-import java.lang.ref.Cleaner;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import org.dlclassifier.internal.Native;
+import org.dlclassifier.internal.NativeHandle;
 
 /**
  * A booking of device memory shared with every process on this machine, so
@@ -24,34 +26,14 @@ import java.util.Objects;
  * ({@link TrainingConfig.Builder#gpuReservation}, {@link PredictorOptions.Builder#gpuReservation}).
  */
 public final class Reservation implements AutoCloseable {
-    static {
-        NativeLibrary.load();
-    }
-
-    private static final Cleaner CLEANER = Cleaner.create();
-
     private final String device;
     private final long bytes;
-    private final Cleaner.Cleanable cleanable;
+    private final NativeHandle handle;
 
-    private Reservation(String device, long bytes, long handle) {
+    private Reservation(String device, long bytes, long reservation) {
         this.device = device;
         this.bytes = bytes;
-        this.cleanable = CLEANER.register(this, new Release(handle));
-    }
-
-    /** Releases the booking; holds only the handle so that the reservation itself can become unreachable. */
-    private static final class Release implements Runnable {
-        private final long handle;
-
-        Release(long handle) {
-            this.handle = handle;
-        }
-
-        @Override
-        public void run() {
-            nativeRelease(handle);
-        }
+        this.handle = new NativeHandle(this, "reservation", reservation, Native::reservationFree);
     }
 
     /**
@@ -63,8 +45,9 @@ public final class Reservation implements AutoCloseable {
      * @return the booking, to close when done
      * @throws DlcTimeoutException if the booking did not fit in time; the message says what was booked
      * @throws IllegalArgumentException for an unknown or absent device, or more than the device has
+     * @throws IOException if the booking files cannot be created, read or locked
      */
-    public static Reservation reserve(String device, long bytes, Duration timeout) {
+    public static Reservation reserve(String device, long bytes, Duration timeout) throws IOException {
         return reserve(device, bytes, timeout, 0, null);
     }
 
@@ -80,16 +63,18 @@ public final class Reservation implements AutoCloseable {
      * @return the booking, to close when done
      * @throws DlcTimeoutException if the booking did not fit in time; the message says what was booked
      * @throws IllegalArgumentException for an unknown or absent device, a negative number, or more than the budget
+     * @throws IOException if the booking files cannot be created, read or locked
      */
-    public static Reservation reserve(String device, long bytes, Duration timeout, long budgetBytes, Path dir) {
+    public static Reservation reserve(String device, long bytes, Duration timeout, long budgetBytes, Path dir)
+            throws IOException {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(timeout, "timeout");
         if (bytes < 0 || budgetBytes < 0 || timeout.isNegative()) {
             throw new IllegalArgumentException("bytes, budgetBytes and timeout must not be negative");
         }
         long timeoutMs = timeout.compareTo(Duration.ofMillis(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : timeout.toMillis();
-        long handle = nativeReserve(device, bytes, timeoutMs, budgetBytes, dir == null ? null : dir.toString());
-        return new Reservation(device, bytes, handle);
+        long reservation = Native.reserve(device, bytes, budgetBytes, timeoutMs, dir == null ? null : dir.toString());
+        return new Reservation(device, bytes, reservation);
     }
 
     /** @return the device as given */
@@ -104,7 +89,7 @@ public final class Reservation implements AutoCloseable {
 
     /** Releases the booking; the same as {@link #close()}. Releasing twice is harmless. */
     public void release() {
-        cleanable.clean();
+        handle.close();
     }
 
     @Override
@@ -116,11 +101,4 @@ public final class Reservation implements AutoCloseable {
     public String toString() {
         return "Reservation[" + bytes + " bytes on " + device + "]";
     }
-
-    /** Live reservations in this process, for tests of the cleaner. */
-    static native int nativeLiveHandles();
-
-    private static native long nativeReserve(String device, long bytes, long timeoutMs, long budgetBytes, String dir);
-
-    private static native void nativeRelease(long handle);
 }

@@ -119,7 +119,21 @@ public final class TileLayout {
      * @return bytes of the float32 probabilities of the batch, in this layout's order
      */
     public long probabilityBytes(int numClasses) {
-        return pixels() * numClasses * Float.BYTES;
+        return probabilityBytes(numClasses, ProbabilityFormat.FLOAT32);
+    }
+
+    /**
+     * @param numClasses the model's classes
+     * @param format how each probability is stored
+     * @return bytes of the probabilities of the batch in {@code format}, in this layout's order
+     */
+    public long probabilityBytes(int numClasses, ProbabilityFormat format) {
+        return pixels() * numClasses * format.size();
+    }
+
+    /** @return the layout as {@link org.dlclassifier.internal.Native#predictorPredict} takes it */
+    int[] toNative() {
+        return new int[] {count, channels, height, width, order.ordinal(), dtype.ordinal()};
     }
 
     /** @return bytes of the class map of the batch: one class index per pixel */

@@ -2,7 +2,6 @@ package org.dlclassifier;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -14,6 +13,9 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonFields;
+import org.dlclassifier.internal.Native;
 
 /**
  * Every setting of a training run, immutable. Create one with
@@ -33,10 +35,6 @@ import java.util.OptionalLong;
  * Two configs are equal when their settings are.
  */
 public final class TrainingConfig {
-    static {
-        NativeLibrary.load();
-    }
-
     /** The loss minimised in training; both skip unlabeled pixels and use the class weights. */
     public enum Loss {
         /** Pixel-wise cross-entropy. */
@@ -51,18 +49,6 @@ public final class TrainingConfig {
         MEAN_IOU,
         /** Validation loss (lower is better). */
         VAL_LOSS
-    }
-
-    /** How the model's input is scaled from image intensities. */
-    public enum Strategy {
-        /** To [0, 1] by the training images' minimum and maximum, unclipped. */
-        MIN_MAX,
-        /** To [0, 1] between the low and high clip percentiles, clipped. */
-        PERCENTILE_99,
-        /** By mean and standard deviation, clipped at 5 standard deviations. */
-        Z_SCORE,
-        /** To [0, 1] from a fixed intensity range, clipped. */
-        FIXED_RANGE
     }
 
     private final String json;
@@ -91,7 +77,7 @@ public final class TrainingConfig {
      * @throws IllegalArgumentException for malformed JSON, unknown fields or invalid values
      */
     public static TrainingConfig fromJson(String json) {
-        return new TrainingConfig(nativeCanonical(Objects.requireNonNull(json, "json"), "{}"));
+        return new TrainingConfig(Native.configCanonicalJson(Objects.requireNonNull(json, "json"), "{}"));
     }
 
     /**
@@ -105,7 +91,7 @@ public final class TrainingConfig {
      * @throws IOException when the metadata is missing or unreadable
      */
     public static TrainingConfig fromModel(Path modelDir) throws IOException {
-        return new TrainingConfig(nativeFromModel(modelDir.toAbsolutePath().toString()));
+        return new TrainingConfig(Native.configFromModelJson(modelDir.toAbsolutePath().toString()));
     }
 
     /** @return the settings as the engine's JSON, every field present */
@@ -130,12 +116,12 @@ public final class TrainingConfig {
 
     /** @return the state dict training starts from, if set */
     public Optional<Path> initWeights() {
-        return Optional.ofNullable(JsonFields.string(values, "init_weights")).map(Paths::get);
+        return transfer().initWeights();
     }
 
     /** @return the pretrained encoder weights (a weight-set name or a file), if set */
     public Optional<String> encoderWeights() {
-        return Optional.ofNullable(JsonFields.string(values, "encoder_weights"));
+        return transfer().encoderWeights();
     }
 
     /** @return the side of the square training crops in pixels */
@@ -173,7 +159,7 @@ public final class TrainingConfig {
      *     (discriminative learning rates; 1 trains encoder and decoder alike)
      */
     public double encoderLrFactor() {
-        return JsonFields.number(values, "encoder_lr_factor");
+        return transfer().encoderLrFactor();
     }
 
     /** @return AdamW's weight decay */
@@ -203,6 +189,14 @@ public final class TrainingConfig {
         return Optional.of(Collections.unmodifiableList(out));
     }
 
+    /**
+     * @return the transfer-learning settings: initial and pretrained weights,
+     *     frozen groups, encoder learning-rate factor
+     */
+    public TransferSettings transfer() {
+        return TransferSettings.of(values);
+    }
+
     /** @return the learning-rate schedule */
     public Scheduler scheduler() {
         return new Scheduler(JsonFields.object(values, "scheduler"));
@@ -227,7 +221,7 @@ public final class TrainingConfig {
 
     /** @return the encoder freeze groups kept fixed */
     public List<String> frozenGroups() {
-        return JsonFields.strings(values, "frozen_groups");
+        return transfer().frozenGroups();
     }
 
     /** @return the maximum global gradient norm, if clipping is on */
@@ -310,21 +304,6 @@ public final class TrainingConfig {
     }
 
     /**
-     * The engine's complete, checked form of one nested setting (a scheduler,
-     * augmentation or normalization), so that nested values carry every
-     * default and fail early, exactly as whole configs do.
-     */
-    static Map<String, Object> canonicalPart(String key, Map<String, Object> value) {
-        String canonical = nativeCanonical("{}", Json.write(Collections.singletonMap(key, value)));
-        return JsonFields.object(Json.parseObject(canonical), key);
-    }
-
-    /** {@code base} with the top-level fields of {@code changes} replaced, checked, every default filled in. */
-    private static native String nativeCanonical(String base, String changes);
-
-    private static native String nativeFromModel(String modelDir) throws IOException;
-
-    /**
      * Builds a {@link TrainingConfig}; each setter replaces one setting.
      * Arguments documented as nullable reset the setting to its "unset" meaning;
      * other arguments must not be null.
@@ -382,7 +361,7 @@ public final class TrainingConfig {
          * @return this builder
          */
         public Builder initWeights(Path stateDict) {
-            return set("init_weights", stateDict == null ? null : stateDict.toAbsolutePath().toString());
+            return set("init_weights", TransferSettings.absolute(stateDict));
         }
 
         /**
@@ -403,7 +382,7 @@ public final class TrainingConfig {
          * @return this builder
          */
         public Builder weightsDir(Path folder) {
-            return set("weights_dir", folder == null ? null : folder.toAbsolutePath().toString());
+            return set("weights_dir", TransferSettings.absolute(folder));
         }
 
         /**
@@ -481,6 +460,18 @@ public final class TrainingConfig {
             return encoder(recommendation.encoder())
                     .frozenGroups(recommendation.frozenGroups())
                     .encoderLrFactor(recommendation.encoderLrFactor());
+        }
+
+        /**
+         * Replaces every transfer-learning setting at once.
+         *
+         * @param transfer initial and pretrained weights, weights folder, frozen groups and
+         *     encoder learning-rate factor (default {@code TransferSettings.builder().build()})
+         * @return this builder
+         */
+        public Builder transfer(TransferSettings transfer) {
+            changes.putAll(Objects.requireNonNull(transfer, "transfer").json);
+            return this;
         }
 
         /**
@@ -683,300 +674,7 @@ public final class TrainingConfig {
          * @throws IllegalArgumentException naming the first invalid setting
          */
         public TrainingConfig build() {
-            return new TrainingConfig(nativeCanonical(base, Json.write(changes)));
-        }
-    }
-
-    /** A nested setting held as the engine's complete JSON, compared by value. */
-    abstract static class Value {
-        final Map<String, Object> json;
-
-        Value(Map<String, Object> json) {
-            this.json = json;
-        }
-
-        /** The numbers of a JSON object by key; empty for null (a setting that is off). */
-        static Map<String, Double> numbers(Map<String, Object> object) {
-            Map<String, Double> out = new LinkedHashMap<>();
-            if (object != null) {
-                for (Map.Entry<String, Object> e : object.entrySet()) {
-                    out.put(e.getKey(), ((Number) e.getValue()).doubleValue());
-                }
-            }
-            return Collections.unmodifiableMap(out);
-        }
-
-        @Override
-        public boolean equals(Object other) {
-            return other != null && other.getClass() == getClass() && json.equals(((Value) other).json);
-        }
-
-        @Override
-        public int hashCode() {
-            return json.hashCode();
-        }
-
-        /** @return the JSON form */
-        @Override
-        public String toString() {
-            return Json.write(json);
-        }
-    }
-
-    /**
-     * A learning-rate schedule. The factories without parameters use the
-     * engine's defaults for them; {@link #parameters()} shows the values.
-     */
-    public static final class Scheduler extends Value {
-        private Scheduler(Map<String, Object> json) {
-            super(json);
-        }
-
-        private static Scheduler of(String type, Object... keysAndValues) {
-            Map<String, Object> json = JsonFields.objectOf("type", type);
-            json.putAll(JsonFields.objectOf(keysAndValues));
-            return new Scheduler(canonicalPart("scheduler", json));
-        }
-
-        /** @return PyTorch's OneCycleLR (cosine annealing), stepped per batch, with default parameters */
-        public static Scheduler oneCycle() {
-            return of("onecycle");
-        }
-
-        /**
-         * PyTorch's OneCycleLR, stepped per batch; the configured learning rate is the peak.
-         *
-         * @param pctStart fraction of the steps spent warming up, in [0, 1)
-         * @param divFactor initial rate = peak / divFactor
-         * @param finalDivFactor final rate = initial / finalDivFactor
-         * @return the schedule
-         */
-        public static Scheduler oneCycle(double pctStart, double divFactor, double finalDivFactor) {
-            return of("onecycle", "pct_start", pctStart, "div_factor", divFactor, "final_div_factor", finalDivFactor);
-        }
-
-        /** @return PyTorch's CosineAnnealingWarmRestarts with default parameters */
-        public static Scheduler cosine() {
-            return of("cosine");
-        }
-
-        /**
-         * PyTorch's CosineAnnealingWarmRestarts, with fractional epochs per batch.
-         *
-         * @param t0 epochs until the first restart
-         * @param tMult factor by which each cycle grows
-         * @param etaMin the minimum learning rate
-         * @return the schedule
-         */
-        public static Scheduler cosine(int t0, int tMult, double etaMin) {
-            return of("cosine", "t0", t0, "t_mult", tMult, "eta_min", etaMin);
-        }
-
-        /** @return PyTorch's StepLR with default parameters */
-        public static Scheduler step() {
-            return of("step");
-        }
-
-        /**
-         * PyTorch's StepLR: the rate is multiplied by {@code gamma} every {@code stepSize} epochs.
-         *
-         * @param stepSize epochs between reductions
-         * @param gamma the factor
-         * @return the schedule
-         */
-        public static Scheduler step(int stepSize, double gamma) {
-            return of("step", "step_size", stepSize, "gamma", gamma);
-        }
-
-        /** @return a constant learning rate */
-        public static Scheduler none() {
-            return of("none");
-        }
-
-        /** @return {@code onecycle}, {@code cosine}, {@code step} or {@code none} */
-        public String type() {
-            return JsonFields.string(json, "type");
-        }
-
-        /** @return the parameters by their engine names (e.g. {@code pct_start}), empty for {@code none} */
-        public Map<String, Double> parameters() {
-            Map<String, Object> parameters = new LinkedHashMap<>(json);
-            parameters.remove("type");
-            return numbers(parameters);
-        }
-    }
-
-    /**
-     * Random augmentation of training crops (image and mask together). Each
-     * transform fires independently per crop.
-     */
-    public static final class Augmentation extends Value {
-        private Augmentation(Map<String, Object> json) {
-            super(json);
-        }
-
-        /** @return a builder starting from the engine's defaults: flips and 90° rotations on, the rest off */
-        public static Builder builder() {
-            return new Builder(Collections.<String, Object>emptyMap());
-        }
-
-        /** @return a builder starting from this augmentation */
-        public Builder toBuilder() {
-            return new Builder(json);
-        }
-
-        /** @return whether crops are mirrored left-right with probability 1/2 */
-        public boolean flipHorizontal() {
-            return JsonFields.bool(json, "flip_horizontal");
-        }
-
-        /** @return whether crops are mirrored top-bottom with probability 1/2 */
-        public boolean flipVertical() {
-            return JsonFields.bool(json, "flip_vertical");
-        }
-
-        /** @return whether crops are rotated by a random multiple of 90° */
-        public boolean rotate90() {
-            return JsonFields.bool(json, "rotate90");
-        }
-
-        /** @return {@code brightness}, {@code contrast} and {@code saturation} amounts; empty when off */
-        public Map<String, Double> colorJitter() {
-            return numbers(JsonFields.object(json, "color_jitter"));
-        }
-
-        /** @return {@code alpha}, {@code sigma} and {@code probability}; empty when off */
-        public Map<String, Double> elastic() {
-            return numbers(JsonFields.object(json, "elastic"));
-        }
-
-        /** Builds an {@link Augmentation}. */
-        public static final class Builder {
-            private final Map<String, Object> json;
-
-            private Builder(Map<String, Object> base) {
-                json = new LinkedHashMap<>(base);
-            }
-
-            /**
-             * @param on mirror left-right with probability 1/2
-             * @return this builder
-             */
-            public Builder flipHorizontal(boolean on) {
-                json.put("flip_horizontal", on);
-                return this;
-            }
-
-            /**
-             * @param on mirror top-bottom with probability 1/2
-             * @return this builder
-             */
-            public Builder flipVertical(boolean on) {
-                json.put("flip_vertical", on);
-                return this;
-            }
-
-            /**
-             * @param on rotate square crops by a random multiple of 90°
-             * @return this builder
-             */
-            public Builder rotate90(boolean on) {
-                json.put("rotate90", on);
-                return this;
-            }
-
-            /**
-             * Random brightness, contrast and saturation factors drawn from
-             * {@code [max(0, 1 - amount), 1 + amount]}, as in torchvision; RGB images only.
-             *
-             * @param brightness amount, at least 0
-             * @param contrast amount, at least 0
-             * @param saturation amount, at least 0
-             * @return this builder
-             */
-            public Builder colorJitter(double brightness, double contrast, double saturation) {
-                json.put("color_jitter", JsonFields.objectOf(
-                        "brightness", brightness, "contrast", contrast, "saturation", saturation));
-                return this;
-            }
-
-            /** @return this builder, without colour jitter */
-            public Builder noColorJitter() {
-                json.put("color_jitter", null);
-                return this;
-            }
-
-            /**
-             * Elastic deformation: random displacements smoothed by a Gaussian.
-             *
-             * @param alpha displacement scale in pixels, at least 0
-             * @param sigma smoothing in pixels, positive
-             * @param probability chance of deforming a crop, in [0, 1]
-             * @return this builder
-             */
-            public Builder elastic(double alpha, double sigma, double probability) {
-                json.put("elastic", JsonFields.objectOf("alpha", alpha, "sigma", sigma, "probability", probability));
-                return this;
-            }
-
-            /** @return this builder, without elastic deformation */
-            public Builder noElastic() {
-                json.put("elastic", null);
-                return this;
-            }
-
-            /**
-             * @return the checked augmentation
-             * @throws IllegalArgumentException for out-of-range parameters
-             */
-            public Augmentation build() {
-                return new Augmentation(canonicalPart("augmentation", json));
-            }
-        }
-    }
-
-    /** Intensity normalization to override the one the training data's {@code config.json} sets. */
-    public static final class Normalization extends NormalizationSettings {
-        private Normalization(Map<String, Object> json) {
-            super(json);
-        }
-
-        private static Normalization checked(Map<String, Object> json) {
-            return new Normalization(canonicalPart("normalization", json));
-        }
-
-        /**
-         * @param strategy the strategy; {@link Strategy#FIXED_RANGE} means 0 to 255 here
-         * @param perChannel statistics per channel instead of over all channels
-         * @return the normalization, with the default clip percentile (99)
-         */
-        public static Normalization of(Strategy strategy, boolean perChannel) {
-            return checked(JsonFields.objectOf(
-                    "strategy", JsonFields.jsonName(Objects.requireNonNull(strategy, "strategy")), "per_channel", perChannel));
-        }
-
-        /**
-         * {@link Strategy#PERCENTILE_99} with another percentile.
-         *
-         * @param clipPercentile the high percentile, in (50, 100]; the low one is {@code 100 - clipPercentile}
-         * @param perChannel statistics per channel instead of over all channels
-         * @return the normalization
-         */
-        public static Normalization percentile(double clipPercentile, boolean perChannel) {
-            return checked(JsonFields.objectOf("strategy", JsonFields.jsonName(Strategy.PERCENTILE_99),
-                    "per_channel", perChannel, "clip_percentile", clipPercentile));
-        }
-
-        /**
-         * {@link Strategy#FIXED_RANGE}: {@code min} maps to 0 and {@code max} to 1.
-         *
-         * @param min the intensity mapped to 0
-         * @param max the intensity mapped to 1, above {@code min}
-         * @return the normalization
-         */
-        public static Normalization fixedRange(double min, double max) {
-            return checked(JsonFields.objectOf("strategy", JsonFields.jsonName(Strategy.FIXED_RANGE),
-                    "fixed_min", min, "fixed_max", max));
+            return new TrainingConfig(Native.configCanonicalJson(base, Json.write(changes)));
         }
     }
 }

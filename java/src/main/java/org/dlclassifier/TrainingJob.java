@@ -11,6 +11,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.JsonMapper;
+import org.dlclassifier.internal.Native;
+import org.dlclassifier.internal.NativeHandle;
 
 /**
  * A training run in progress, started by {@link Trainer#start}. Steer it
@@ -40,10 +44,6 @@ import java.util.logging.Logger;
  * state is freed when the run ends.
  */
 public final class TrainingJob implements AutoCloseable {
-    static {
-        NativeLibrary.load();
-    }
-
     private static final Logger LOG = Logger.getLogger(TrainingJob.class.getName());
 
     private final Path dataDir;
@@ -51,8 +51,8 @@ public final class TrainingJob implements AutoCloseable {
     private final TrainingConfig config;
     private final List<TrainingListener> listeners = new CopyOnWriteArrayList<>();
     private final CompletableFuture<TrainingResult> future = new JobFuture();
-    /** The native JobControl; 0 once the run ended and released it. Guarded by {@code this}. */
-    private long control;
+    /** The native job control, closed once the run ended. Steering and closing hold {@code this}. */
+    private final NativeHandle control;
 
     TrainingJob(Path dataDir, Path outputDir, TrainingConfig config, TrainingListener listener) {
         this.dataDir = dataDir.toAbsolutePath();
@@ -61,7 +61,7 @@ public final class TrainingJob implements AutoCloseable {
         if (listener != null) {
             listeners.add(listener);
         }
-        control = nativeCreate();
+        control = new NativeHandle(this, "training job", Native.jobNew(), Native::jobFree);
     }
 
     /**
@@ -72,8 +72,11 @@ public final class TrainingJob implements AutoCloseable {
         TrainingResult result = null;
         Throwable failure = null;
         try {
-            nativeRun(control, dataDir.toString(), outputDir.toString(), config.toJson());
-            result = new TrainingResult(Model.open(outputDir));
+            String data = dataDir.toString();
+            String out = outputDir.toString();
+            String settings = config.toJson();
+            String json = control.call(job -> Native.train(data, out, settings, job, this));
+            result = TrainingResult.of(Json.parseObject(json));
         } catch (Throwable t) {
             failure = t;
         }
@@ -87,7 +90,7 @@ public final class TrainingJob implements AutoCloseable {
 
     /** Called by the engine after each epoch, on the training thread. */
     private void onEpoch(String json) {
-        EpochMetrics metrics = new EpochMetrics(Json.parseObject(json));
+        EpochMetrics metrics = JsonMapper.read(EpochMetrics.class, Json.parse(json));
         for (TrainingListener listener : listeners) {
             try {
                 listener.onEpoch(metrics);
@@ -113,8 +116,8 @@ public final class TrainingJob implements AutoCloseable {
      * for how the future completes. Ends a pause. Does nothing once the run ended.
      */
     public synchronized void cancel() {
-        if (control != 0) {
-            nativeCancel(control);
+        if (!control.isClosed()) {
+            control.run(Native::jobCancel);
         }
     }
 
@@ -123,21 +126,21 @@ public final class TrainingJob implements AutoCloseable {
      * {@link #cancel()}. The epoch in progress finishes first. Does nothing once the run ended.
      */
     public synchronized void pause() {
-        if (control != 0) {
-            nativePause(control);
+        if (!control.isClosed()) {
+            control.run(Native::jobPause);
         }
     }
 
     /** Lets a paused run continue. Does nothing once the run ended. */
     public synchronized void resume() {
-        if (control != 0) {
-            nativeResume(control);
+        if (!control.isClosed()) {
+            control.run(Native::jobResume);
         }
     }
 
     /** @return whether a pause was asked for and not yet resumed; false once the run ended */
     public synchronized boolean isPaused() {
-        return control != 0 && nativeIsPaused(control);
+        return !control.isClosed() && control.call(Native::jobIsPaused);
     }
 
     /**
@@ -198,8 +201,7 @@ public final class TrainingJob implements AutoCloseable {
     }
 
     private synchronized void release() {
-        nativeRelease(control);
-        control = 0;
+        control.close();
     }
 
     /** A future whose cancellation reaches the run. */
@@ -210,20 +212,4 @@ public final class TrainingJob implements AutoCloseable {
             return super.cancel(mayInterruptIfRunning);
         }
     }
-
-    private static native long nativeCreate();
-
-    private static native void nativeRelease(long control);
-
-    /** Package-private so that tests can reach the native handle check. */
-    static native void nativeCancel(long control);
-
-    private static native void nativePause(long control);
-
-    private static native void nativeResume(long control);
-
-    private static native boolean nativeIsPaused(long control);
-
-    private native void nativeRun(long control, String dataDir, String outputDir, String configJson)
-            throws IOException;
 }

@@ -1,7 +1,10 @@
 package org.dlclassifier;
 
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.List;
+import java.util.Map;
+import org.dlclassifier.internal.JsonFields;
 
 /**
  * A written model folder and how training got there. A run stopped by
@@ -21,8 +24,13 @@ public final class TrainingResult {
 
     private final Model model;
 
-    TrainingResult(Model model) {
+    private TrainingResult(Model model) {
         this.model = model;
+    }
+
+    /** From the engine's answer to training: {@code {"model_dir", "metadata", "history"}}. */
+    static TrainingResult of(Map<String, Object> json) {
+        return new TrainingResult(Model.of(Paths.get(JsonFields.string(json, "model_dir")), json));
     }
 
     /** @return the model folder ({@code model.pt}, {@code model.onnx}, {@code metadata.json}, ...) */

@@ -12,6 +12,8 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
+import org.dlclassifier.internal.NativeLog;
+import org.dlclassifier.internal.TestNative;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -80,8 +82,8 @@ public class LoggingTest {
         Logging.refreshLevel();
         records.clear();
         // Each call attaches a fresh native thread, which detaches as it ends.
-        Logging.nativeLogFromNativeThread("first");
-        Logging.nativeLogFromNativeThread("second");
+        TestNative.logFromNativeThread("first");
+        TestNative.logFromNativeThread("second");
         assertEquals(2, records.size());
         assertEquals("first", records.get(0).getMessage());
         assertEquals("second", records.get(1).getMessage());

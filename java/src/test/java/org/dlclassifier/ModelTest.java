@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.dlclassifier.internal.Json;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
@@ -50,7 +51,7 @@ public class ModelTest {
         assertTrue(model.toString().contains("unet/resnet18"));
 
         Model.Normalization n = model.normalization();
-        assertEquals(TrainingConfig.Strategy.PERCENTILE_99, n.strategy());
+        assertEquals(Normalization.Strategy.PERCENTILE_99, n.strategy());
         assertEquals(1, n.channels());
         assertEquals(99.0, n.clipPercentile(), 0);
         assertFalse(n.fixedMin().isPresent() || n.fixedMax().isPresent());

@@ -24,6 +24,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.dlclassifier.internal.TestNative;
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
 import org.junit.Rule;
@@ -121,6 +122,26 @@ public class PredictorTest {
             assertEquals(argmax, classMap.get(i));
             assertEquals(argmax, bothClasses.get(i));
         }
+    }
+
+    @Test
+    public void uint8ProbabilitiesAreTheFloatOnesTimes255Rounded() {
+        byte[] values = randomBytes(PIXELS, 11);
+        float[] expected = predictor.predict(values, U8);
+        assertEquals(PIXELS * 2, U8.probabilityBytes(2, ProbabilityFormat.UINT8));
+        // Any byte order: one byte per value has none.
+        ByteBuffer bytes = ByteBuffer.allocateDirect((int) U8.probabilityBytes(2, ProbabilityFormat.UINT8));
+        ByteBuffer classMap = direct(PIXELS);
+        predictor.predict(tiles(values), U8, bytes, ProbabilityFormat.UINT8, classMap);
+        assertEquals("position unchanged", 0, bytes.position());
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals("value " + i, Math.round(255 * expected[i]), bytes.get(i) & 0xFF, 1);
+        }
+        for (int i = 0; i < PIXELS; i++) {
+            assertEquals(expected[2 * i + 1] > expected[2 * i] ? 1 : 0, classMap.get(i));
+        }
+        expectIllegalArgument("needs", () -> predictor.predict(tiles(values), U8,
+                ByteBuffer.allocateDirect(PIXELS * 2 - 1), ProbabilityFormat.UINT8, null));
     }
 
     @Test
@@ -384,15 +405,15 @@ public class PredictorTest {
 
     @Test
     public void theCleanerFreesAPredictorNobodyClosed() throws Exception {
-        int before = Predictor.nativeLiveHandles();
+        int before = TestNative.liveHandles("predictor");
         openAndForget();
-        assertEquals(before + 1, Predictor.nativeLiveHandles());
+        assertEquals(before + 1, TestNative.liveHandles("predictor"));
         long deadline = System.nanoTime() + 30_000_000_000L;
-        while (Predictor.nativeLiveHandles() > before && System.nanoTime() < deadline) {
+        while (TestNative.liveHandles("predictor") > before && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(20);
         }
-        assertEquals(before, Predictor.nativeLiveHandles());
+        assertEquals(before, TestNative.liveHandles("predictor"));
     }
 
     private static void openAndForget() throws IOException {

@@ -4,10 +4,13 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.dlclassifier.internal.TestNative;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
@@ -18,8 +21,17 @@ public class ReservationTest {
     @Rule
     public TemporaryFolder temp = new TemporaryFolder();
 
-    private Reservation reserve(Path dir, long bytes, Duration timeout) {
+    private Reservation reserve(Path dir, long bytes, Duration timeout) throws IOException {
         return Reservation.reserve("cpu", bytes, timeout, BUDGET, dir);
+    }
+
+    /** {@link #reserve} for a {@link java.util.function.Supplier}. */
+    private Reservation reserveUnchecked(Path dir, long bytes, Duration timeout) {
+        try {
+            return reserve(dir, bytes, timeout);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Test
@@ -40,7 +52,7 @@ public class ReservationTest {
     public void releaseLetsAWaitingRequestIn() throws Exception {
         Path dir = temp.getRoot().toPath();
         Reservation holder = reserve(dir, 80, Duration.ZERO);
-        CompletableFuture<Reservation> waiter = CompletableFuture.supplyAsync(() -> reserve(dir, 50, Duration.ofSeconds(10)));
+        CompletableFuture<Reservation> waiter = CompletableFuture.supplyAsync(() -> reserveUnchecked(dir, 50, Duration.ofSeconds(10)));
         Thread.sleep(200);
         assertTrue("the waiter must wait while the holder holds", !waiter.isDone());
         holder.release();
@@ -48,7 +60,7 @@ public class ReservationTest {
         try (Reservation got = waiter.get(5, TimeUnit.SECONDS)) {
             assertEquals(50, got.bytes());
         }
-        assertEquals(0, Reservation.nativeLiveHandles());
+        assertEquals(0, TestNative.liveHandles("reservation"));
     }
 
     @Test
@@ -62,7 +74,7 @@ public class ReservationTest {
     }
 
     @Test
-    public void impossibleRequestsFailAtOnce() {
+    public void impossibleRequestsFailAtOnce() throws IOException {
         Path dir = temp.getRoot().toPath();
         IllegalArgumentException tooBig = assertThrows(IllegalArgumentException.class, () -> reserve(dir, 101, Duration.ofMinutes(1)));
         assertTrue(tooBig.getMessage(), tooBig.getMessage().contains("more than its capacity"));

@@ -18,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.dlclassifier.internal.Native;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
@@ -274,7 +275,7 @@ public class TrainerTest {
     @Test
     public void anUnknownJobHandleIsAnIllegalState() {
         try {
-            TrainingJob.nativeCancel(Long.MAX_VALUE);
+            Native.jobCancel(Long.MAX_VALUE);
             fail();
         } catch (IllegalStateException e) {
             assertEquals("this training job is closed", e.getMessage());

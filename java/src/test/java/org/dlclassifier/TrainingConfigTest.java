@@ -18,12 +18,9 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
-import org.dlclassifier.TrainingConfig.Augmentation;
+import org.dlclassifier.Normalization.Strategy;
 import org.dlclassifier.TrainingConfig.Loss;
 import org.dlclassifier.TrainingConfig.Monitor;
-import org.dlclassifier.TrainingConfig.Normalization;
-import org.dlclassifier.TrainingConfig.Scheduler;
-import org.dlclassifier.TrainingConfig.Strategy;
 import org.junit.Test;
 
 /** Settings through the engine's parser and checks; no training. */
@@ -85,6 +82,22 @@ public class TrainingConfigTest {
         assertTrue(c.resume());
         assertFalse(c.overwrite());
         assertEquals(c, TrainingConfig.fromJson("{}"));
+    }
+
+    @Test
+    public void transferSettingsAreOneValueOfTheConfig() {
+        TransferSettings transfer = TransferSettings.builder()
+                .encoderWeights("imagenet").frozenGroups(Arrays.asList("stem")).encoderLrFactor(0.5).build();
+        TrainingConfig c = TrainingConfig.builder().encoder("resnet18").transfer(transfer).build();
+        assertEquals(transfer, c.transfer());
+        assertEquals(Optional.of("imagenet"), c.encoderWeights());
+        assertEquals(Arrays.asList("stem"), c.frozenGroups());
+        assertEquals(0.5, c.encoderLrFactor(), 0);
+        assertEquals(c, TrainingConfig.builder().encoder("resnet18").encoderWeights("imagenet")
+                .frozenGroups(Arrays.asList("stem")).encoderLrFactor(0.5).build());
+        assertEquals(TransferSettings.builder().build(), TrainingConfig.builder().build().transfer());
+        assertEquals(transfer, transfer.toBuilder().build());
+        assertNotEquals(transfer, transfer.toBuilder().encoderLrFactor(0.25).build());
     }
 
     @Test

@@ -1,4 +1,4 @@
-package org.dlclassifier;
+package org.dlclassifier.internal;
 
 import java.math.BigInteger;
 import java.util.ArrayList;
@@ -12,7 +12,8 @@ import java.util.Map;
  * The JSON that crosses JNI for settings and metadata (never for pixels):
  * objects become {@code Map<String,Object>} in document order, arrays
  * {@code List<Object>}, and back. Kept internal so the jar needs no JSON
- * library on the class path.
+ * library on the class path. Internal, like the whole package; the public
+ * classes map the engine's answers with {@link JsonMapper}.
  *
  * <p>Numbers keep the engine's integers exact: one written without fraction or
  * exponent becomes a {@code Long}, or a {@code BigInteger} when it does not fit
@@ -20,7 +21,7 @@ import java.util.Map;
  * 2<sup>64</sup>-1); any other number becomes a {@code Double}. Read them as
  * {@link Number}. {@link #write} writes integer types exactly.
  */
-final class Json {
+public final class Json {
     private final String text;
     private int pos;
 
@@ -28,8 +29,14 @@ final class Json {
         this.text = text;
     }
 
-    /** Parses one JSON document. */
-    static Object parse(String text) {
+    /**
+     * Parses one JSON document.
+     *
+     * @param text the document
+     * @return a map, list, string, number, boolean or null
+     * @throws IllegalArgumentException for malformed JSON, naming the offset
+     */
+    public static Object parse(String text) {
         Json p = new Json(text);
         Object value = p.value();
         p.space();
@@ -39,9 +46,15 @@ final class Json {
         return value;
     }
 
-    /** Parses a document that must be an object. */
+    /**
+     * Parses a document that must be an object.
+     *
+     * @param text the document
+     * @return the object's members in document order, unmodifiable
+     * @throws IllegalArgumentException for malformed JSON or another kind of value
+     */
     @SuppressWarnings("unchecked")
-    static Map<String, Object> parseObject(String text) {
+    public static Map<String, Object> parseObject(String text) {
         Object value = parse(text);
         if (!(value instanceof Map)) {
             throw new IllegalArgumentException("expected a JSON object, got: " + text);
@@ -49,8 +62,14 @@ final class Json {
         return (Map<String, Object>) value;
     }
 
-    /** Writes maps, lists, strings, numbers, booleans and nulls as JSON. */
-    static String write(Object value) {
+    /**
+     * Writes maps, iterables, strings, numbers, booleans, enums (by name) and nulls as JSON.
+     *
+     * @param value the value
+     * @return its JSON text
+     * @throws IllegalArgumentException for NaN, infinities and other types
+     */
+    public static String write(Object value) {
         StringBuilder out = new StringBuilder();
         write(value, out);
         return out.toString();

@@ -1,4 +1,4 @@
-package org.dlclassifier;
+package org.dlclassifier.internal;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,6 +36,9 @@ final class NativeLibrary {
     static final String LIBTORCH_PROPERTY = "dlclassifier.libtorch";
     static final String LIBTORCH_ENV = "DLC_LIBTORCH";
 
+    /** Written by the build (gradle/rust.gradle). */
+    static final String VERSIONS = "/org/dlclassifier/dlclassifier.properties";
+
     private static final String NAME = "dlclassifier_native";
     private static final String INSTALL_HINT =
             "install it with `make deps` (or scripts/deps.sh libtorch) in the dlclassifier sources, or set "
@@ -72,7 +75,7 @@ final class NativeLibrary {
         // A library from another build fails here, not on a later call with a different ABI.
         String nativeVersion;
         try {
-            nativeVersion = nativeVersion();
+            nativeVersion = Native.version();
         } catch (UnsatisfiedLinkError e) {
             throw linkError(path + " is not a dlclassifier library: " + e.getMessage(), e);
         }
@@ -92,9 +95,6 @@ final class NativeLibrary {
     static synchronized Path libtorchDirectory() {
         return libtorch;
     }
-
-    /** The engine version compiled into the loaded library. */
-    static native String nativeVersion();
 
     /** {@code <os>-<arch>} as the jar's {@code native/} folder names it; must agree with gradle/rust.gradle. */
     static String platform() {
@@ -283,7 +283,7 @@ final class NativeLibrary {
 
     private static Properties versions() {
         Properties properties = new Properties();
-        try (InputStream in = NativeLibrary.class.getResourceAsStream("dlclassifier.properties")) {
+        try (InputStream in = NativeLibrary.class.getResourceAsStream(VERSIONS)) {
             if (in == null) {
                 throw new UnsatisfiedLinkError("org/dlclassifier/dlclassifier.properties is missing: "
                         + "use the jar built by Gradle");

@@ -1,4 +1,4 @@
-package org.dlclassifier;
+package org.dlclassifier.internal;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
