@@ -75,7 +75,10 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: the error chain joined, as scripts grep for it.
             eprintln!("error: {}", e.to_string().replace('\n', "; "));
-            ExitCode::from(1)
+            // One code per error class, the numbers of the C API's status
+            // (1 invalid argument, 3 file, 4 engine, 5 cancelled, 7 timeout,
+            // 8 out of memory); clap's own usage errors exit with 2.
+            ExitCode::from(e.class().code())
         }
     }
 }

@@ -76,23 +76,24 @@ fn infer_and_export(model: &std::path::Path) {
     assert!(out.status.success() && model.join("model.onnx").is_file(), "{}", stderr(&out));
 
     let rgb = data("ihc-dab/full/image.png");
-    let cases: [(&[&str], &str); 5] = [
-        (&["infer", "--model", "/nonexistent", "--image", image, "--out", res], "metadata.json is missing"),
-        (&["infer", "--model", m, "--image", rgb.to_str().unwrap(), "--out", res], "expects 1 input channels but the image has 3"),
-        (&["infer", "--model", m, "--image", image, "--out", res, "--blend", "soft"], "unknown blend mode 'soft'"),
-        (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "128"], "must be smaller than the tile size"),
-        (&["infer", "--model", m, "--image", image, "--out", res, "--truth", rgb.to_str().unwrap()], "mask"),
+    let cases: [(&[&str], &str, i32); 5] = [
+        (&["infer", "--model", "/nonexistent", "--image", image, "--out", res], "metadata.json is missing", 3),
+        (&["infer", "--model", m, "--image", rgb.to_str().unwrap(), "--out", res], "expects 1 input channels but the image has 3", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--blend", "soft"], "unknown blend mode 'soft'", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "128"], "must be smaller than the tile size", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--truth", rgb.to_str().unwrap()], "mask", 3),
     ];
-    for (args, expected) in cases {
-        fails_with_one_line(args, expected);
+    for (args, expected, code) in cases {
+        fails_with_one_line(args, expected, code);
     }
 }
 
-/// Runs a command that must fail with exit code 1 and one `error: ` line containing `expected`.
-fn fails_with_one_line(args: &[&str], expected: &str) {
+/// Runs a command that must fail with the exit code of its error class (1
+/// for a bad argument, 3 for a file) and one `error: ` line containing `expected`.
+fn fails_with_one_line(args: &[&str], expected: &str, code: i32) {
     let out = run(args);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     assert!(err.starts_with("error: ") && err.contains(expected), "{args:?}: {err}");
 }
@@ -104,22 +105,23 @@ fn bad_input_gives_one_line_and_a_failing_exit_code() {
     let ihc = data("ihc-dab");
     let (ihc, out) = (ihc.to_str().unwrap(), out_dir.to_str().unwrap());
     let weights = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 9] = [
-        (&["train", "--data", "/nonexistent", "--out", out], "/nonexistent"),
-        (&["train", "--data", ihc, "--out", out, "--encoder", "vgg99"], "unknown encoder 'vgg99'"),
-        (&["train", "--data", ihc, "--out", out, "--tile-size", "100"], "multiple of 32"),
-        (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA"),
-        (&["train", "--data", ihc, "--out", out, "--encoder-lr-factor", "2"], "encoder_lr_factor must be in (0, 1]"),
-        (&["train", "--data", ihc, "--out", out, "--architecture", "segformer"], "unknown architecture 'segformer'"),
-        (&["train", "--data", ihc, "--out", out, "--architecture", "pan", "--tile-size", "64"], "pan needs tile_size of at least 128"),
-        (&["train", "--data", ihc, "--out", out, "--architecture", "linknet", "--encoder", "mit_b0"], "linknet"),
+    let cases: [(&[&str], &str, i32); 9] = [
+        (&["train", "--data", "/nonexistent", "--out", out], "/nonexistent", 3),
+        (&["train", "--data", ihc, "--out", out, "--encoder", "vgg99"], "unknown encoder 'vgg99'", 1),
+        (&["train", "--data", ihc, "--out", out, "--tile-size", "100"], "multiple of 32", 1),
+        (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA", 1),
+        (&["train", "--data", ihc, "--out", out, "--encoder-lr-factor", "2"], "encoder_lr_factor must be in (0, 1]", 1),
+        (&["train", "--data", ihc, "--out", out, "--architecture", "segformer"], "unknown architecture 'segformer'", 1),
+        (&["train", "--data", ihc, "--out", out, "--architecture", "pan", "--tile-size", "64"], "pan needs tile_size of at least 128", 1),
+        (&["train", "--data", ihc, "--out", out, "--architecture", "linknet", "--encoder", "mit_b0"], "linknet", 1),
         (
             &["train", "--data", ihc, "--out", out, "--encoder", "resnet50", "--encoder-weights", "lunit-bt", "--weights-dir", weights],
             "resnet50_lunit-bt.safetensors",
+            1,
         ),
     ];
-    for (args, expected) in cases {
-        fails_with_one_line(args, expected);
+    for (args, expected, code) in cases {
+        fails_with_one_line(args, expected, code);
         assert!(!out_dir.exists());
     }
 }
@@ -154,6 +156,6 @@ fn catalog_recommends_transfer_settings_by_data_size() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("--encoder-lr-factor"), "{text}");
 
-    fails_with_one_line(&["catalog", "--recommend", "--encoder", "vgg99", "--tiles", "5"], "unknown encoder 'vgg99'");
-    fails_with_one_line(&["catalog", "--recommend"], "--tiles");
+    fails_with_one_line(&["catalog", "--recommend", "--encoder", "vgg99", "--tiles", "5"], "unknown encoder 'vgg99'", 1);
+    fails_with_one_line(&["catalog", "--recommend"], "--tiles", 1);
 }

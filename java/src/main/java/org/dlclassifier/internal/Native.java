@@ -108,9 +108,8 @@ public final class Native {
      * Frees a predictor once calls already running have returned.
      *
      * @param predictor a predictor handle; freeing twice is harmless
-     * @return 0
      */
-    public static native int predictorFree(long predictor);
+    public static native void predictorFree(long predictor);
 
     /**
      * @return a new job handle, to cancel, pause and resume a run with
@@ -119,21 +118,18 @@ public final class Native {
 
     /**
      * @param job a job handle
-     * @return 0
      */
-    public static native int jobCancel(long job);
+    public static native void jobCancel(long job);
 
     /**
      * @param job a job handle
-     * @return 0
      */
-    public static native int jobPause(long job);
+    public static native void jobPause(long job);
 
     /**
      * @param job a job handle
-     * @return 0
      */
-    public static native int jobResume(long job);
+    public static native void jobResume(long job);
 
     /**
      * @param job a job handle
@@ -143,9 +139,8 @@ public final class Native {
 
     /**
      * @param job a job handle; freeing twice is harmless
-     * @return 0
      */
-    public static native int jobFree(long job);
+    public static native void jobFree(long job);
 
     /**
      * Trains on the calling thread, blocking until the model folder is written.
@@ -209,9 +204,8 @@ public final class Native {
     /**
      * Drops the models the engine keeps for reuse.
      *
-     * @return 0
      */
-    public static native int clearCache();
+    public static native void clearCache();
 
     /**
      * @param configJson training settings
@@ -296,13 +290,11 @@ public final class Native {
 
     /**
      * @param reservation a reservation handle; freeing twice is harmless
-     * @return 0
      */
-    public static native int reservationFree(long reservation);
+    public static native void reservationFree(long reservation);
 
     /**
      * @param threshold the most detailed level forwarded: 0 none, 1 ERROR ... 5 TRACE
-     * @return 0
      */
-    public static native int setLogThreshold(int threshold);
+    public static native void setLogThreshold(int threshold);
 }
