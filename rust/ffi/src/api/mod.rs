@@ -16,6 +16,8 @@ mod logging;
 mod models;
 mod predictor;
 mod reservation;
+#[cfg(test)]
+mod same_errors;
 mod training;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;

@@ -93,7 +93,7 @@ macro_rules! jni_shim {
 }
 
 /// The Java exception class thrown for each error class.
-fn exception_class(class: ErrorClass) -> &'static str {
+pub(crate) fn exception_class(class: ErrorClass) -> &'static str {
     match class {
         ErrorClass::InvalidArgument => "java/lang/IllegalArgumentException",
         ErrorClass::InvalidState => "java/lang/IllegalStateException",
