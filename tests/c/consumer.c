@@ -2,7 +2,8 @@
  * A C program using the library through include/dlclassifier.h only: trains
  * one epoch on bundled real data, predicts tiles and a whole image with the
  * model, lists, validates and bundles it, books memory, and checks that bad input gets a status and a message, never a crash
- * or a half-written buffer. Usage: consumer DATA_DIR WORK_DIR (see run.sh).
+ * or a half-written buffer, and that a failing model run is an engine error.
+ * Usage: consumer DATA_DIR WORK_DIR FAILING_ONNX (see run.sh).
  */
 #include "dlclassifier.h"
 
@@ -307,6 +308,20 @@ static void check_catalog(void) {
     EXPECT_STATUS(dlc_catalog_json(NULL), DLC_INVALID_ARGUMENT);
 }
 
+/* A model that loads but whose run fails is the engine's failure, not the caller's or a file's. */
+static void check_backend_failure(const char *failing_onnx) {
+    static uint8_t tiles[TILE * TILE], class_map[TILE * TILE];
+    DlcTileLayout layout = {1, 1, TILE, TILE, DLC_ORDER_HWC, DLC_DTYPE_U8};
+    DlcPredictor *predictor = NULL;
+    const DlcBuffer none = {NULL, 0};
+    EXPECT_STATUS(dlc_predictor_open_onnx(failing_onnx, NULL, NULL, &predictor), DLC_OK);
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tiles, sizeof tiles), &layout, none,
+                                        DLC_PROBABILITY_FORMAT_FLOAT32, out(class_map, sizeof class_map)),
+                  DLC_ENGINE);
+    CHECK(strstr(dlc_last_error(), "ONNX Runtime run failed") != NULL, "the message says the run failed");
+    EXPECT_STATUS(dlc_predictor_free(predictor), DLC_OK);
+}
+
 /* Memory bookings on a private CPU budget of 100 bytes (run.sh sets the folder). */
 static void check_reservations(void) {
     DlcReservation *first = NULL, *second = NULL;
@@ -331,8 +346,8 @@ int main(int argc, char **argv) {
     char *result = NULL, *info = NULL;
     int classes;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s DATA_DIR WORK_DIR\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s DATA_DIR WORK_DIR FAILING_ONNX\n", argv[0]);
         return 2;
     }
     listener.on_epoch = on_epoch;
@@ -369,6 +384,7 @@ int main(int argc, char **argv) {
 
     check_registry_and_bundle(model, argv[2], classes);
     check_reservations();
+    check_backend_failure(argv[3]);
 
     printf("c consumer: ok\n");
     return 0;

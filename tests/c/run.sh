@@ -13,5 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ${CC:-gcc} -std=c99 -pedantic -Wall -Wextra -Werror -I include tests/c/consumer.c \
   -L "$lib" -ldlclassifier_native -Wl,-rpath,"$lib" -lm -o "$work/consumer"
+# A model that loads but fails when run, for the engine-failure check.
+"${DLC_PYTHON:-$CACHE/venv-torch-2.11.0/bin/python}" tests/python/make_failing_onnx.py "$work/fails.onnx"
 # Its reservations book a private budget, apart from any other process's.
-DLC_RESERVATION_DIR="$work" "$work/consumer" data/bbbc007-scribbles "$work"
+DLC_RESERVATION_DIR="$work" "$work/consumer" data/bbbc007-scribbles "$work" "$work/fails.onnx"

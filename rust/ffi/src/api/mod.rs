@@ -46,7 +46,7 @@ pub fn parse_json<T: DeserializeOwned>(text: &str, name: &str) -> FfiResult<T> {
         });
         match culprit {
             Some(key) => FfiError::invalid_argument(format!("{name}: {key}: {e}")),
-            None => FfiError::invalid_argument(format!("{name}: {e}")),
+            None => FfiError::invalid_argument(format!("{name}: invalid JSON: {e}")),
         }
     })
 }
@@ -88,10 +88,10 @@ mod tests {
         assert!(err(r#"{"epochs":2,"seed":-1}"#).starts_with("config: seed: invalid value: integer `-1`, expected u64"));
         assert!(err(r#"{"augmentation":{"rotate90":3}}"#).starts_with("config: augmentation: invalid type"));
         assert!(err(r#"{"epoch":3}"#).contains("unknown field `epoch`"));
-        assert!(err("[1]").starts_with("config: invalid type"));
+        assert!(err("[1]").starts_with("config: invalid JSON: invalid type"));
         // A type with required fields blames no single field.
         let e = parse_json::<dlclassifier::registry::BundleInfo>(r#"{"name": 3}"#, "info").unwrap_err().message;
-        assert!(e.starts_with("info: invalid type"), "{e}");
+        assert!(e.starts_with("info: invalid JSON: invalid type"), "{e}");
     }
 
     #[test]

@@ -91,7 +91,7 @@ mod tests {
             (r#"{"tile_size":100}"#, "multiple of 32"),
             (r#"{"epochs":2,"seed":-1}"#, "seed: invalid value: integer `-1`, expected u64"),
             (r#"{"augmentation":{"rotate90":3}}"#, "augmentation: invalid type"),
-            ("[1]", "changes: invalid type"),
+            ("[1]", "changes: invalid JSON"),
         ] {
             let e = config_canonical_json("{}".into(), json.into()).unwrap_err();
             assert_eq!(e.class, ErrorClass::InvalidArgument, "{json}");

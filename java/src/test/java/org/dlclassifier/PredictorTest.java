@@ -317,6 +317,23 @@ public class PredictorTest {
         Predictor.open(nucleiModel(), options).close();
     }
 
+    /** A model that loads but whose run fails: its failure is the engine's, not an I/O error. */
+    @Test
+    public void aFailingModelRunIsAnEngineFailure() throws Exception {
+        String python = System.getenv("DLC_PYTHON");
+        assertTrue("DLC_PYTHON names the test venv's python (make test sets it)", python != null);
+        Path script = TrainingFixtures.nuclei().getParent().getParent().resolve("tests/python/make_failing_onnx.py");
+        Path onnx = tmp.getRoot().toPath().resolve("fails.onnx");
+        Process make = new ProcessBuilder(python, script.toString(), onnx.toString()).inheritIO().start();
+        assertEquals(0, make.waitFor());
+        try (Predictor failing = Predictor.openOnnx(onnx, null, PredictorOptions.defaults())) {
+            failing.predictClasses(new byte[PIXELS], U8);
+            fail("the run succeeded");
+        } catch (DlcException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("ONNX Runtime run failed"));
+        }
+    }
+
     @Test
     public void torchScriptAndImportedOnnxAgreeWithTheModelFolder() throws IOException {
         byte[] values = randomBytes(PIXELS, 4);
