@@ -47,7 +47,7 @@ fn list_verify_bundle_unbundle_and_refuse_a_tampered_bundle() {
     // A changed file in the unpacked copy, and a bundle over the size limit, are refused with the reason.
     std::fs::write(unpacked.join("model.pt"), b"changed").unwrap();
     let bad = run(&["models", "verify", unpacked.to_str().unwrap()]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(3), "an invalid model folder is a file error");
     let err = text(&bad.stderr);
     assert!(err.starts_with("error: ") && err.lines().count() == 1, "{err}");
     assert!(err.contains("model.pt: cannot be loaded") && err.contains("model.pt: SHA-256 differs"), "{err}");
