@@ -65,7 +65,7 @@ impl Profile {
         let model = SegmentationModel::new(&vs.root(), spec)?;
         let parameters = vs.trainable_variables().iter().map(|t| t.numel() as u64).sum();
         let mut g = GraphBuilder::default();
-        let logits = tch::no_grad(|| model.export_onnx(&mut g, crate::onnx::INPUT));
+        let logits = tch::no_grad(|| model.record(&mut g, crate::onnx::INPUT));
         // Encoder stages the decoder does not read are not computed (PSPNet).
         g.prune(&logits);
         let (outputs_per_pixel, largest_layer_per_pixel) = layer_sizes(&g, spec.in_channels as f64)?;

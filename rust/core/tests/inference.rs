@@ -139,7 +139,7 @@ fn exported(encoder: EncoderKind, in_channels: i64, dir: &Path) -> VarStore {
         }
     });
     model_dir::export_torchscript(spec, &vs, 64, &dir.join(model_dir::TORCHSCRIPT_FILE)).unwrap();
-    dlclassifier::onnx::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE)).unwrap();
+    dlclassifier::models::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE)).unwrap();
     vs
 }
 

@@ -7,7 +7,7 @@ mod common;
 use dlclassifier::model_dir::{self, ArchitectureMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::normalization::{NormalizationConfig, NormalizationStats};
-use dlclassifier::onnx::export_onnx;
+use dlclassifier::models::export_onnx;
 use dlclassifier::onnx::proto::tensor_shape_proto::dimension::Value as Dim;
 use dlclassifier::onnx::proto::{DataType, ModelProto};
 use prost::Message;

@@ -2,8 +2,8 @@
 //! `torch.jit.load`, and ONNX for a model folder written earlier.
 
 use super::{staged_file, ModelMetadata, ONNX_FILE, WEIGHTS_FILE};
-use crate::models::{weights, ModelSpec, SegmentationModel};
-use crate::{onnx, Error, Result};
+use crate::models::{export_onnx, weights, ModelSpec, SegmentationModel};
+use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use tch::nn::{ModuleT, VarStore};
 use tch::{CModule, Device, Kind, Tensor};
@@ -36,7 +36,7 @@ pub fn export_onnx_dir(dir: &Path) -> Result<PathBuf> {
     weights::load_state_dict(&vs, &dir.join(WEIGHTS_FILE), true)?;
     let target = dir.join(ONNX_FILE);
     let staging = staged_file(&target)?;
-    onnx::export_onnx(spec, &vs, staging.path())?;
+    export_onnx(spec, &vs, staging.path())?;
     staging.persist(&target).map_err(|e| Error::io(&target, e.error))?;
     Ok(target)
 }

@@ -1,9 +1,10 @@
 //! Building blocks shared by the encoders and decoders, with PyTorch's
-//! initialisation and parameter names.
+//! initialisation and parameter names. Layers hold their variables and the
+//! geometry the ONNX recorder needs; [`Ops`] runs them.
 
-use crate::onnx::GraphBuilder;
-use tch::nn::{self, Module, ModuleT};
-use tch::Tensor;
+use super::ops::Ops;
+use tch::nn;
+use tch::{Kind, Tensor};
 
 /// A `torch.nn.Conv2d` (`weight`, optional `bias`). It keeps its geometry,
 /// which tch's `Conv2D` hides, because the ONNX export needs it and dilated
@@ -28,13 +29,6 @@ impl Conv2d {
     }
 }
 
-impl Module for Conv2d {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        let c = &self.inner;
-        xs.conv2d(&c.ws, c.bs.as_ref(), [self.stride; 2], [self.padding; 2], [self.dilation; 2], self.groups)
-    }
-}
-
 /// A `torch.nn.ConvTranspose2d` (`weight` shaped `[in, out / groups, k, k]`,
 /// `bias`), keeping the geometry that tch's `ConvTranspose2D` hides, for the
 /// ONNX export.
@@ -43,12 +37,6 @@ pub struct ConvTranspose2d {
     pub inner: nn::ConvTranspose2D,
     pub stride: i64,
     pub padding: i64,
-}
-
-impl Module for ConvTranspose2d {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.apply(&self.inner)
-    }
 }
 
 /// A transposed convolution with bias, as `torch.nn.ConvTranspose2d` names it.
@@ -65,9 +53,23 @@ pub struct BatchNorm2d {
     pub eps: f64,
 }
 
-impl ModuleT for BatchNorm2d {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.inner.forward_t(xs, train)
+impl BatchNorm2d {
+    /// Eval-mode BatchNorm is a per-channel affine map, so it folds into the
+    /// convolution before it: one node instead of two, and the graph cannot
+    /// be run with batch statistics by mistake. Returns the convolution's
+    /// new weight and bias; `out_axis` is the weight's output-channel axis (0
+    /// for a convolution, 1 for a transposed one). f64 keeps the folded
+    /// values within f32 rounding of the originals.
+    pub fn fold(&self, conv_weight: &Tensor, conv_bias: Option<&Tensor>, out_axis: usize) -> (Tensor, Tensor) {
+        let f64 = |t: &Tensor| t.to_kind(Kind::Double);
+        let affine = |t: &Option<Tensor>| f64(t.as_ref().expect("our BatchNorms are affine"));
+        let scale = affine(&self.inner.ws) / (f64(&self.inner.running_var) + self.eps).sqrt();
+        let mut shape = [1i64; 4];
+        shape[out_axis] = -1;
+        let weight = f64(conv_weight) * scale.view(shape);
+        let conv_bias = conv_bias.map_or_else(|| scale.zeros_like(), f64);
+        let bias = (conv_bias - f64(&self.inner.running_mean)) * &scale + affine(&self.inner.bs);
+        (weight.to_kind(Kind::Float), bias.to_kind(Kind::Float))
     }
 }
 
@@ -112,15 +114,21 @@ pub struct GroupNorm {
     pub eps: f64,
 }
 
-impl Module for GroupNorm {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        self.inner.forward(xs)
-    }
-}
-
 pub fn group_norm(p: nn::Path, groups: i64, channels: i64) -> GroupNorm {
     let cfg = nn::GroupNormConfig::default();
     GroupNorm { eps: cfg.eps, inner: nn::group_norm(p, groups, channels, cfg) }
+}
+
+/// A `torch.nn.LayerNorm` over the last axis. It keeps `eps`, private in
+/// tch, for the ONNX export.
+#[derive(Debug)]
+pub struct LayerNorm {
+    pub inner: nn::LayerNorm,
+    pub eps: f64,
+}
+
+pub fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> LayerNorm {
+    LayerNorm { inner: nn::layer_norm(p, vec![dim], nn::LayerNormConfig { eps, ..Default::default() }), eps }
 }
 
 /// smp's `Conv2dReLU` with BatchNorm: a convolution without bias (BatchNorm
@@ -140,47 +148,10 @@ impl ConvBnRelu {
         ConvBnRelu { conv: conv2d(&p / "0", c_in, c_out, kernel, stride, kernel / 2, 1, false), bn: batch_norm_default(&p / "1", c_out) }
     }
 
-    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply(&self.conv).apply_t(&self.bn, train).relu()
+    pub fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv(x, &self.conv, Some(&self.bn));
+        o.relu(&y)
     }
-
-    pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.conv, Some(&self.bn));
-        g.relu(&y)
-    }
-}
-
-/// `F.interpolate(x, size=like.shape[2:], mode="bilinear", align_corners=True)`
-/// for sizes that are not a fixed multiple of `x`'s. Bilinear resizing is
-/// linear, `A_h · x · A_wᵀ`, and the matrices come from tensor ops alone, so
-/// that a traced model follows the sizes of its input instead of baking in
-/// those of the trace.
-pub fn resize_bilinear_like(x: &Tensor, like: &Tensor) -> Tensor {
-    // Pixel indices 0..n along the height and width of a `[N, C, H, W]` map.
-    let indices = |t: &Tensor, axis: i64| t.select(0, 0).select(0, 0).select(1 - axis, 0).ones_like().cumsum(0, x.kind()) - 1.0;
-    // Tent weights put dst pixel i at src position i (n_src - 1) / (n_dst - 1).
-    let matrix = |axis: i64| {
-        let (src, dst) = (indices(x, axis), indices(like, axis));
-        let positions = &dst * (src.max() / dst.max().clamp_min(1.0));
-        (-(positions.unsqueeze(1) - src.unsqueeze(0)).abs() + 1.0).relu()
-    };
-    matrix(0).matmul(x).matmul(&matrix(1).tr())
-}
-
-/// Nearest 2x upsampling, as `F.interpolate(x, scale_factor=2)`: a scale
-/// factor, not a size, keeps traced models size-agnostic. The ONNX twin is
-/// `GraphBuilder::upsample2x`.
-pub fn upsample_nearest2x(x: &Tensor) -> Tensor {
-    x.upsample_nearest2d_vec(None::<&[i64]>, [2.0, 2.0].as_slice())
-}
-
-/// Bilinear upsampling by an integer `scale` with `align_corners=True`, as
-/// `nn.UpsamplingBilinear2d` (smp's heads) does; by scale factor, so traced
-/// models stay size-agnostic. The ONNX twin is
-/// `GraphBuilder::upsample_bilinear_align_corners`.
-pub fn upsample_bilinear_align_corners(x: &Tensor, scale: i64) -> Tensor {
-    let s = scale as f64;
-    x.upsample_bilinear2d_vec(None::<&[i64]>, true, [s, s].as_slice())
 }
 
 /// Squeeze-and-excitation channel gates: global average pool, 1x1
@@ -198,33 +169,66 @@ impl ExcitationGate {
     }
 
     /// The `[N, C, 1, 1]` gates of `x`.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.adaptive_avg_pool2d([1, 1]).apply(&self.squeeze).relu().apply(&self.excite).sigmoid()
-    }
-
-    pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.global_average_pool(x);
-        let y = g.conv(&y, &self.squeeze, None);
-        let y = g.relu(&y);
-        let y = g.conv(&y, &self.excite, None);
-        g.sigmoid(&y)
+    pub fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.global_avg_pool(x);
+        let y = o.conv(&y, &self.squeeze, None);
+        let y = o.relu(&y);
+        let y = o.conv(&y, &self.excite, None);
+        o.sigmoid(&y)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{Device, Kind};
+    use crate::models::ops::Eager;
+    use tch::nn::VarStore;
+    use tch::Device;
+
+    /// Random running statistics and affine parameters, so that a fold that
+    /// ignores any of them cannot pass.
+    fn randomise(bn: &BatchNorm2d, channels: i64) {
+        let opts = (Kind::Float, Device::Cpu);
+        tch::no_grad(|| {
+            let n = &bn.inner;
+            n.running_mean.shallow_clone().copy_(&Tensor::randn([channels], opts));
+            n.running_var.shallow_clone().copy_(&(Tensor::rand([channels], opts) + 0.05));
+            n.ws.as_ref().unwrap().shallow_clone().copy_(&Tensor::randn([channels], opts));
+            n.bs.as_ref().unwrap().shallow_clone().copy_(&Tensor::randn([channels], opts));
+        });
+    }
 
     #[test]
-    fn resize_like_is_torchs_bilinear_with_aligned_corners() {
+    fn folded_batch_norm_equals_conv_then_batch_norm() {
+        let vs = VarStore::new(Device::Cpu);
         let opts = (Kind::Float, Device::Cpu);
-        let x = Tensor::randn([2, 3, 2, 5], opts);
-        for (h, w) in [(5, 10), (1, 1), (2, 5), (4, 3)] {
-            let like = Tensor::zeros([1, 1, h, w], opts);
-            let expected = x.upsample_bilinear2d([h, w], true, None, None);
-            let diff = (resize_bilinear_like(&x, &like) - expected).abs().max().double_value(&[]);
-            assert!(diff < 1e-6, "{h}x{w}: max abs diff {diff}");
+        // Grouped, strided, with and without a conv bias, and a non-default eps.
+        for (bias, groups, eps) in [(false, 1, 1e-5), (true, 4, 1e-3)] {
+            let conv = conv2d(vs.root() / format!("conv{groups}"), 8, 12, 3, 2, 1, groups, bias);
+            let bn = batch_norm(vs.root() / format!("bn{groups}"), 12, eps, 0.1);
+            randomise(&bn, 12);
+            let x = Tensor::randn([2, 8, 9, 7], opts);
+            let expected = tch::no_grad(|| Eager::new(false).conv(&x, &conv, Some(&bn)));
+            let (w, b) = tch::no_grad(|| bn.fold(&conv.inner.ws, conv.inner.bs.as_ref(), 0));
+            let folded = x.conv2d(&w, Some(&b), [2, 2], [1, 1], [1, 1], groups);
+            let diff = (folded - expected).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "bias {bias}, groups {groups}: max abs diff {diff}");
         }
+    }
+
+    #[test]
+    fn folded_batch_norm_equals_transposed_conv_then_batch_norm() {
+        let vs = VarStore::new(Device::Cpu);
+        let opts = (Kind::Float, Device::Cpu);
+        // Different in and out widths, so a fold along the wrong axis cannot pass.
+        let conv = conv_transpose2d(vs.root() / "up", 6, 10, 4, 2, 1);
+        let bn = batch_norm(vs.root() / "bn", 10, 1e-5, 0.1);
+        randomise(&bn, 10);
+        let x = Tensor::randn([2, 6, 5, 7], opts);
+        let expected = tch::no_grad(|| Eager::new(false).conv_transpose(&x, &conv, Some(&bn)));
+        let (w, b) = tch::no_grad(|| bn.fold(&conv.inner.ws, conv.inner.bs.as_ref(), 1));
+        let folded = x.conv_transpose2d(&w, Some(&b), [2, 2], [1, 1], [0, 0], 1, [1, 1]);
+        let diff = (folded - expected).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "max abs diff {diff}");
     }
 }

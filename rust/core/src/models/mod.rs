@@ -4,15 +4,21 @@
 pub mod architectures;
 pub mod catalog;
 pub mod encoders;
+mod export;
 pub(crate) mod layers;
+pub mod ops;
 pub mod pretrained;
 pub mod weights;
 
 pub use architectures::Architecture;
 pub use encoders::{EncoderKind, FreezeGroup};
+pub use export::export_onnx;
 
 use crate::onnx::GraphBuilder;
 use crate::{Error, Result};
+use architectures::Decode;
+use encoders::Encode;
+use ops::{Eager, OnnxRecorder, Ops};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -84,17 +90,26 @@ impl SegmentationModel {
         }
     }
 
+    /// The logits of `x`, on either backend: the encoder computes the stages
+    /// the decoder reads.
+    pub fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value
+    where
+        dyn encoders::Encoder: Encode<O>,
+        dyn architectures::Decoder: Decode<O>,
+    {
+        let features = self.encoder.encode(o, x, self.spec.architecture.encoder_depth());
+        self.decoder.decode(o, &features)
+    }
+
     /// Adds the eval-mode forward pass to `g`, reading the value `input`;
     /// returns the name of the logits.
-    pub fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> String {
-        let features = self.encoder.export_onnx(g, input);
-        self.decoder.export_onnx(g, &features)
+    pub fn record(&self, g: &mut GraphBuilder, input: &str) -> String {
+        self.forward(&mut OnnxRecorder::new(g), &input.to_string())
     }
 }
 
 impl ModuleT for SegmentationModel {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let features = self.encoder.features(xs, train, self.spec.architecture.encoder_depth());
-        self.decoder.forward(&features, train)
+        self.forward(&mut Eager::new(train), xs)
     }
 }

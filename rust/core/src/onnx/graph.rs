@@ -1,9 +1,9 @@
 //! A minimal ONNX graph builder for the operators our models use. Every
-//! helper adds one node and returns the name of the value it produces, so the
-//! export code of a model reads like its `forward`.
+//! helper adds its nodes and returns the name of the value it produces. It
+//! knows tensors and protos only; `models::ops` maps layers onto it.
 
 use super::proto::{AttributeProto, AttributeType, DataType, GraphProto, NodeProto, TensorProto, ValueInfoProto};
-use crate::models::layers::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm};
+use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
 /// Nodes and initializers of a graph under construction.
@@ -12,6 +12,8 @@ pub struct GraphBuilder {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
     count: usize,
+    /// `symbolic_axis` results by (value, axis).
+    axes: HashMap<(String, i64), (String, String)>,
 }
 
 impl GraphBuilder {
@@ -22,8 +24,7 @@ impl GraphBuilder {
     }
 
     /// Adds one `op` node of the default domain; returns its output's name.
-    /// Model files use it for the operators only they need.
-    pub(crate) fn node(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>) -> String {
+    fn node(&mut self, op: &str, inputs: &[&str], attribute: Vec<AttributeProto>) -> String {
         let name = self.fresh(op);
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
@@ -48,14 +49,14 @@ impl GraphBuilder {
     }
 
     /// A float32 initializer holding `t`, under a fresh name.
-    pub(crate) fn tensor(&mut self, base: &str, t: &Tensor) -> String {
+    fn tensor(&mut self, base: &str, t: &Tensor) -> String {
         let values = Vec::<f32>::try_from(t.to_kind(Kind::Float).reshape([-1])).expect("a CPU tensor converts to f32");
         let name = self.fresh(base);
         self.initializer(name, &t.size(), &values)
     }
 
     /// A constant under a fixed name, stored once however many nodes use it.
-    pub(crate) fn constant(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
+    fn constant(&mut self, name: &str, dims: &[i64], values: &[f32]) -> String {
         if !self.initializers.iter().any(|t| t.name.as_deref() == Some(name)) {
             self.initializer(name.to_string(), dims, values);
         }
@@ -64,7 +65,7 @@ impl GraphBuilder {
 
     /// A 1-D int64 constant (a `Reshape` shape, `Slice` bounds), named after
     /// its values and stored once however many nodes use it.
-    pub(crate) fn constant_ints(&mut self, values: &[i64]) -> String {
+    fn constant_ints(&mut self, values: &[i64]) -> String {
         let name = format!("ints_{}", values.iter().map(i64::to_string).collect::<Vec<_>>().join("_"));
         if !self.initializers.iter().any(|t| t.name.as_deref() == Some(name.as_str())) {
             self.initializers.push(TensorProto {
@@ -95,64 +96,40 @@ impl GraphBuilder {
         (t.data_type == Some(DataType::Float as i32)).then(|| raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
     }
 
-    /// `conv` with its own symmetric padding, `bn` (eval mode) folded in.
-    pub(crate) fn conv(&mut self, x: &str, conv: &Conv2d, bn: Option<&BatchNorm2d>) -> String {
-        self.conv_padded(x, conv, bn, [conv.padding; 4])
-    }
-
-    /// `conv` with ONNX `pads` `[top, left, bottom, right]`, which may be
-    /// asymmetric, instead of its own; `bn` (eval mode) folded in.
-    pub(crate) fn conv_padded(&mut self, x: &str, conv: &Conv2d, bn: Option<&BatchNorm2d>, pads: [i64; 4]) -> String {
-        let mut inputs = vec![x.to_string()];
-        inputs.extend(self.conv_weights(&conv.inner.ws, conv.inner.bs.as_ref(), bn, 0));
+    /// A convolution with ONNX `pads` `[top, left, bottom, right]` (which may
+    /// be asymmetric); `weight` is `[out, in / group, kh, kw]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv(&mut self, x: &str, weight: &Tensor, bias: Option<&Tensor>, stride: i64, dilation: i64, pads: [i64; 4], group: i64) -> String {
+        let mut inputs = vec![x.to_string(), self.tensor("weight", weight)];
+        inputs.extend(bias.map(|b| self.tensor("bias", b)));
         let attributes = vec![
-            ints("kernel_shape", &conv.inner.ws.size()[2..]),
-            ints("strides", &[conv.stride; 2]),
-            ints("dilations", &[conv.dilation; 2]),
+            ints("kernel_shape", &weight.size()[2..]),
+            ints("strides", &[stride; 2]),
+            ints("dilations", &[dilation; 2]),
             ints("pads", &pads),
-            int("group", conv.groups),
+            int("group", group),
         ];
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         self.node("Conv", &inputs, attributes)
     }
 
-    /// A transposed convolution (ungrouped, undilated), `bn` (eval mode) folded in.
-    pub(crate) fn conv_transpose(&mut self, x: &str, conv: &ConvTranspose2d, bn: Option<&BatchNorm2d>) -> String {
-        let mut inputs = vec![x.to_string()];
-        // Output channels are the second axis of a transposed convolution's weight.
-        inputs.extend(self.conv_weights(&conv.inner.ws, conv.inner.bs.as_ref(), bn, 1));
-        let attributes = vec![
-            ints("kernel_shape", &conv.inner.ws.size()[2..]),
-            ints("strides", &[conv.stride; 2]),
-            ints("pads", &[conv.padding; 4]),
-        ];
+    /// A transposed convolution (ungrouped, undilated); `weight` is `[in, out, kh, kw]`.
+    pub fn conv_transpose(&mut self, x: &str, weight: &Tensor, bias: Option<&Tensor>, stride: i64, padding: i64) -> String {
+        let mut inputs = vec![x.to_string(), self.tensor("weight", weight)];
+        inputs.extend(bias.map(|b| self.tensor("bias", b)));
+        let attributes = vec![ints("kernel_shape", &weight.size()[2..]), ints("strides", &[stride; 2]), ints("pads", &[padding; 4])];
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         self.node("ConvTranspose", &inputs, attributes)
     }
 
-    /// Initializers for a convolution's weight and bias (if any), `bn` folded in.
-    fn conv_weights(&mut self, weight: &Tensor, bias: Option<&Tensor>, bn: Option<&BatchNorm2d>, out_axis: usize) -> Vec<String> {
-        let (weight, bias) = match bn {
-            Some(bn) => {
-                let (w, b) = fold_batch_norm(weight, bias, bn, out_axis);
-                (w, Some(b))
-            }
-            None => (weight.shallow_clone(), bias.map(Tensor::shallow_clone)),
-        };
-        let mut names = vec![self.tensor("weight", &weight)];
-        names.extend(bias.map(|b| self.tensor("bias", &b)));
-        names
-    }
-
     /// Eval-mode BatchNorm as its own node, where no convolution precedes it
     /// to fold it into (pre-activation blocks such as DenseNet's).
-    pub(crate) fn batch_norm(&mut self, x: &str, bn: &BatchNorm2d) -> String {
-        let n = &bn.inner;
-        let scale = self.tensor("scale", n.ws.as_ref().expect("our BatchNorms are affine"));
-        let bias = self.tensor("bias", n.bs.as_ref().expect("our BatchNorms are affine"));
-        let mean = self.tensor("mean", &n.running_mean);
-        let var = self.tensor("var", &n.running_var);
-        self.node("BatchNormalization", &[x, &scale, &bias, &mean, &var], vec![float("epsilon", bn.eps as f32)])
+    pub fn batch_norm(&mut self, x: &str, scale: &Tensor, bias: &Tensor, mean: &Tensor, var: &Tensor, eps: f64) -> String {
+        let scale = self.tensor("scale", scale);
+        let bias = self.tensor("bias", bias);
+        let mean = self.tensor("mean", mean);
+        let var = self.tensor("var", var);
+        self.node("BatchNormalization", &[x, &scale, &bias, &mean, &var], vec![float("epsilon", eps as f32)])
     }
 
     pub fn relu(&mut self, x: &str) -> String {
@@ -207,10 +184,19 @@ impl GraphBuilder {
         self.node("Resize", &[x, "", &scales], attributes)
     }
 
-    /// Square max pooling with symmetric padding (padding never wins the max).
-    pub fn max_pool(&mut self, x: &str, kernel: i64, stride: i64, padding: i64) -> String {
-        let attributes = vec![ints("kernel_shape", &[kernel; 2]), ints("strides", &[stride; 2]), ints("pads", &[padding; 4])];
+    /// Square max pooling with symmetric padding (padding never wins the
+    /// max), output sides rounded up with `ceil_mode`.
+    pub fn max_pool(&mut self, x: &str, kernel: i64, stride: i64, padding: i64, ceil_mode: bool) -> String {
+        let mut attributes = vec![ints("kernel_shape", &[kernel; 2]), ints("strides", &[stride; 2]), ints("pads", &[padding; 4])];
+        if ceil_mode {
+            attributes.push(int("ceil_mode", 1));
+        }
         self.node("MaxPool", &[x], attributes)
+    }
+
+    /// Square average pooling without padding, stride equal to the kernel.
+    pub fn average_pool(&mut self, x: &str, kernel: i64) -> String {
+        self.node("AveragePool", &[x], vec![ints("kernel_shape", &[kernel; 2]), ints("strides", &[kernel; 2])])
     }
 
     pub fn global_average_pool(&mut self, x: &str) -> String {
@@ -235,20 +221,20 @@ impl GraphBuilder {
         self.node("Resize", &[x, "", "", &sizes], attributes)
     }
 
-    /// `torch.nn.GroupNorm` (opset 17 has no GroupNormalization): the mean
-    /// and variance of each group, as `[N, C, 1, 1]` maps, then the
-    /// per-channel affine map.
-    pub(crate) fn group_norm(&mut self, x: &str, gn: &GroupNorm) -> String {
-        let mean = self.group_mean(x, gn);
+    /// `torch.nn.GroupNorm` (opset 17 has no GroupNormalization) with its
+    /// per-channel `weight` and `bias`: the mean and variance of each group,
+    /// as `[N, C, 1, 1]` maps, then the per-channel affine map.
+    pub fn group_norm(&mut self, x: &str, weight: &Tensor, bias: &Tensor, groups: i64, eps: f64) -> String {
+        let channels = weight.size()[0];
+        let mean = self.group_mean(x, groups, channels);
         let centered = self.node("Sub", &[x, &mean], vec![]);
         let squared = self.mul(&centered, &centered);
-        let variance = self.group_mean(&squared, gn);
-        let eps = self.constant(&format!("scalar_{}", gn.eps as f32), &[], &[gn.eps as f32]);
+        let variance = self.group_mean(&squared, groups, channels);
+        let eps = self.constant(&format!("scalar_{}", eps as f32), &[], &[eps as f32]);
         let shifted = self.add(&variance, &eps);
         let std = self.node("Sqrt", &[&shifted], vec![]);
-        let affine = |t: &Option<Tensor>| t.as_ref().expect("our GroupNorms are affine").view([-1, 1, 1]);
-        let weight = self.tensor("weight", &affine(&gn.inner.ws));
-        let bias = self.tensor("bias", &affine(&gn.inner.bs));
+        let weight = self.tensor("weight", &weight.view([-1, 1, 1]));
+        let bias = self.tensor("bias", &bias.view([-1, 1, 1]));
         let scale = self.node("Div", &[&weight, &std], vec![]);
         let scaled = self.mul(&centered, &scale);
         self.add(&scaled, &bias)
@@ -258,8 +244,7 @@ impl GraphBuilder {
     /// width, then the height, then the group keeps every float sum short:
     /// ONNX Runtime sums naively, and one sum over a whole group (H W C / G
     /// values) drifts from torch by 1e-4 at 1024-pixel tiles.
-    fn group_mean(&mut self, x: &str, gn: &GroupNorm) -> String {
-        let (groups, channels) = (gn.inner.num_groups, gn.inner.num_channels);
+    fn group_mean(&mut self, x: &str, groups: i64, channels: i64) -> String {
         let rows = self.node("ReduceMean", &[x], vec![ints("axes", &[3])]);
         let per_channel = self.node("ReduceMean", &[&rows], vec![ints("axes", &[2])]);
         let grouped_shape = self.constant_ints(&[0, groups, -1]);
@@ -269,6 +254,133 @@ impl GraphBuilder {
         let repeated = self.node("Expand", &[&per_group, &repeats], vec![]);
         let map_shape = self.constant_ints(&[0, -1, 1, 1]);
         self.node("Reshape", &[&repeated, &map_shape], vec![])
+    }
+
+    /// LayerNorm over the last axis (opset 17's `LayerNormalization`).
+    pub fn layer_norm(&mut self, x: &str, scale: &Tensor, bias: &Tensor, eps: f64) -> String {
+        let scale = self.tensor("scale", scale);
+        let bias = self.tensor("bias", bias);
+        self.node("LayerNormalization", &[x, &scale, &bias], vec![int("axis", -1), float("epsilon", eps as f32)])
+    }
+
+    /// `torch.nn.Linear` on the last axis: `x @ weight^T + bias`.
+    pub fn linear(&mut self, x: &str, weight: &Tensor, bias: Option<&Tensor>) -> String {
+        let w = self.tensor("weight", &weight.tr());
+        let y = self.node("MatMul", &[x, &w], vec![]);
+        match bias {
+            Some(b) => {
+                let b = self.tensor("bias", b);
+                self.add(&y, &b)
+            }
+            None => y,
+        }
+    }
+
+    /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`, as torch computes it (opset 17 has no `Gelu`).
+    pub fn gelu(&mut self, x: &str) -> String {
+        let inv_sqrt2 = std::f32::consts::FRAC_1_SQRT_2;
+        let inv_sqrt2 = self.constant(&format!("scalar_{inv_sqrt2}"), &[], &[inv_sqrt2]);
+        let one = self.constant("scalar_1", &[], &[1.0]);
+        let half = self.constant("scalar_0.5", &[], &[0.5]);
+        let y = self.mul(x, &inv_sqrt2);
+        let y = self.node("Erf", &[&y], vec![]);
+        let y = self.add(&y, &one);
+        let y = self.mul(x, &y);
+        self.mul(&y, &half)
+    }
+
+    /// Multiplies by a scalar.
+    pub fn scale(&mut self, x: &str, factor: f32) -> String {
+        let factor = self.constant(&format!("scalar_{factor}"), &[], &[factor]);
+        self.mul(x, &factor)
+    }
+
+    pub fn matmul(&mut self, a: &str, b: &str) -> String {
+        self.node("MatMul", &[a, b], vec![])
+    }
+
+    pub fn softmax(&mut self, x: &str, axis: i64) -> String {
+        self.node("Softmax", &[x], vec![int("axis", axis)])
+    }
+
+    pub fn transpose(&mut self, x: &str, perm: &[i64]) -> String {
+        self.node("Transpose", &[x], vec![ints("perm", perm)])
+    }
+
+    /// `Reshape` to a fixed `shape` (0 keeps that axis, -1 takes the rest).
+    pub fn reshape(&mut self, x: &str, shape: &[i64]) -> String {
+        let shape = self.constant_ints(shape);
+        self.node("Reshape", &[x, &shape], vec![])
+    }
+
+    /// Reshapes `x` to the shape of `like`, read at run time.
+    pub fn reshape_like(&mut self, x: &str, like: &str) -> String {
+        let shape = self.node("Shape", &[like], vec![]);
+        self.node("Reshape", &[x, &shape], vec![])
+    }
+
+    /// `Slice` along `axes`, `ends` clamped to the axis length.
+    pub fn slice(&mut self, x: &str, axes: &[i64], starts: &[i64], ends: &[i64], steps: &[i64]) -> String {
+        let starts = self.constant_ints(starts);
+        let ends = self.constant_ints(ends);
+        let axes = self.constant_ints(axes);
+        let steps = self.constant_ints(steps);
+        self.node("Slice", &[x, &starts, &ends, &axes, &steps], vec![])
+    }
+
+    /// `adaptive_avg_pool2d` to `bins` x `bins` for sides known only when
+    /// the graph runs: averaging matrices built from the shape, `A_h · x · A_wᵀ`.
+    pub fn adaptive_average_pool(&mut self, x: &str, bins: i64) -> String {
+        let rows = self.bin_weights(x, 2, bins);
+        let cols = self.bin_weights(x, 3, bins);
+        let cols = self.transpose(&cols, &[1, 0]);
+        let pooled = self.matmul(&rows, x);
+        self.matmul(&pooled, &cols)
+    }
+
+    /// `[bins, L]` weights that average axis `axis` (length L) of `x` into
+    /// `bins` as `adaptive_avg_pool2d` does: bin i covers
+    /// `[floor(iL / bins), ceil((i + 1)L / bins))`. Float is exact here: the
+    /// products are small integers, and a quotient that is not an integer
+    /// lies at least `1 / bins` away from one.
+    fn bin_weights(&mut self, x: &str, axis: i64, bins: i64) -> String {
+        let (length, positions) = self.symbolic_axis(x, axis);
+        let column = |from: i64| (from..from + bins).map(|i| i as f32).collect::<Vec<f32>>();
+        let first = self.constant(&format!("psp_bins{bins}_from0"), &[bins, 1], &column(0));
+        let next = self.constant(&format!("psp_bins{bins}_from1"), &[bins, 1], &column(1));
+        let divisor = self.constant(&format!("scalar_{bins}"), &[], &[bins as f32]);
+        let bound = |g: &mut GraphBuilder, index: &str, round: &str| {
+            let scaled = g.mul(index, &length);
+            let quotient = g.node("Div", &[&scaled, &divisor], vec![]);
+            g.node(round, &[&quotient], vec![])
+        };
+        let start = bound(self, &first, "Floor");
+        let end = bound(self, &next, "Ceil");
+        let after_start = self.node("GreaterOrEqual", &[&positions, &start], vec![]);
+        let before_end = self.node("Less", &[&positions, &end], vec![]);
+        let inside = self.node("And", &[&after_start, &before_end], vec![]);
+        let count = self.node("Sub", &[&end, &start], vec![]);
+        let weight = self.node("Reciprocal", &[&count], vec![]);
+        let zero = self.constant("scalar_0", &[], &[0.0]);
+        self.node("Where", &[&inside, &weight, &zero], vec![])
+    }
+
+    /// The length of axis `axis` of `x`, known only when the graph runs, and
+    /// the positions `0..length`, as float; computed once per value and axis.
+    fn symbolic_axis(&mut self, x: &str, axis: i64) -> (String, String) {
+        let key = (x.to_string(), axis);
+        if let Some(known) = self.axes.get(&key) {
+            return known.clone();
+        }
+        let length = self.node("Shape", &[x], vec![int("start", axis), int("end", axis + 1)]);
+        let length = self.node("Cast", &[&length], vec![int("to", DataType::Float as i64)]);
+        // Without axes, Squeeze drops the single dimension: Range wants scalars.
+        let length = self.node("Squeeze", &[&length], vec![]);
+        let zero = self.constant("scalar_0", &[], &[0.0]);
+        let one = self.constant("scalar_1", &[], &[1.0]);
+        let positions = self.node("Range", &[&zero, &length, &one], vec![]);
+        self.axes.insert(key, (length.clone(), positions.clone()));
+        (length, positions)
     }
 
     /// The finished graph; the value `result` is renamed to `output`'s name.
@@ -310,92 +422,22 @@ impl GraphBuilder {
     }
 }
 
-/// Eval-mode BatchNorm is a per-channel affine map, so it folds into the
-/// convolution before it: one node instead of two, and the graph cannot be run
-/// with batch statistics by mistake. `out_axis` is the weight's output-channel
-/// axis (0 for `Conv`, 1 for `ConvTranspose`). f64 keeps the folded values
-/// within f32 rounding of the originals.
-fn fold_batch_norm(conv_weight: &Tensor, conv_bias: Option<&Tensor>, bn: &BatchNorm2d, out_axis: usize) -> (Tensor, Tensor) {
-    let f64 = |t: &Tensor| t.to_kind(Kind::Double);
-    let affine = |t: &Option<Tensor>| f64(t.as_ref().expect("our BatchNorms are affine"));
-    let scale = affine(&bn.inner.ws) / (f64(&bn.inner.running_var) + bn.eps).sqrt();
-    let mut shape = [1i64; 4];
-    shape[out_axis] = -1;
-    let weight = f64(conv_weight) * scale.view(shape);
-    let conv_bias = conv_bias.map_or_else(|| scale.zeros_like(), f64);
-    let bias = (conv_bias - f64(&bn.inner.running_mean)) * &scale + affine(&bn.inner.bs);
-    (weight.to_kind(Kind::Float), bias.to_kind(Kind::Float))
-}
-
-pub(crate) fn attribute(name: &str, kind: AttributeType) -> AttributeProto {
+fn attribute(name: &str, kind: AttributeType) -> AttributeProto {
     AttributeProto { name: Some(name.to_string()), r#type: Some(kind as i32), ..Default::default() }
 }
 
-pub(crate) fn int(name: &str, value: i64) -> AttributeProto {
+fn int(name: &str, value: i64) -> AttributeProto {
     AttributeProto { i: Some(value), ..attribute(name, AttributeType::Int) }
 }
 
-pub(crate) fn float(name: &str, value: f32) -> AttributeProto {
+fn float(name: &str, value: f32) -> AttributeProto {
     AttributeProto { f: Some(value), ..attribute(name, AttributeType::Float) }
 }
 
-pub(crate) fn ints(name: &str, values: &[i64]) -> AttributeProto {
+fn ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto { ints: values.to_vec(), ..attribute(name, AttributeType::Ints) }
 }
 
-pub(crate) fn string(name: &str, value: &str) -> AttributeProto {
+fn string(name: &str, value: &str) -> AttributeProto {
     AttributeProto { s: Some(value.as_bytes().to_vec()), ..attribute(name, AttributeType::String) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::layers::{batch_norm, conv2d, conv_transpose2d};
-    use tch::nn::{Module, ModuleT, VarStore};
-    use tch::Device;
-
-    #[test]
-    fn folded_batch_norm_equals_conv_then_batch_norm() {
-        let vs = VarStore::new(Device::Cpu);
-        let opts = (Kind::Float, Device::Cpu);
-        // Grouped, strided, with and without a conv bias, and a non-default eps.
-        for (bias, groups, eps) in [(false, 1, 1e-5), (true, 4, 1e-3)] {
-            let conv = conv2d(vs.root() / format!("conv{groups}"), 8, 12, 3, 2, 1, groups, bias);
-            let bn = batch_norm(vs.root() / format!("bn{groups}"), 12, eps, 0.1);
-            tch::no_grad(|| {
-                let n = &bn.inner;
-                n.running_mean.shallow_clone().copy_(&Tensor::randn([12], opts));
-                n.running_var.shallow_clone().copy_(&(Tensor::rand([12], opts) + 0.05));
-                n.ws.as_ref().unwrap().shallow_clone().copy_(&Tensor::randn([12], opts));
-                n.bs.as_ref().unwrap().shallow_clone().copy_(&Tensor::randn([12], opts));
-            });
-            let x = Tensor::randn([2, 8, 9, 7], opts);
-            let expected = tch::no_grad(|| bn.forward_t(&conv.forward(&x), false));
-            let (w, b) = tch::no_grad(|| fold_batch_norm(&conv.inner.ws, conv.inner.bs.as_ref(), &bn, 0));
-            let folded = x.conv2d(&w, Some(&b), [2, 2], [1, 1], [1, 1], groups);
-            let diff = (folded - expected).abs().max().double_value(&[]);
-            assert!(diff < 1e-5, "bias {bias}, groups {groups}: max abs diff {diff}");
-        }
-    }
-
-    #[test]
-    fn folded_batch_norm_equals_transposed_conv_then_batch_norm() {
-        let vs = VarStore::new(Device::Cpu);
-        let opts = (Kind::Float, Device::Cpu);
-        // Different in and out widths, so a fold along the wrong axis cannot pass.
-        let conv = conv_transpose2d(vs.root() / "up", 6, 10, 4, 2, 1);
-        let bn = batch_norm(vs.root() / "bn", 10, 1e-5, 0.1);
-        tch::no_grad(|| {
-            let n = &bn.inner;
-            n.running_mean.shallow_clone().copy_(&Tensor::randn([10], opts));
-            n.running_var.shallow_clone().copy_(&(Tensor::rand([10], opts) + 0.05));
-            n.ws.as_ref().unwrap().shallow_clone().copy_(&Tensor::randn([10], opts));
-        });
-        let x = Tensor::randn([2, 6, 5, 7], opts);
-        let expected = tch::no_grad(|| bn.forward_t(&conv.forward(&x), false));
-        let (w, b) = tch::no_grad(|| fold_batch_norm(&conv.inner.ws, conv.inner.bs.as_ref(), &bn, 1));
-        let folded = x.conv_transpose2d(&w, Some(&b), [2, 2], [1, 1], [0, 0], 1, [1, 1]);
-        let diff = (folded - expected).abs().max().double_value(&[]);
-        assert!(diff < 1e-5, "max abs diff {diff}");
-    }
 }

@@ -10,9 +10,9 @@ use super::step::StepRunner;
 use super::{MonitorMetric, TrainingConfig};
 use crate::data::TrainingData;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
-use crate::models::{pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
+use crate::models::{self, pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
-use crate::{onnx, Error, Result};
+use crate::{Error, Result};
 use ndarray::{Array2, Array3};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -210,7 +210,7 @@ pub fn train(
             let torchscript = scope.spawn(|| {
                 model_dir::export_torchscript(spec, &vs, config.tile_size as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))
             });
-            onnx::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE))?;
+            models::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE))?;
             metadata.write(dir)?;
             model_dir::write_json(&dir.join(model_dir::HISTORY_FILE), &history)?;
             model_dir::plot_history(&history, &dir.join(model_dir::PLOT_FILE))?;

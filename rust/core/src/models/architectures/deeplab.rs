@@ -2,11 +2,29 @@
 //! (ASPP) on the dilated encoder's last features; V3+ refines it with the
 //! stride-4 features. smp's defaults throughout.
 
-use super::{Architecture, Decoder, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, upsample_bilinear_align_corners, Conv2d, ConvBnRelu};
-use crate::onnx::GraphBuilder;
-use tch::nn::{self, Module};
-use tch::Tensor;
+use super::{Decode, Decoder, Descriptor, SegmentationHead};
+use crate::models::layers::{batch_norm_default, conv2d, Conv2d, ConvBnRelu};
+use crate::models::ops::Ops;
+use crate::models::OUTPUT_STRIDE;
+use tch::nn;
+
+/// On an encoder dilated to output stride 8.
+pub(super) const V3: Descriptor = Descriptor {
+    output_stride: 8,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: false,
+    build: |root, _, channels, classes| build_v3(root, channels, classes),
+};
+
+/// On an encoder dilated to output stride 16.
+pub(super) const V3_PLUS: Descriptor = Descriptor {
+    output_stride: 16,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: false,
+    build: |root, _, channels, classes| build_v3_plus(root, channels, classes),
+};
 
 const DECODER_CHANNELS: i64 = 256;
 const ATROUS_RATES: [i64; 3] = [12, 24, 36];
@@ -47,20 +65,13 @@ impl Block {
         }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        match &self.depthwise {
-            Some(d) => self.conv.forward(&d.forward(xs), train),
-            None => self.conv.forward(xs, train),
-        }
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
         match &self.depthwise {
             Some(d) => {
-                let y = g.conv(x, d, None);
-                self.conv.export_onnx(g, &y)
+                let y = o.conv(x, d, None);
+                self.conv.forward(o, &y)
             }
-            None => self.conv.export_onnx(g, x),
+            None => self.conv.forward(o, x),
         }
     }
 }
@@ -90,23 +101,15 @@ impl Aspp {
         Aspp { branches, pooling, project }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut res: Vec<Tensor> = self.branches.iter().map(|b| b.forward(xs, train)).collect();
-        let pooled = self.pooling.forward(&xs.adaptive_avg_pool2d([1, 1]), train);
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let mut res: Vec<O::Value> = self.branches.iter().map(|b| b.forward(o, x)).collect();
+        let squeezed = o.global_avg_pool(x);
+        let pooled = self.pooling.forward(o, &squeezed);
         // Interpolating a 1x1 map is a broadcast; expanding keeps traced models size-agnostic.
-        res.push(pooled.expand_as(&res[0]));
-        self.project.forward(&Tensor::cat(&res, 1), train).dropout(ASPP_DROPOUT, train)
-    }
-
-    /// `forward` in eval mode, where dropout is the identity.
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let mut res: Vec<String> = self.branches.iter().map(|b| b.export_onnx(g, x)).collect();
-        let squeezed = g.global_average_pool(x);
-        let pooled = self.pooling.export_onnx(g, &squeezed);
-        res.push(g.expand_as(&pooled, &res[0]));
-        let refs: Vec<&str> = res.iter().map(String::as_str).collect();
-        let cat = g.concat(&refs);
-        self.project.export_onnx(g, &cat)
+        res.push(o.expand_as(&pooled, &res[0]));
+        let cat = o.concat(&res.iter().collect::<Vec<_>>());
+        let y = self.project.forward(o, &cat);
+        o.train_only(y, |y| y.dropout(ASPP_DROPOUT, true))
     }
 }
 
@@ -119,24 +122,19 @@ struct DeepLabV3 {
     head: SegmentationHead,
 }
 
-impl Decoder for DeepLabV3 {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
-        let x = self.aspp.forward(features.last().expect("encoder features"), train);
-        self.head.forward(&self.conv.forward(&x, train))
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let x = self.aspp.export_onnx(g, features.last().expect("encoder features"));
-        let y = self.conv.export_onnx(g, &x);
-        self.head.export_onnx(g, &y)
+impl<O: Ops> Decode<O> for DeepLabV3 {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
+        let x = self.aspp.forward(o, features.last().expect("encoder features"));
+        let y = self.conv.forward(o, &x);
+        self.head.forward(o, &y)
     }
 }
 
 /// `encoder_channels` as `Encoder::out_channels` returns them (input first).
-pub fn build_v3(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+fn build_v3(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
     let p = &(root / "decoder");
     let c_in = *encoder_channels.last().expect("encoder channels");
-    let upsampling = Architecture::DeepLabV3.encoder_output_stride();
+    let upsampling = V3.output_stride;
     Box::new(DeepLabV3 {
         aspp: Aspp::new(&(p / "aspp"), c_in, false),
         conv: Block::plain(p / "conv", p / "bn", DECODER_CHANNELS, DECODER_CHANNELS, 3, 1),
@@ -161,28 +159,20 @@ struct DeepLabV3Plus {
 /// The encoder feature `block1` reads: stride 4.
 const HIGHRES_FEATURE: usize = 2;
 
-impl Decoder for DeepLabV3Plus {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
-        let x = self.aspp.forward(features.last().expect("encoder features"), train);
-        let x = upsample_bilinear_align_corners(&self.aspp_conv.forward(&x, train), self.up);
-        let high = self.block1.forward(&features[HIGHRES_FEATURE], train);
-        let fused = self.block2.forward(&Tensor::cat(&[x, high], 1), train);
-        self.head.forward(&fused)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let x = self.aspp.export_onnx(g, features.last().expect("encoder features"));
-        let y = self.aspp_conv.export_onnx(g, &x);
-        let up = g.upsample_bilinear_align_corners(&y, self.up);
-        let high = self.block1.export_onnx(g, &features[HIGHRES_FEATURE]);
-        let cat = g.concat(&[&up, &high]);
-        let fused = self.block2.export_onnx(g, &cat);
-        self.head.export_onnx(g, &fused)
+impl<O: Ops> Decode<O> for DeepLabV3Plus {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
+        let x = self.aspp.forward(o, features.last().expect("encoder features"));
+        let y = self.aspp_conv.forward(o, &x);
+        let up = o.upsample_bilinear(&y, self.up);
+        let high = self.block1.forward(o, &features[HIGHRES_FEATURE]);
+        let cat = o.concat(&[&up, &high]);
+        let fused = self.block2.forward(o, &cat);
+        self.head.forward(o, &fused)
     }
 }
 
 /// `encoder_channels` as `Encoder::out_channels` returns them (input first).
-pub fn build_v3_plus(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+fn build_v3_plus(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
     let p = &(root / "decoder");
     let c = DECODER_CHANNELS;
     let c_in = *encoder_channels.last().expect("encoder channels");
@@ -191,7 +181,7 @@ pub fn build_v3_plus(root: &nn::Path, encoder_channels: &[i64], classes: i64) ->
         aspp: Aspp::new(&(aspp / 0), c_in, true),
         // smp's `aspp` Sequential: ASPP, SeparableConv2d, BatchNorm, ReLU.
         aspp_conv: Block::separable(aspp / 1, aspp / 2, c, c, 1),
-        up: Architecture::DeepLabV3Plus.encoder_output_stride() / 4,
+        up: V3_PLUS.output_stride / 4,
         block1: ConvBnRelu::new(p / "block1", encoder_channels[HIGHRES_FEATURE], HIGHRES_CHANNELS, 1),
         block2: Block::sequential(&(p / "block2"), HIGHRES_CHANNELS + c, c, true, 1),
         head: SegmentationHead::new(&(root / "segmentation_head"), c, classes, 1, 4),
@@ -202,7 +192,7 @@ pub fn build_v3_plus(root: &nn::Path, encoder_channels: &[i64], classes: i64) ->
 mod tests {
     use super::*;
     use tch::nn::VarStore;
-    use tch::{Device, Kind};
+    use tch::{Device, Kind, Tensor};
 
     fn names(vs: &VarStore) -> Vec<String> {
         let mut names: Vec<String> = vs.variables().into_keys().filter(|n| !n.contains("running_")).collect();

@@ -3,19 +3,23 @@
 //! segmentation blocks (conv, GroupNorm(32), ReLU, bilinear 2x) merged by
 //! addition, spatial dropout 0.2, and a 1x1 head upsampling 4x.
 
-use super::{Decoder, SegmentationHead};
-use crate::models::layers::{conv2d, group_norm, upsample_bilinear_align_corners, upsample_nearest2x, Conv2d, GroupNorm};
-use crate::onnx::GraphBuilder;
+use super::{Decode, Descriptor, SegmentationHead};
+use crate::models::layers::{conv2d, group_norm, Conv2d, GroupNorm};
+use crate::models::ops::{Ops, Share};
+use crate::models::OUTPUT_STRIDE;
 use tch::nn;
-use tch::Tensor;
+
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 32,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: false,
+    build: |root, _, channels, classes| Box::new(Fpn::new(root, channels, classes)),
+};
 
 const PYRAMID_CHANNELS: i64 = 256;
 const SEGMENTATION_CHANNELS: i64 = 128;
 const DROPOUT: f64 = 0.2;
-
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
-    Box::new(Fpn::new(root, encoder_channels, classes))
-}
 
 /// smp's `Conv3x3GNReLU`: variables `block.0` (conv) and `block.1` (GroupNorm).
 #[derive(Debug)]
@@ -31,21 +35,12 @@ impl ConvGnRelu {
         ConvGnRelu { conv: conv2d(&p / "0", c_in, c_out, 3, 1, 1, 1, false), norm: group_norm(&p / "1", 32, c_out), upsample }
     }
 
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        let x = xs.apply(&self.conv).apply(&self.norm).relu();
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv(x, &self.conv, None);
+        let y = o.group_norm(&y, &self.norm);
+        let y = o.relu(&y);
         if self.upsample {
-            upsample_bilinear_align_corners(&x, 2)
-        } else {
-            x
-        }
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.conv, None);
-        let y = g.group_norm(&y, &self.norm);
-        let y = g.relu(&y);
-        if self.upsample {
-            g.upsample_bilinear_align_corners(&y, 2)
+            o.upsample_bilinear(&y, 2)
         } else {
             y
         }
@@ -89,38 +84,24 @@ impl Fpn {
     }
 }
 
-impl Decoder for Fpn {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
-        let mut pyramid = vec![features[5].apply(&self.top)];
+impl<O: Ops> Decode<O> for Fpn {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
+        let mut pyramid = vec![o.conv(&features[5], &self.top, None)];
         for (conv, skip) in self.lateral.iter().zip(features[2..5].iter().rev()) {
-            let coarser = upsample_nearest2x(pyramid.last().expect("the top level"));
-            pyramid.push(coarser + skip.apply(conv));
+            let coarser = o.upsample_nearest2x(pyramid.last().expect("the top level"));
+            let lateral = o.conv(skip, conv, None);
+            pyramid.push(o.add(&coarser, &lateral));
         }
-        let merged = pyramid
-            .iter()
-            .zip(&self.seg_blocks)
-            .map(|(level, blocks)| blocks.iter().fold(level.shallow_clone(), |x, block| block.forward(&x)))
-            .reduce(|sum, x| sum + x)
-            .expect("four levels");
-        self.head.forward(&merged.feature_dropout(DROPOUT, train))
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let mut pyramid = vec![g.conv(&features[5], &self.top, None)];
-        for (conv, skip) in self.lateral.iter().zip(features[2..5].iter().rev()) {
-            let coarser = g.upsample2x(pyramid.last().expect("the top level"));
-            let lateral = g.conv(skip, conv, None);
-            pyramid.push(g.add(&coarser, &lateral));
-        }
-        let mut merged: Option<String> = None;
+        let mut merged: Option<O::Value> = None;
         for (level, blocks) in pyramid.iter().zip(&self.seg_blocks) {
-            let x = blocks.iter().fold(level.clone(), |x, block| block.export_onnx(g, &x));
+            let x = blocks.iter().fold(level.share(), |x, block| block.forward(o, &x));
             merged = Some(match merged {
-                Some(sum) => g.add(&sum, &x),
+                Some(sum) => o.add(&sum, &x),
                 None => x,
             });
         }
-        self.head.export_onnx(g, &merged.expect("four levels"))
+        let merged = o.train_only(merged.expect("four levels"), |x| x.feature_dropout(DROPOUT, true));
+        self.head.forward(o, &merged)
     }
 }
 

@@ -2,10 +2,9 @@
 //! `kernel // 2` padding), then bilinear upsampling with aligned corners
 //! when the decoder works below the input resolution.
 
-use crate::models::layers::{conv2d, upsample_bilinear_align_corners, Conv2d};
-use crate::onnx::GraphBuilder;
+use crate::models::layers::{conv2d, Conv2d};
+use crate::models::ops::Ops;
 use tch::nn;
-use tch::Tensor;
 
 #[derive(Debug)]
 pub struct SegmentationHead {
@@ -19,19 +18,10 @@ impl SegmentationHead {
         SegmentationHead { conv: conv2d(p / "0", c_in, classes, kernel, 1, kernel / 2, 1, true), upsampling }
     }
 
-    pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let x = xs.apply(&self.conv);
+    pub fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv(x, &self.conv, None);
         if self.upsampling > 1 {
-            upsample_bilinear_align_corners(&x, self.upsampling)
-        } else {
-            x
-        }
-    }
-
-    pub fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.conv, None);
-        if self.upsampling > 1 {
-            g.upsample_bilinear_align_corners(&y, self.upsampling)
+            o.upsample_bilinear(&y, self.upsampling)
         } else {
             y
         }

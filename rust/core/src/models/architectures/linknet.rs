@@ -2,11 +2,20 @@
 //! narrows 4x with a 1x1 convolution, upsamples 2x with a transposed
 //! convolution, widens to the next skip's channels and adds that skip.
 
-use super::{Decoder, SegmentationHead};
+use super::{Decode, Decoder, Descriptor, SegmentationHead};
 use crate::models::layers::{batch_norm_default, conv_transpose2d, BatchNorm2d, ConvBnRelu, ConvTranspose2d};
-use crate::onnx::GraphBuilder;
-use tch::nn::Module;
-use tch::{nn, Tensor};
+use crate::models::ops::{Ops, Share};
+use crate::models::OUTPUT_STRIDE;
+use tch::nn;
+
+/// smp refuses Mix Transformers: their empty stride-2 feature would be a block width.
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 32,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: true,
+    build: |root, _, channels, classes| build(root, channels, classes),
+};
 
 /// smp's `prefinal_channels`: the last block's width, the head's input.
 const PREFINAL_CHANNELS: i64 = 32;
@@ -23,13 +32,9 @@ impl TransposeX2 {
         TransposeX2 { conv: conv_transpose2d(&p / "0", c_in, c_out, 4, 2, 1), bn: batch_norm_default(&p / "1", c_out) }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.conv.forward(xs).apply_t(&self.bn, train).relu()
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv_transpose(x, &self.conv, Some(&self.bn));
-        g.relu(&y)
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv_transpose(x, &self.conv, Some(&self.bn));
+        o.relu(&y)
     }
 }
 
@@ -60,7 +65,7 @@ struct Linknet {
 }
 
 /// `encoder_channels` as `Encoder::out_channels` returns them (input first).
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
     let p = &(root / "decoder" / "blocks");
     // Coarsest first, the input (stride 1) left out; the last block ends at the prefinal width.
     let mut channels: Vec<i64> = encoder_channels[1..].iter().rev().copied().collect();
@@ -70,35 +75,20 @@ pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn
     Box::new(Linknet { blocks, head })
 }
 
-impl Decoder for Linknet {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+impl<O: Ops> Decode<O> for Linknet {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
         let mut levels = features[1..].iter().rev();
-        let mut x = levels.next().expect("encoder features").shallow_clone();
+        let mut x = levels.next().expect("encoder features").share();
         for block in &self.blocks {
-            let y = block.reduce.forward(&x, train);
-            let y = block.up.forward(&y, train);
-            let y = block.expand.forward(&y, train);
+            let y = block.reduce.forward(o, &x);
+            let y = block.up.forward(o, &y);
+            let y = block.expand.forward(o, &y);
             // Not in place: autograd needs the ReLU's output.
             x = match levels.next() {
-                Some(skip) => y + skip,
+                Some(skip) => o.add(&y, skip),
                 None => y,
             };
         }
-        self.head.forward(&x)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let mut levels = features[1..].iter().rev();
-        let mut x = levels.next().expect("encoder features").clone();
-        for block in &self.blocks {
-            let y = block.reduce.export_onnx(g, &x);
-            let y = block.up.export_onnx(g, &y);
-            let y = block.expand.export_onnx(g, &y);
-            x = match levels.next() {
-                Some(skip) => g.add(&y, skip),
-                None => y,
-            };
-        }
-        self.head.export_onnx(g, &x)
+        self.head.forward(o, &x)
     }
 }

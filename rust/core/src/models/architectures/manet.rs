@@ -5,11 +5,19 @@
 //! 3x3 head at full resolution.
 
 use super::unet::DECODER_CHANNELS;
-use super::{Decoder, SegmentationHead};
-use crate::models::layers::{conv2d, upsample_nearest2x, Conv2d, ConvBnRelu, ExcitationGate};
-use crate::onnx::graph::{int, ints};
-use crate::onnx::GraphBuilder;
-use tch::{nn, Tensor};
+use super::{Decode, Decoder, Descriptor, SegmentationHead};
+use crate::models::layers::{conv2d, Conv2d, ConvBnRelu, ExcitationGate};
+use crate::models::ops::Ops;
+use crate::models::OUTPUT_STRIDE;
+use tch::nn;
+
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 32,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: false,
+    build: |root, _, channels, classes| build(root, channels, classes),
+};
 
 /// smp's default `decoder_pab_channels`.
 const PAB_CHANNELS: i64 = 64;
@@ -40,41 +48,26 @@ impl PositionAttention {
         }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let top = x.apply(&self.top_conv).flatten(2, -1);
-        let center = x.apply(&self.center_conv).flatten(2, -1).transpose(1, 2);
-        let bottom = x.apply(&self.bottom_conv).flatten(2, -1).transpose(1, 2);
-        let map = center.matmul(&top);
-        // smp's softmax runs over each image's whole [HW, HW] map, not per row.
-        // `*_as`, not sizes read here, keeps traced models size-agnostic.
-        let map = map.flatten(1, -1).softmax(1, None::<tch::Kind>).view_as(&map);
-        // smp reinterprets the [N, HW, C] product as [N, C, H, W], without transposing.
-        let attended = map.matmul(&bottom).reshape_as(x);
-        (x + attended).apply(&self.out_conv)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let positions_last = |g: &mut GraphBuilder, conv: &Conv2d| {
-            let y = g.conv(x, conv, None);
-            let shape = g.constant_ints(&[0, 0, -1]);
-            g.node("Reshape", &[&y, &shape], vec![])
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let positions_last = |o: &mut O, conv: &Conv2d| {
+            let y = o.conv(x, conv, None);
+            o.flatten(&y, 2)
         };
-        let transposed = |g: &mut GraphBuilder, y: &str| g.node("Transpose", &[y], vec![ints("perm", &[0, 2, 1])]);
-        let top = positions_last(g, &self.top_conv);
-        let center = positions_last(g, &self.center_conv);
-        let center = transposed(g, &center);
-        let bottom = positions_last(g, &self.bottom_conv);
-        let bottom = transposed(g, &bottom);
-        let map = g.node("MatMul", &[&center, &top], vec![]);
-        let flat = g.node("Flatten", &[&map], vec![int("axis", 1)]);
-        let weights = g.node("Softmax", &[&flat], vec![int("axis", 1)]);
-        let map_shape = g.node("Shape", &[&map], vec![]);
-        let map = g.node("Reshape", &[&weights, &map_shape], vec![]);
-        let attended = g.node("MatMul", &[&map, &bottom], vec![]);
-        let x_shape = g.node("Shape", &[x], vec![]);
-        let attended = g.node("Reshape", &[&attended, &x_shape], vec![]);
-        let y = g.add(x, &attended);
-        g.conv(&y, &self.out_conv, None)
+        let top = positions_last(o, &self.top_conv);
+        let center = positions_last(o, &self.center_conv);
+        let center = o.permute(&center, &[0, 2, 1]);
+        let bottom = positions_last(o, &self.bottom_conv);
+        let bottom = o.permute(&bottom, &[0, 2, 1]);
+        let map = o.matmul(&center, &top);
+        // smp's softmax runs over each image's whole [HW, HW] map, not per row.
+        let flat = o.flatten(&map, 1);
+        let weights = o.softmax(&flat, 1);
+        let map = o.reshape_as(&weights, &map);
+        // smp reinterprets the [N, HW, C] product as [N, C, H, W], without transposing.
+        let attended = o.matmul(&map, &bottom);
+        let attended = o.reshape_as(&attended, x);
+        let y = o.add(x, &attended);
+        o.conv(&y, &self.out_conv, None)
     }
 }
 
@@ -102,22 +95,15 @@ impl Fusion {
         }
     }
 
-    fn forward(&self, x: &Tensor, skip: &Tensor, train: bool) -> Tensor {
-        let x = self.hl_conv[1].forward(&self.hl_conv[0].forward(x, train), train);
-        let x = upsample_nearest2x(&x);
-        let attention = self.se_hl.forward(&x) + self.se_ll.forward(skip);
-        Tensor::cat(&[&(x * attention), skip], 1)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, skip: &str) -> String {
-        let y = self.hl_conv[0].export_onnx(g, x);
-        let y = self.hl_conv[1].export_onnx(g, &y);
-        let y = g.upsample2x(&y);
-        let high = self.se_hl.export_onnx(g, &y);
-        let low = self.se_ll.export_onnx(g, skip);
-        let attention = g.add(&high, &low);
-        let gated = g.mul(&y, &attention);
-        g.concat(&[&gated, skip])
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value, skip: &O::Value) -> O::Value {
+        let y = self.hl_conv[0].forward(o, x);
+        let y = self.hl_conv[1].forward(o, &y);
+        let y = o.upsample_nearest2x(&y);
+        let high = self.se_hl.forward(o, &y);
+        let low = self.se_ll.forward(o, skip);
+        let attention = o.add(&high, &low);
+        let gated = o.mul(&y, &attention);
+        o.concat(&[&gated, skip])
     }
 }
 
@@ -131,21 +117,13 @@ struct Block {
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor, skip: Option<&Tensor>, train: bool) -> Tensor {
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value, skip: Option<&O::Value>) -> O::Value {
         let y = match (&self.fusion, skip) {
-            (Some(fusion), Some(skip)) => fusion.forward(x, skip, train),
-            _ => upsample_nearest2x(x),
+            (Some(fusion), Some(skip)) => fusion.forward(o, x, skip),
+            _ => o.upsample_nearest2x(x),
         };
-        self.conv2.forward(&self.conv1.forward(&y, train), train)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, skip: Option<&String>) -> String {
-        let y = match (&self.fusion, skip) {
-            (Some(fusion), Some(skip)) => fusion.export_onnx(g, x, skip),
-            _ => g.upsample2x(x),
-        };
-        let y = self.conv1.export_onnx(g, &y);
-        self.conv2.export_onnx(g, &y)
+        let y = self.conv1.forward(o, &y);
+        self.conv2.forward(o, &y)
     }
 }
 
@@ -156,27 +134,18 @@ struct MaNet {
     head: SegmentationHead,
 }
 
-impl Decoder for MaNet {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+impl<O: Ops> Decode<O> for MaNet {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
         let mut levels = features[1..].iter().rev();
-        let mut x = self.center.forward(levels.next().expect("encoder features"));
+        let mut x = self.center.forward(o, levels.next().expect("encoder features"));
         for block in &self.blocks {
-            x = block.forward(&x, levels.next(), train);
+            x = block.forward(o, &x, levels.next());
         }
-        self.head.forward(&x)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let mut levels = features[1..].iter().rev();
-        let mut x = self.center.export_onnx(g, levels.next().expect("encoder features"));
-        for block in &self.blocks {
-            x = block.export_onnx(g, &x, levels.next());
-        }
-        self.head.export_onnx(g, &x)
+        self.head.forward(o, &x)
     }
 }
 
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
     let p = &(root / "decoder");
     // The input itself (stride 1) is never a skip.
     let reversed: Vec<i64> = encoder_channels[1..].iter().rev().copied().collect();
@@ -208,7 +177,7 @@ pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn
 mod tests {
     use super::*;
     use tch::nn::VarStore;
-    use tch::{Device, Kind};
+    use tch::{Device, Kind, Tensor};
 
     #[test]
     fn blocks_with_a_skip_fuse_it_and_the_last_is_plain() {

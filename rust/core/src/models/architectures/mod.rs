@@ -1,6 +1,7 @@
 //! Decoder families (architectures), one file each, with smp's parameter
 //! names: every decoder owns its variables under `decoder.*` and its
-//! segmentation head under `segmentation_head.*`.
+//! segmentation head under `segmentation_head.*`. Each file also holds the
+//! architecture's `Descriptor`: what it needs of its encoder and input.
 
 mod deeplab;
 mod fpn;
@@ -13,7 +14,7 @@ mod unet;
 mod unet_plus_plus;
 
 use super::encoders::EncoderKind;
-use crate::onnx::GraphBuilder;
+use super::ops::{Eager, OnnxRecorder, Ops};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -22,13 +23,40 @@ use tch::{nn, Tensor};
 
 pub use head::SegmentationHead;
 
-/// A decoder with its segmentation head: encoder features in, logits at the
-/// input's resolution out.
-pub trait Decoder: fmt::Debug + Send {
-    /// `features` as `Encoder::features` returns them (the input first).
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor;
-    /// `forward` in eval mode as ONNX, from the names `Encoder::export_onnx` returns.
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String;
+/// A decoder's forward pass on one backend.
+pub trait Decode<O: Ops> {
+    /// Logits at the input's resolution from `features` as `Encode::encode`
+    /// returns them (the input first).
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value;
+}
+
+/// A decoder with its segmentation head, on both backends.
+pub trait Decoder: Decode<Eager> + for<'g> Decode<OnnxRecorder<'g>> + fmt::Debug + Send {
+    /// The eager logits.
+    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+        self.decode(&mut Eager::new(train), features)
+    }
+}
+
+impl<T: Decode<Eager> + for<'g> Decode<OnnxRecorder<'g>> + fmt::Debug + Send> Decoder for T {}
+
+/// What smp's class for one architecture needs of its encoder and input, and
+/// how its decoder is built; each architecture's file has its own.
+pub(crate) struct Descriptor {
+    /// The encoder's output stride smp uses by default: below 32, the last
+    /// stages are dilated instead of strided.
+    pub output_stride: i64,
+    /// How many encoder stages the decoder reads (smp's `encoder_depth`);
+    /// the encoder computes no more.
+    pub encoder_depth: usize,
+    /// The smallest input side the architecture runs on.
+    pub min_input_size: i64,
+    /// Whether smp refuses encoders without a stride-2 feature (Mix
+    /// Transformers), whose width the decoder uses as a block width.
+    pub needs_stride2_feature: bool,
+    /// Builds the decoder under `root / "decoder"` and the head under
+    /// `root / "segmentation_head"`, from the encoder's channels (input first).
+    pub build: fn(root: &nn::Path, encoder: EncoderKind, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder>,
 }
 
 /// The architectures of segmentation_models_pytorch the engine builds.
@@ -97,47 +125,49 @@ impl Architecture {
         }
     }
 
+    /// Its facts and builder, from its own file.
+    fn descriptor(self) -> &'static Descriptor {
+        match self {
+            Architecture::Unet => &unet::DESCRIPTOR,
+            Architecture::UnetPlusPlus => &unet_plus_plus::DESCRIPTOR,
+            Architecture::DeepLabV3 => &deeplab::V3,
+            Architecture::DeepLabV3Plus => &deeplab::V3_PLUS,
+            Architecture::Fpn => &fpn::DESCRIPTOR,
+            Architecture::PspNet => &pspnet::DESCRIPTOR,
+            Architecture::MaNet => &manet::DESCRIPTOR,
+            Architecture::LinkNet => &linknet::DESCRIPTOR,
+            Architecture::Pan => &pan::DESCRIPTOR,
+        }
+    }
+
     /// The encoder's output stride smp uses for this architecture by default:
     /// below 32, the last stages are dilated instead of strided.
     pub fn encoder_output_stride(self) -> i64 {
-        match self {
-            Architecture::DeepLabV3 => 8,
-            Architecture::DeepLabV3Plus | Architecture::Pan => 16,
-            _ => 32,
-        }
+        self.descriptor().output_stride
     }
 
     /// How many encoder stages the decoder reads (smp's `encoder_depth`);
     /// the encoder computes no more.
     pub fn encoder_depth(self) -> usize {
-        match self {
-            Architecture::PspNet => 3,
-            _ => 5,
-        }
+        self.descriptor().encoder_depth
     }
 
-    /// The smallest input side the architecture runs on: PAN's feature
-    /// pyramid pools three times below the encoder's stride 16.
+    /// The smallest input side the architecture runs on.
     pub fn min_input_size(self) -> i64 {
-        match self {
-            Architecture::Pan => 128,
-            _ => super::OUTPUT_STRIDE,
-        }
+        self.descriptor().min_input_size
     }
 
     /// Whether smp can build this architecture on `encoder`; the error says why not.
     pub fn check(self, encoder: EncoderKind) -> Result<()> {
-        if self.encoder_output_stride() < 32 && !encoder.supports_dilation() {
+        let d = self.descriptor();
+        if d.output_stride < 32 && !encoder.supports_dilation() {
             return Err(Error::config(format!(
                 "{self} needs a dilated encoder (output stride {}), which {encoder} does not support; \
                  choose a ResNet, SE-ResNet, MobileNetV2, EfficientNet or Mix Transformer encoder",
-                self.encoder_output_stride()
+                d.output_stride
             )));
         }
-        // smp refuses these pairs: Mix Transformers have no stride-2 feature
-        // (smp passes an empty one), which these decoders use as a block width.
-        let mit = matches!(encoder, EncoderKind::MitB0 | EncoderKind::MitB2);
-        if mit && matches!(self, Architecture::UnetPlusPlus | Architecture::LinkNet) {
+        if d.needs_stride2_feature && !encoder.has_stride2_feature() {
             return Err(Error::config(format!(
                 "{self} does not support the {encoder} encoder (segmentation_models_pytorch refuses Mix Transformer \
                  encoders for it); choose another architecture, such as unet or fpn, or another encoder"
@@ -149,19 +179,7 @@ impl Architecture {
     /// Builds the decoder under `root / "decoder"` and the head under
     /// `root / "segmentation_head"`.
     pub(crate) fn decoder(self, root: &nn::Path, encoder: EncoderKind, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
-        // smp adds a center block to UNet and UNet++ on VGG encoders.
-        let center = encoder.name().starts_with("vgg");
-        match self {
-            Architecture::Unet => Box::new(unet::Unet::new(root, encoder_channels, classes, center)),
-            Architecture::UnetPlusPlus => unet_plus_plus::build(root, encoder_channels, classes, center),
-            Architecture::DeepLabV3 => deeplab::build_v3(root, encoder_channels, classes),
-            Architecture::DeepLabV3Plus => deeplab::build_v3_plus(root, encoder_channels, classes),
-            Architecture::Fpn => fpn::build(root, encoder_channels, classes),
-            Architecture::PspNet => pspnet::build(root, encoder_channels, classes),
-            Architecture::MaNet => manet::build(root, encoder_channels, classes),
-            Architecture::LinkNet => linknet::build(root, encoder_channels, classes),
-            Architecture::Pan => pan::build(root, encoder_channels, classes),
-        }
+        (self.descriptor().build)(root, encoder, encoder_channels, classes)
     }
 }
 

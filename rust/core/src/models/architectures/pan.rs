@@ -7,17 +7,21 @@
 //! FPA max-pools its input three times, so smp (and this port) needs inputs
 //! of at least 128x128: at 64x64 the third pooling would be empty.
 
-use super::{Decoder, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, resize_bilinear_like, upsample_bilinear_align_corners, BatchNorm2d, Conv2d};
-use crate::onnx::GraphBuilder;
+use super::{Decode, Descriptor, SegmentationHead};
+use crate::models::layers::{batch_norm_default, conv2d, BatchNorm2d, Conv2d};
+use crate::models::ops::{Ops, Share};
 use tch::nn;
-use tch::Tensor;
+
+/// On an encoder dilated to output stride 16; FPA's three poolings need 128x128.
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 16,
+    encoder_depth: 5,
+    min_input_size: 128,
+    needs_stride2_feature: false,
+    build: |root, _, channels, classes| Box::new(Pan::new(root, channels, classes)),
+};
 
 const DECODER_CHANNELS: i64 = 32;
-
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
-    Box::new(Pan::new(root, encoder_channels, classes))
-}
 
 /// PAN's own `ConvBnRelu`: a convolution with bias, BatchNorm and an
 /// optional ReLU, named `conv.*` and `bn.*`.
@@ -33,27 +37,14 @@ impl ConvBn {
         ConvBn { conv: conv2d(p / "conv", c_in, c_out, kernel, 1, kernel / 2, 1, true), bn: batch_norm_default(p / "bn", c_out), relu }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        let x = xs.apply(&self.conv).apply_t(&self.bn, train);
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv(x, &self.conv, Some(&self.bn));
         if self.relu {
-            x.relu()
-        } else {
-            x
-        }
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.conv, Some(&self.bn));
-        if self.relu {
-            g.relu(&y)
+            o.relu(&y)
         } else {
             y
         }
     }
-}
-
-fn max_pool2x(xs: &Tensor) -> Tensor {
-    xs.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
 }
 
 /// smp's `FPABlock`: a pyramid of max-pooled 7/5/3 convolutions to one
@@ -82,40 +73,29 @@ impl Fpa {
         }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
         // A [N, C, 1, 1] map: adding it broadcasts as smp's upsampling does.
-        let global = self.branch1.forward(&x.adaptive_avg_pool2d([1, 1]), train);
-        let mid = self.mid.forward(x, train);
-        let x1 = self.down1.forward(&max_pool2x(x), train);
-        let x2 = self.down2.forward(&max_pool2x(&x1), train);
-        let x3 = self.down3[1].forward(&self.down3[0].forward(&max_pool2x(&x2), train), train);
+        let pooled = o.global_avg_pool(x);
+        let global = self.branch1.forward(o, &pooled);
+        let mid = self.mid.forward(o, x);
+        let x1 = o.max_pool(x, 2, 2, 0, false);
+        let x1 = self.down1.forward(o, &x1);
+        let x2 = o.max_pool(&x1, 2, 2, 0, false);
+        let x2 = self.down2.forward(o, &x2);
+        let x3 = o.max_pool(&x2, 2, 2, 0, false);
+        let x3 = self.down3[0].forward(o, &x3);
+        let x3 = self.down3[1].forward(o, &x3);
         // Floor pooling halves odd sides to less than half, so only the
         // last step (x1 is exactly half of x) is a plain 2x.
-        let y = self.conv2.forward(&x2, train) + resize_bilinear_like(&x3, &x2);
-        let y = resize_bilinear_like(&y, &x1) + self.conv1.forward(&x1, train);
-        upsample_bilinear_align_corners(&y, 2) * mid + global
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let pooled = g.global_average_pool(x);
-        let global = self.branch1.export_onnx(g, &pooled);
-        let mid = self.mid.export_onnx(g, x);
-        let x1 = g.max_pool(x, 2, 2, 0);
-        let x1 = self.down1.export_onnx(g, &x1);
-        let x2 = g.max_pool(&x1, 2, 2, 0);
-        let x2 = self.down2.export_onnx(g, &x2);
-        let x3 = g.max_pool(&x2, 2, 2, 0);
-        let x3 = self.down3[0].export_onnx(g, &x3);
-        let x3 = self.down3[1].export_onnx(g, &x3);
-        let x3 = g.resize_bilinear_align_corners_like(&x3, &x2);
-        let y = self.conv2.export_onnx(g, &x2);
-        let y = g.add(&y, &x3);
-        let y = g.resize_bilinear_align_corners_like(&y, &x1);
-        let c1 = self.conv1.export_onnx(g, &x1);
-        let y = g.add(&y, &c1);
-        let y = g.upsample_bilinear_align_corners(&y, 2);
-        let y = g.mul(&y, &mid);
-        g.add(&y, &global)
+        let x3 = o.resize_bilinear_like(&x3, &x2);
+        let y = self.conv2.forward(o, &x2);
+        let y = o.add(&y, &x3);
+        let y = o.resize_bilinear_like(&y, &x1);
+        let c1 = self.conv1.forward(o, &x1);
+        let y = o.add(&y, &c1);
+        let y = o.upsample_bilinear(&y, 2);
+        let y = o.mul(&y, &mid);
+        o.add(&y, &global)
     }
 }
 
@@ -141,21 +121,15 @@ impl Gau {
         }
     }
 
-    fn forward(&self, fine: &Tensor, coarse: &Tensor, train: bool) -> Tensor {
-        let gate = self.gate.forward(&coarse.adaptive_avg_pool2d([1, 1]), train).sigmoid();
+    fn forward<O: Ops>(&self, o: &mut O, fine: &O::Value, coarse: &O::Value) -> O::Value {
+        let pooled = o.global_avg_pool(coarse);
+        let gate = self.gate.forward(o, &pooled);
+        let gate = o.sigmoid(&gate);
         // smp resizes to the finer size, which is 2x or the same size.
-        let up = if self.upsample { upsample_bilinear_align_corners(coarse, 2) } else { coarse.shallow_clone() };
-        up + self.conv.forward(fine, train) * gate
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, fine: &str, coarse: &str) -> String {
-        let pooled = g.global_average_pool(coarse);
-        let gate = self.gate.export_onnx(g, &pooled);
-        let gate = g.sigmoid(&gate);
-        let up = if self.upsample { g.upsample_bilinear_align_corners(coarse, 2) } else { coarse.to_string() };
-        let y = self.conv.export_onnx(g, fine);
-        let y = g.mul(&y, &gate);
-        g.add(&up, &y)
+        let up = if self.upsample { o.upsample_bilinear(coarse, 2) } else { coarse.share() };
+        let y = self.conv.forward(o, fine);
+        let y = o.mul(&y, &gate);
+        o.add(&up, &y)
     }
 }
 
@@ -181,29 +155,22 @@ impl Pan {
     }
 }
 
-impl Decoder for Pan {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
-        let mut x = self.fpa.forward(&features[5], train);
+impl<O: Ops> Decode<O> for Pan {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
+        let mut x = self.fpa.forward(o, &features[5]);
         for (gau, fine) in self.gaus.iter().zip(features[2..5].iter().rev()) {
-            x = gau.forward(fine, &x, train);
+            x = gau.forward(o, fine, &x);
         }
-        self.head.forward(&x)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let mut x = self.fpa.export_onnx(g, &features[5]);
-        for (gau, fine) in self.gaus.iter().zip(features[2..5].iter().rev()) {
-            x = gau.export_onnx(g, fine, &x);
-        }
-        self.head.export_onnx(g, &x)
+        self.head.forward(o, &x)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::architectures::Decoder;
     use tch::nn::VarStore;
-    use tch::{Device, Kind};
+    use tch::{Device, Kind, Tensor};
 
     #[test]
     fn variables_are_named_as_smp_names_them() {

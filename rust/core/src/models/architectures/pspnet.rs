@@ -7,12 +7,20 @@
 //! Neither resize may bake in the feature size: TorchScript is traced at one
 //! tile size and ONNX graphs keep height and width symbolic.
 
-use super::{Decoder, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, resize_bilinear_like, BatchNorm2d, Conv2d, ConvBnRelu};
-use crate::onnx::graph::{int, ints};
-use crate::onnx::proto::DataType;
-use crate::onnx::GraphBuilder;
-use tch::{nn, Tensor};
+use super::{Decode, Decoder, Descriptor, SegmentationHead};
+use crate::models::layers::{batch_norm_default, conv2d, BatchNorm2d, Conv2d, ConvBnRelu};
+use crate::models::ops::{Ops, Share};
+use crate::models::OUTPUT_STRIDE;
+use tch::nn;
+
+/// smp's `encoder_depth=3`: the encoder stops after the stride-8 stage.
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 32,
+    encoder_depth: 3,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: false,
+    build: |root, _, channels, classes| build(root, channels, classes),
+};
 
 /// smp's PSPNet reads `features[3]` (stride 8), the last its encoder depth computes.
 const FEATURE_INDEX: usize = 3;
@@ -38,69 +46,12 @@ impl PspBlock {
         PspBlock { size, conv: conv2d(&p / 0, c_in, c_out, 1, 1, 0, 1, bn.is_none()), bn }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut y = x.adaptive_avg_pool2d([self.size, self.size]).apply(&self.conv);
-        if let Some(bn) = &self.bn {
-            y = y.apply_t(bn, train);
-        }
-        resize_bilinear_like(&y.relu(), x)
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let pooled = o.adaptive_avg_pool(x, self.size);
+        let y = o.conv(&pooled, &self.conv, self.bn.as_ref());
+        let y = o.relu(&y);
+        o.resize_bilinear_like(&y, x)
     }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, rows: &SymbolicAxis, cols: &SymbolicAxis) -> String {
-        let row_weights = bin_weights(g, rows, self.size);
-        let col_weights = bin_weights(g, cols, self.size);
-        let col_weights = g.node("Transpose", &[&col_weights], vec![ints("perm", &[1, 0])]);
-        let pooled = g.node("MatMul", &[&row_weights, x], vec![]);
-        let pooled = g.node("MatMul", &[&pooled, &col_weights], vec![]);
-        let y = g.conv(&pooled, &self.conv, self.bn.as_ref());
-        let y = g.relu(&y);
-        g.resize_bilinear_align_corners_like(&y, x)
-    }
-}
-
-/// One spatial axis of a value whose length is only known when the graph runs:
-/// the length and the positions `0..length`, as float.
-struct SymbolicAxis {
-    length: String,
-    positions: String,
-}
-
-impl SymbolicAxis {
-    fn new(g: &mut GraphBuilder, x: &str, axis: i64) -> SymbolicAxis {
-        let length = g.node("Shape", &[x], vec![int("start", axis), int("end", axis + 1)]);
-        let length = g.node("Cast", &[&length], vec![int("to", DataType::Float as i64)]);
-        // Without axes, Squeeze drops the single dimension: Range wants scalars.
-        let length = g.node("Squeeze", &[&length], vec![]);
-        let zero = g.constant("scalar_0", &[], &[0.0]);
-        let one = g.constant("scalar_1", &[], &[1.0]);
-        let positions = g.node("Range", &[&zero, &length, &one], vec![]);
-        SymbolicAxis { length, positions }
-    }
-}
-
-/// `[bins, L]` weights that average an axis of length L into `bins` as
-/// `adaptive_avg_pool2d` does: bin i covers `[floor(iL / bins), ceil((i + 1)L / bins))`.
-/// Float is exact here: the products are small integers, and a quotient that
-/// is not an integer lies at least `1 / bins` away from one.
-fn bin_weights(g: &mut GraphBuilder, axis: &SymbolicAxis, bins: i64) -> String {
-    let column = |from: i64| (from..from + bins).map(|i| i as f32).collect::<Vec<f32>>();
-    let first = g.constant(&format!("psp_bins{bins}_from0"), &[bins, 1], &column(0));
-    let next = g.constant(&format!("psp_bins{bins}_from1"), &[bins, 1], &column(1));
-    let divisor = g.constant(&format!("scalar_{bins}"), &[], &[bins as f32]);
-    let bound = |g: &mut GraphBuilder, index: &str, round: &str| {
-        let scaled = g.mul(index, &axis.length);
-        let quotient = g.node("Div", &[&scaled, &divisor], vec![]);
-        g.node(round, &[&quotient], vec![])
-    };
-    let start = bound(g, &first, "Floor");
-    let end = bound(g, &next, "Ceil");
-    let after_start = g.node("GreaterOrEqual", &[&axis.positions, &start], vec![]);
-    let before_end = g.node("Less", &[&axis.positions, &end], vec![]);
-    let inside = g.node("And", &[&after_start, &before_end], vec![]);
-    let count = g.node("Sub", &[&end, &start], vec![]);
-    let weight = g.node("Reciprocal", &[&count], vec![]);
-    let zero = g.constant("scalar_0", &[], &[0.0]);
-    g.node("Where", &[&inside, &weight, &zero], vec![])
 }
 
 #[derive(Debug)]
@@ -110,29 +61,19 @@ struct PspNet {
     head: SegmentationHead,
 }
 
-impl Decoder for PspNet {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+impl<O: Ops> Decode<O> for PspNet {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
         let x = &features[FEATURE_INDEX];
-        let mut branches: Vec<Tensor> = self.blocks.iter().map(|b| b.forward(x, train)).collect();
-        branches.push(x.shallow_clone());
-        let y = self.conv.forward(&Tensor::cat(&branches, 1), train);
-        self.head.forward(&y.feature_dropout(DROPOUT, train))
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let x = &features[FEATURE_INDEX];
-        let rows = SymbolicAxis::new(g, x, 2);
-        let cols = SymbolicAxis::new(g, x, 3);
-        let mut branches: Vec<String> = self.blocks.iter().map(|b| b.export_onnx(g, x, &rows, &cols)).collect();
-        branches.push(x.clone());
-        let branches: Vec<&str> = branches.iter().map(String::as_str).collect();
-        let y = g.concat(&branches);
-        let y = self.conv.export_onnx(g, &y);
-        self.head.export_onnx(g, &y)
+        let mut branches: Vec<O::Value> = self.blocks.iter().map(|b| b.forward(o, x)).collect();
+        branches.push(x.share());
+        let y = o.concat(&branches.iter().collect::<Vec<_>>());
+        let y = self.conv.forward(o, &y);
+        let y = o.train_only(y, |y| y.feature_dropout(DROPOUT, true));
+        self.head.forward(o, &y)
     }
 }
 
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
+fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn Decoder> {
     let p = &(root / "decoder");
     let c = encoder_channels[FEATURE_INDEX];
     let branch = c / POOL_SIZES.len() as i64;
@@ -146,7 +87,7 @@ pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64) -> Box<dyn
 mod tests {
     use super::*;
     use tch::nn::VarStore;
-    use tch::{Device, Kind};
+    use tch::{Device, Kind, Tensor};
 
     #[test]
     fn only_the_single_bin_branch_lacks_batch_norm_and_the_decoder_reads_stride_8() {

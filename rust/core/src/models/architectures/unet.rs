@@ -2,10 +2,19 @@
 //! upsampling, no attention; a center block for VGG encoders) and its
 //! segmentation head. Its block also builds UNet++.
 
-use super::{Decoder, SegmentationHead};
-use crate::models::layers::{upsample_nearest2x, ConvBnRelu};
-use crate::onnx::GraphBuilder;
-use tch::{nn, Tensor};
+use super::{Decode, Descriptor, SegmentationHead};
+use crate::models::layers::ConvBnRelu;
+use crate::models::ops::{Ops, Share};
+use crate::models::OUTPUT_STRIDE;
+use tch::nn;
+
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 32,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: false,
+    build: |root, encoder, channels, classes| Box::new(Unet::new(root, channels, classes, encoder.is_vgg())),
+};
 
 /// smp's default decoder widths, coarsest first.
 pub const DECODER_CHANNELS: [i64; 5] = [256, 128, 64, 32, 16];
@@ -24,17 +33,11 @@ impl DecoderBlock {
         DecoderBlock { conv1: ConvBnRelu::new(p / "conv1", c_in + c_skip, c_out, 3), conv2: ConvBnRelu::new(p / "conv2", c_out, c_out, 3) }
     }
 
-    pub(super) fn forward(&self, x: &Tensor, skips: &[&Tensor], train: bool) -> Tensor {
-        let up = upsample_nearest2x(x);
-        let x = if skips.is_empty() { up } else { Tensor::cat(&[&[&up][..], skips].concat(), 1) };
-        self.conv2.forward(&self.conv1.forward(&x, train), train)
-    }
-
-    pub(super) fn export_onnx(&self, g: &mut GraphBuilder, x: &str, skips: &[&str]) -> String {
-        let up = g.upsample2x(x);
-        let x = if skips.is_empty() { up } else { g.concat(&[&[up.as_str()][..], skips].concat()) };
-        let y = self.conv1.export_onnx(g, &x);
-        self.conv2.export_onnx(g, &y)
+    pub(super) fn forward<O: Ops>(&self, o: &mut O, x: &O::Value, skips: &[&O::Value]) -> O::Value {
+        let up = o.upsample_nearest2x(x);
+        let x = if skips.is_empty() { up } else { o.concat(&[&[&up][..], skips].concat()) };
+        let y = self.conv1.forward(o, &x);
+        self.conv2.forward(o, &y)
     }
 }
 
@@ -76,28 +79,17 @@ impl Unet {
     }
 }
 
-impl Decoder for Unet {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
+impl<O: Ops> Decode<O> for Unet {
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
         let mut levels = features[1..].iter().rev();
-        let mut x = levels.next().expect("encoder features").shallow_clone();
+        let mut x = levels.next().expect("encoder features").share();
         for conv in self.center.iter().flatten() {
-            x = conv.forward(&x, train);
+            x = conv.forward(o, &x);
         }
         for block in &self.blocks {
-            x = block.forward(&x, &levels.next().into_iter().collect::<Vec<_>>(), train);
+            x = block.forward(o, &x, &levels.next().into_iter().collect::<Vec<_>>());
         }
-        self.head.forward(&x)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let mut levels = features[1..].iter().rev();
-        let mut x = levels.next().expect("encoder features").clone();
-        for conv in self.center.iter().flatten() {
-            x = conv.export_onnx(g, &x);
-        }
-        for block in &self.blocks {
-            x = block.export_onnx(g, &x, &levels.next().map(String::as_str).into_iter().collect::<Vec<_>>());
-        }
-        self.head.export_onnx(g, &x)
+        self.head.forward(o, &x)
     }
 }
+

@@ -3,11 +3,21 @@
 //! with dense skips, and a 3x3 head at full resolution.
 
 use super::unet::{center_block, DecoderBlock, DECODER_CHANNELS};
-use super::{Decoder, SegmentationHead};
+use super::{Decode, Decoder, Descriptor, SegmentationHead};
 use crate::models::layers::ConvBnRelu;
-use crate::onnx::GraphBuilder;
+use crate::models::ops::Ops;
+use crate::models::OUTPUT_STRIDE;
 use std::collections::HashMap;
-use tch::{nn, Tensor};
+use tch::nn;
+
+/// smp refuses Mix Transformers: their empty stride-2 feature would be a block width.
+pub(super) const DESCRIPTOR: Descriptor = Descriptor {
+    output_stride: 32,
+    encoder_depth: 5,
+    min_input_size: OUTPUT_STRIDE,
+    needs_stride2_feature: true,
+    build: |root, encoder, channels, classes| build(root, channels, classes, encoder.is_vgg()),
+};
 
 /// Where a block reads a value from.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +49,7 @@ struct UnetPlusPlus {
 
 /// `encoder_channels` as `Encoder::out_channels` returns them (input first);
 /// `center` as smp sets it (for VGG encoders).
-pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64, center: bool) -> Box<dyn Decoder> {
+fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64, center: bool) -> Box<dyn Decoder> {
     let p = &(root / "decoder" / "blocks");
     // As smp: encoder levels coarsest first without the input; a block's skip
     // width is the width of the encoder level it ends at.
@@ -73,36 +83,22 @@ pub fn build(root: &nn::Path, encoder_channels: &[i64], classes: i64, center: bo
     Box::new(UnetPlusPlus { steps, _center: center, head })
 }
 
-impl UnetPlusPlus {
-    /// Runs the blocks over `features` with `apply(step, input, skips)`, shared
-    /// by `forward` and `export_onnx`; returns the last block's output.
-    fn run<T>(&self, features: &[T], mut apply: impl FnMut(&Step, &T, &[&T]) -> T) -> T {
-        let mut outputs: HashMap<(usize, usize), T> = HashMap::new();
+impl<O: Ops> Decode<O> for UnetPlusPlus {
+    /// Runs the blocks in order, each on the outputs it reads, then the head
+    /// on the last one's.
+    fn decode(&self, o: &mut O, features: &[O::Value]) -> O::Value {
+        let mut outputs: HashMap<(usize, usize), O::Value> = HashMap::new();
         for step in &self.steps {
             let get = |s: &Source| match *s {
                 Source::Feature(i) => &features[i],
                 Source::Block(d, l) => outputs.get(&(d, l)).expect("blocks run after their inputs"),
             };
-            let skips: Vec<&T> = step.skips.iter().map(get).collect();
-            let y = apply(step, get(&step.input), &skips);
+            let skips: Vec<&O::Value> = step.skips.iter().map(get).collect();
+            let y = step.block.forward(o, get(&step.input), &skips);
             outputs.insert(step.key, y);
         }
         let last = self.steps.last().expect("UNet++ has blocks").key;
-        outputs.remove(&last).expect("the last block ran")
-    }
-}
-
-impl Decoder for UnetPlusPlus {
-    fn forward(&self, features: &[Tensor], train: bool) -> Tensor {
-        let x = self.run(features, |step, x, skips| step.block.forward(x, skips, train));
-        self.head.forward(&x)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, features: &[String]) -> String {
-        let x = self.run(features, |step, x, skips| {
-            let skips: Vec<&str> = skips.iter().map(|s| s.as_str()).collect();
-            step.block.export_onnx(g, x, &skips)
-        });
-        self.head.export_onnx(g, &x)
+        let x = outputs.remove(&last).expect("the last block ran");
+        self.head.forward(o, &x)
     }
 }

@@ -3,12 +3,10 @@
 //! convolutions, so most BatchNorms have no convolution to fold into and are
 //! exported on their own.
 
-use super::{Encoder, Features};
+use super::{Encode, Encoder};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
-use crate::onnx::graph::ints;
-use crate::onnx::GraphBuilder;
+use crate::models::ops::{Ops, Share};
 use tch::nn;
-use tch::Tensor;
 
 const GROWTH_RATE: i64 = 32;
 /// Bottleneck width as a multiple of the growth rate.
@@ -37,16 +35,12 @@ impl DenseLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply_t(&self.norm1, train).relu().apply(&self.conv1).apply_t(&self.norm2, train).relu().apply(&self.conv2)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let normed = g.batch_norm(x, &self.norm1);
-        let y = g.relu(&normed);
-        let y = g.conv(&y, &self.conv1, Some(&self.norm2));
-        let y = g.relu(&y);
-        g.conv(&y, &self.conv2, None)
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let normed = o.batch_norm(x, &self.norm1);
+        let y = o.relu(&normed);
+        let y = o.conv(&y, &self.conv1, Some(&self.norm2));
+        let y = o.relu(&y);
+        o.conv(&y, &self.conv2, None)
     }
 }
 
@@ -63,17 +57,10 @@ impl DenseBlock {
         DenseBlock { layers }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.layers.iter().fold(xs.shallow_clone(), |x, layer| {
-            let new = layer.forward(&x, train);
-            Tensor::cat(&[x, new], 1)
-        })
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        self.layers.iter().fold(x.to_string(), |x, layer| {
-            let new = layer.export_onnx(g, &x);
-            g.concat(&[&x, &new])
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        self.layers.iter().fold(x.share(), |x, layer| {
+            let new = layer.forward(o, &x);
+            o.concat(&[&x, &new])
         })
     }
 }
@@ -130,46 +117,33 @@ impl DenseNet {
     }
 }
 
-impl Encoder for DenseNet {
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
-        let mut features = vec![xs.shallow_clone()];
-        let mut x = xs.apply(&self.conv0).apply_t(&self.norm0, train).relu();
-        features.push(x.shallow_clone());
-        x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+impl<O: Ops> Encode<O> for DenseNet {
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value> {
+        let mut features = vec![x.share()];
+        let stem = o.conv(x, &self.conv0, Some(&self.norm0));
+        let mut x = o.relu(&stem);
+        features.push(x.share());
+        x = o.max_pool(&x, 3, 2, 1, false);
         for (block, transition) in self.blocks.iter().zip(&self.transitions) {
-            let normed = block.forward(&x, train).apply_t(&transition.norm, train).relu();
-            features.push(normed.shallow_clone());
+            let y = block.forward(o, &x);
+            let normed = o.batch_norm(&y, &transition.norm);
+            let normed = o.relu(&normed);
+            features.push(normed.share());
             if features.len() > depth {
                 return features;
             }
-            x = normed.apply(&transition.conv).avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>);
+            let reduced = o.conv(&normed, &transition.conv, None);
+            x = o.avg_pool(&reduced, 2);
         }
         let last = self.blocks.last().expect("four dense blocks");
-        features.push(last.forward(&x, train).apply_t(&self.norm5, train));
+        let y = last.forward(o, &x);
+        features.push(o.batch_norm(&y, &self.norm5));
         features
     }
+}
 
+impl Encoder for DenseNet {
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
-        let mut features = vec![input.to_string()];
-        let stem = g.conv(input, &self.conv0, Some(&self.norm0));
-        let mut x = g.relu(&stem);
-        features.push(x.clone());
-        x = g.max_pool(&x, 3, 2, 1);
-        for (block, transition) in self.blocks.iter().zip(&self.transitions) {
-            let y = block.export_onnx(g, &x);
-            let normed = g.batch_norm(&y, &transition.norm);
-            let normed = g.relu(&normed);
-            features.push(normed.clone());
-            let reduced = g.conv(&normed, &transition.conv, None);
-            x = g.node("AveragePool", &[&reduced], vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])]);
-        }
-        let last = self.blocks.last().expect("four dense blocks");
-        let y = last.export_onnx(g, &x);
-        features.push(g.batch_norm(&y, &self.norm5));
-        features
     }
 }

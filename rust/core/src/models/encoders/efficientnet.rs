@@ -3,9 +3,9 @@
 //! `efficientnet-bN`: TensorFlow "same" padding, swish, squeeze-excitation,
 //! drop-connect and TF BatchNorm constants.
 
-use super::{dilation_rates, Encoder, Features};
+use super::{dilation_rates, Encode, Encoder};
 use crate::models::layers::{batch_norm, conv2d, BatchNorm2d, Conv2d};
-use crate::onnx::GraphBuilder;
+use crate::models::ops::{Ops, Share};
 use tch::nn;
 use tch::{Kind, Tensor};
 
@@ -80,14 +80,10 @@ fn out_size(size: i64, stride: i64) -> i64 {
     (size + stride - 1) / stride
 }
 
-fn swish(x: &Tensor) -> Tensor {
-    x * x.sigmoid()
-}
-
-/// `swish` as ONNX nodes; opset 17 has no operator for it.
-fn swish_onnx(g: &mut GraphBuilder, x: &str) -> String {
-    let s = g.sigmoid(x);
-    g.mul(x, &s)
+/// `x * sigmoid(x)`; opset 17 has no operator for it.
+fn swish<O: Ops>(o: &mut O, x: &O::Value) -> O::Value {
+    let s = o.sigmoid(x);
+    o.mul(x, &s)
 }
 
 /// A convolution with TensorFlow "same" padding computed statically, as
@@ -115,20 +111,9 @@ impl SameConv {
         self.pad = [0; 4];
     }
 
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        if self.pad.iter().all(|&p| p == 0) {
-            xs.apply(&self.conv)
-        } else {
-            xs.constant_pad_nd(self.pad).apply(&self.conv)
-        }
-    }
-
-    /// The static padding joins the Conv's own (ONNX allows it asymmetric),
-    /// `bn` folded in; at most one of the two is nonzero.
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str, bn: Option<&BatchNorm2d>) -> String {
-        let [left, right, top, bottom] = self.pad;
-        let own = self.conv.padding;
-        g.conv_padded(x, &self.conv, bn, [top + own, left + own, bottom + own, right + own])
+    /// The convolution, then `bn` if given.
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value, bn: Option<&BatchNorm2d>) -> O::Value {
+        o.conv_padded(x, &self.conv, bn, self.pad)
     }
 }
 
@@ -178,51 +163,39 @@ impl MbConv {
         }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn forward<O: Ops>(&self, o: &mut O, xs: &O::Value) -> O::Value {
         let mut x = match &self.expand {
-            Some((conv, bn)) => swish(&conv.forward(xs).apply_t(bn, train)),
-            None => xs.shallow_clone(),
+            Some((conv, bn)) => {
+                let y = conv.forward(o, xs, Some(bn));
+                swish(o, &y)
+            }
+            None => xs.share(),
         };
-        x = swish(&self.depthwise.forward(&x).apply_t(&self.bn1, train));
-        let squeezed = x.adaptive_avg_pool2d([1, 1]);
-        let scale = self.se_expand.forward(&swish(&self.se_reduce.forward(&squeezed))).sigmoid();
-        x = self.project.forward(&(x * scale)).apply_t(&self.bn2, train);
+        let d = self.depthwise.forward(o, &x, Some(&self.bn1));
+        x = swish(o, &d);
+        let squeezed = o.global_avg_pool(&x);
+        let reduced = self.se_reduce.forward(o, &squeezed, None);
+        let activated = swish(o, &reduced);
+        let expanded = self.se_expand.forward(o, &activated, None);
+        let scale = o.sigmoid(&expanded);
+        let scaled = o.mul(&x, &scale);
+        x = self.project.forward(o, &scaled, Some(&self.bn2));
         if !self.skip {
             return x;
         }
-        if train && self.drop_connect > 0.0 {
-            // Stochastic depth: drop the whole residual branch per sample.
-            let keep = 1.0 - self.drop_connect;
-            let mask = (Tensor::rand([x.size()[0], 1, 1, 1], (Kind::Float, x.device())) + keep).floor();
-            x = x / keep * mask;
+        let drop_connect = self.drop_connect;
+        if drop_connect > 0.0 {
+            x = o.train_only(x, |x| drop_samples(x, drop_connect));
         }
-        x + xs
+        o.add(&x, xs)
     }
+}
 
-    /// `forward` in eval mode, where drop-connect is the identity.
-    fn export_onnx(&self, g: &mut GraphBuilder, xs: &str) -> String {
-        let mut x = match &self.expand {
-            Some((conv, bn)) => {
-                let y = conv.export_onnx(g, xs, Some(bn));
-                swish_onnx(g, &y)
-            }
-            None => xs.to_string(),
-        };
-        let d = self.depthwise.export_onnx(g, &x, Some(&self.bn1));
-        x = swish_onnx(g, &d);
-        let squeezed = g.global_average_pool(&x);
-        let reduced = self.se_reduce.export_onnx(g, &squeezed, None);
-        let activated = swish_onnx(g, &reduced);
-        let expanded = self.se_expand.export_onnx(g, &activated, None);
-        let scale = g.sigmoid(&expanded);
-        let scaled = g.mul(&x, &scale);
-        x = self.project.export_onnx(g, &scaled, Some(&self.bn2));
-        if self.skip {
-            g.add(&x, xs)
-        } else {
-            x
-        }
-    }
+/// Stochastic depth: drops the whole residual branch per sample.
+fn drop_samples(x: Tensor, rate: f64) -> Tensor {
+    let keep = 1.0 - rate;
+    let mask = (Tensor::rand([x.size()[0], 1, 1, 1], (Kind::Float, x.device())) + keep).floor();
+    x / keep * mask
 }
 
 /// EfficientNet-bN as `efficientnet_pytorch` builds it, minus the classifier.
@@ -277,21 +250,24 @@ impl EfficientNet {
     }
 }
 
-impl Encoder for EfficientNet {
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
-        let mut out = vec![xs.shallow_clone()];
-        let mut x = swish(&self.stem.forward(xs).apply_t(&self.bn0, train));
-        out.push(x.shallow_clone());
+impl<O: Ops> Encode<O> for EfficientNet {
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value> {
+        let mut out = vec![x.share()];
+        let stem = self.stem.forward(o, x, Some(&self.bn0));
+        let mut x = swish(o, &stem);
+        out.push(x.share());
         let bounds = self.stage_bounds();
         for w in bounds.windows(2).take(depth.saturating_sub(1)) {
             for block in &self.blocks[w[0]..w[1]] {
-                x = block.forward(&x, train);
+                x = block.forward(o, &x);
             }
-            out.push(x.shallow_clone());
+            out.push(x.share());
         }
         out
     }
+}
 
+impl Encoder for EfficientNet {
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
     }
@@ -304,20 +280,5 @@ impl Encoder for EfficientNet {
             }
         }
         Ok(())
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
-        let mut out = vec![input.to_string()];
-        let stem = self.stem.export_onnx(g, input, Some(&self.bn0));
-        let mut x = swish_onnx(g, &stem);
-        out.push(x.clone());
-        let bounds = self.stage_bounds();
-        for w in bounds.windows(2) {
-            for block in &self.blocks[w[0]..w[1]] {
-                x = block.export_onnx(g, &x);
-            }
-            out.push(x.clone());
-        }
-        out
     }
 }

@@ -8,11 +8,10 @@
 //! LayerNorms act on the last axis, so only the convolutions need transposes,
 //! and no reshape takes sizes read from the input (traced files stay size-agnostic).
 
-use super::{dilation_rates, Encoder, Features, FreezeGroup};
-use crate::models::layers::Conv2d;
-use crate::onnx::graph::{float, int, ints};
-use crate::onnx::GraphBuilder;
-use tch::nn::{self, Init, LayerNorm, Linear, Module};
+use super::{dilation_rates, Encode, Encoder, FreezeGroup};
+use crate::models::layers::{layer_norm, Conv2d, LayerNorm};
+use crate::models::ops::{Ops, Share};
+use tch::nn::{self, Init, Linear};
 use tch::Tensor;
 
 /// Embedding widths and block counts of the four stages.
@@ -65,27 +64,10 @@ fn linear(p: nn::Path, c_in: i64, c_out: i64) -> Linear {
     nn::linear(p, c_in, c_out, cfg)
 }
 
-/// A `torch.nn.LayerNorm` over the last axis. It keeps `eps`, private in tch, for the ONNX export.
-#[derive(Debug)]
-struct Norm {
-    inner: LayerNorm,
-    eps: f64,
-}
-
-impl Module for Norm {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        self.inner.forward(xs)
-    }
-}
-
-fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> Norm {
-    Norm { inner: nn::layer_norm(p, vec![dim], nn::LayerNormConfig { eps, ..Default::default() }), eps }
-}
-
-/// timm's `DropPath`: in training, drops the residual branch of whole samples
-/// with probability `rate` and rescales the kept ones.
-fn drop_path(x: Tensor, rate: f64, train: bool) -> Tensor {
-    if !train || rate == 0.0 {
+/// timm's `DropPath` in training: drops the residual branch of whole
+/// samples with probability `rate` and rescales the kept ones.
+fn drop_path(x: Tensor, rate: f64) -> Tensor {
+    if rate == 0.0 {
         return x;
     }
     let keep = 1.0 - rate;
@@ -102,7 +84,7 @@ struct Attention {
     q: Linear,
     kv: Linear,
     proj: Linear,
-    sr: Option<(Conv2d, Norm)>,
+    sr: Option<(Conv2d, LayerNorm)>,
     heads: i64,
 }
 
@@ -126,55 +108,37 @@ impl Attention {
     }
 
     /// `[N, H, W, C]` in and out.
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let (heads, d) = (self.heads, self.head_dim());
-        let tokens = x.flatten(1, 2);
-        let q = tokens.apply(&self.q).unflatten(-1, [heads, d]).transpose(1, 2);
-        let source = match &self.sr {
-            Some((sr, norm)) => x.permute([0, 3, 1, 2]).apply(sr).flatten(2, 3).transpose(1, 2).apply(norm),
-            None => tokens,
-        };
-        let kv = source.apply(&self.kv).unflatten(-1, [2, heads, d]).permute([2, 0, 3, 1, 4]);
-        let attention = (q.matmul(&kv.get(0).transpose(-2, -1)) * self.scale()).softmax(-1, x.kind());
-        attention.matmul(&kv.get(1)).transpose(1, 2).flatten(2, 3).apply(&self.proj).reshape_as(x)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
         let (heads, d) = (self.heads, self.head_dim());
         let c = heads * d;
-        let split_heads = |g: &mut GraphBuilder, t: &str, perm: &[i64]| {
-            let shape = g.constant_ints(&[0, -1, heads, d]);
-            let t = g.node("Reshape", &[t, &shape], vec![]);
-            transpose(g, &t, perm)
-        };
-        let q = onnx_linear(g, x, &self.q.ws, self.q.bs.as_ref());
-        let q = split_heads(g, &q, &[0, 2, 1, 3]);
+        let q = o.linear(x, &self.q);
+        let q = o.split_heads(&q, heads, d);
+        let q = o.permute(&q, &[0, 2, 1, 3]);
         let source = match &self.sr {
             Some((sr, norm)) => {
-                let y = transpose(g, x, &[0, 3, 1, 2]);
-                let y = g.conv(&y, sr, None);
-                let shape = g.constant_ints(&[0, c, -1]);
-                let y = g.node("Reshape", &[&y, &shape], vec![]);
-                let y = transpose(g, &y, &[0, 2, 1]);
-                onnx_layer_norm(g, &y, norm)
+                let y = o.permute(x, &[0, 3, 1, 2]);
+                let y = o.conv(&y, sr, None);
+                let y = o.flatten(&y, 2);
+                let y = o.permute(&y, &[0, 2, 1]);
+                o.layer_norm(&y, norm)
             }
-            None => x.to_string(),
+            None => x.share(),
         };
         // `kv` is the keys' then the values' linear layer, stacked.
-        let kv_bias = self.kv.bs.as_ref().expect("MiT's kv has a bias");
-        let k = onnx_linear(g, &source, &self.kv.ws.narrow(0, 0, c), Some(&kv_bias.narrow(0, 0, c)));
-        let k = split_heads(g, &k, &[0, 2, 3, 1]);
-        let v = onnx_linear(g, &source, &self.kv.ws.narrow(0, c, c), Some(&kv_bias.narrow(0, c, c)));
-        let v = split_heads(g, &v, &[0, 2, 1, 3]);
-        let scores = g.node("MatMul", &[&q, &k], vec![]);
-        let scale = g.constant(&format!("scalar_{}", self.scale() as f32), &[], &[self.scale() as f32]);
-        let scores = g.mul(&scores, &scale);
-        let attention = g.node("Softmax", &[&scores], vec![int("axis", -1)]);
-        let y = g.node("MatMul", &[&attention, &v], vec![]);
-        let y = transpose(g, &y, &[0, 2, 1, 3]);
-        let shape = g.node("Shape", &[x], vec![]);
-        let y = g.node("Reshape", &[&y, &shape], vec![]);
-        onnx_linear(g, &y, &self.proj.ws, self.proj.bs.as_ref())
+        let kv = o.linear(&source, &self.kv);
+        let k = o.slice(&kv, &[-1], &[0], &[c], &[1]);
+        let k = o.split_heads(&k, heads, d);
+        let k = o.permute(&k, &[0, 2, 3, 1]);
+        let v = o.slice(&kv, &[-1], &[c], &[2 * c], &[1]);
+        let v = o.split_heads(&v, heads, d);
+        let v = o.permute(&v, &[0, 2, 1, 3]);
+        let scores = o.matmul(&q, &k);
+        let scores = o.scale(&scores, self.scale());
+        let attention = o.softmax(&scores, -1);
+        let y = o.matmul(&attention, &v);
+        let y = o.permute(&y, &[0, 2, 1, 3]);
+        let y = o.reshape_as(&y, x);
+        o.linear(&y, &self.proj)
     }
 }
 
@@ -197,44 +161,38 @@ impl Mlp {
     }
 
     /// `[N, H, W, C]` in and out.
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.apply(&self.fc1).permute([0, 3, 1, 2]).apply(&self.dwconv).permute([0, 2, 3, 1]).gelu("none").apply(&self.fc2)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = onnx_linear(g, x, &self.fc1.ws, self.fc1.bs.as_ref());
-        let y = transpose(g, &y, &[0, 3, 1, 2]);
-        let y = g.conv(&y, &self.dwconv, None);
-        let y = transpose(g, &y, &[0, 2, 3, 1]);
-        let y = onnx_gelu(g, &y);
-        onnx_linear(g, &y, &self.fc2.ws, self.fc2.bs.as_ref())
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.linear(x, &self.fc1);
+        let y = o.permute(&y, &[0, 3, 1, 2]);
+        let y = o.conv(&y, &self.dwconv, None);
+        let y = o.permute(&y, &[0, 2, 3, 1]);
+        let y = o.gelu(&y);
+        o.linear(&y, &self.fc2)
     }
 }
 
 /// A pre-norm transformer block: attention and Mix-FFN, each residual.
 #[derive(Debug)]
 struct Block {
-    norm1: Norm,
+    norm1: LayerNorm,
     attn: Attention,
-    norm2: Norm,
+    norm2: LayerNorm,
     mlp: Mlp,
     drop_path: f64,
 }
 
 impl Block {
     /// `[N, H, W, C]` in and out.
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let x = x + drop_path(self.attn.forward(&x.apply(&self.norm1)), self.drop_path, train);
-        &x + drop_path(self.mlp.forward(&x.apply(&self.norm2)), self.drop_path, train)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = onnx_layer_norm(g, x, &self.norm1);
-        let y = self.attn.export_onnx(g, &y);
-        let x = g.add(x, &y);
-        let y = onnx_layer_norm(g, &x, &self.norm2);
-        let y = self.mlp.export_onnx(g, &y);
-        g.add(&x, &y)
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let rate = self.drop_path;
+        let y = o.layer_norm(x, &self.norm1);
+        let y = self.attn.forward(o, &y);
+        let y = o.train_only(y, |y| drop_path(y, rate));
+        let x = o.add(x, &y);
+        let y = o.layer_norm(&x, &self.norm2);
+        let y = self.mlp.forward(o, &y);
+        let y = o.train_only(y, |y| drop_path(y, rate));
+        o.add(&x, &y)
     }
 }
 
@@ -242,30 +200,23 @@ impl Block {
 #[derive(Debug)]
 struct Stage {
     proj: Conv2d,
-    embed_norm: Norm,
+    embed_norm: LayerNorm,
     blocks: Vec<Block>,
-    norm: Norm,
+    norm: LayerNorm,
 }
 
 impl Stage {
     /// `[N, C, H, W]` in and out.
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut x = x.apply(&self.proj).permute([0, 2, 3, 1]).apply(&self.embed_norm);
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv(x, &self.proj, None);
+        let y = o.permute(&y, &[0, 2, 3, 1]);
+        let mut y = o.layer_norm(&y, &self.embed_norm);
         for block in &self.blocks {
-            x = block.forward(&x, train);
+            y = block.forward(o, &y);
         }
-        x.apply(&self.norm).permute([0, 3, 1, 2]).contiguous()
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.proj, None);
-        let y = transpose(g, &y, &[0, 2, 3, 1]);
-        let mut y = onnx_layer_norm(g, &y, &self.embed_norm);
-        for block in &self.blocks {
-            y = block.export_onnx(g, &y);
-        }
-        let y = onnx_layer_norm(g, &y, &self.norm);
-        transpose(g, &y, &[0, 3, 1, 2])
+        let y = o.layer_norm(&y, &self.norm);
+        let y = o.permute(&y, &[0, 3, 1, 2]);
+        o.contiguous(y)
     }
 }
 
@@ -317,19 +268,21 @@ impl MixTransformer {
     }
 }
 
-impl Encoder for MixTransformer {
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
-        // Slicing, not a size read from `xs`, keeps traced models size-agnostic.
-        let empty = xs.narrow(1, 0, 0).slice(2, 0, None, 2).slice(3, 0, None, 2);
-        let mut features = vec![xs.shallow_clone(), empty];
-        let mut x = xs.shallow_clone();
+impl<O: Ops> Encode<O> for MixTransformer {
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value> {
+        // Slicing, not a size read from `x`, keeps traced models size-agnostic.
+        let empty = o.slice(x, &[1, 2, 3], &[0, 0, 0], &[0, i64::MAX, i64::MAX], &[1, 2, 2]);
+        let mut features = vec![x.share(), empty];
+        let mut x = x.share();
         for stage in self.stages.iter().take(depth.saturating_sub(1)) {
-            x = stage.forward(&x, train);
-            features.push(x.shallow_clone());
+            x = stage.forward(o, &x);
+            features.push(x.share());
         }
         features
     }
+}
 
+impl Encoder for MixTransformer {
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
     }
@@ -351,58 +304,6 @@ impl Encoder for MixTransformer {
         }
         Ok(())
     }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
-        let starts = g.constant_ints(&[0, 0, 0]);
-        let ends = g.constant_ints(&[0, i64::MAX, i64::MAX]);
-        let axes = g.constant_ints(&[1, 2, 3]);
-        let steps = g.constant_ints(&[1, 2, 2]);
-        let empty = g.node("Slice", &[input, &starts, &ends, &axes, &steps], vec![]);
-        let mut features = vec![input.to_string(), empty];
-        let mut x = input.to_string();
-        for stage in &self.stages {
-            x = stage.export_onnx(g, &x);
-            features.push(x.clone());
-        }
-        features
-    }
-}
-
-fn transpose(g: &mut GraphBuilder, x: &str, perm: &[i64]) -> String {
-    g.node("Transpose", &[x], vec![ints("perm", perm)])
-}
-
-/// `torch.nn.Linear` on the last axis: `x @ weight^T + bias`.
-fn onnx_linear(g: &mut GraphBuilder, x: &str, weight: &Tensor, bias: Option<&Tensor>) -> String {
-    let w = g.tensor("weight", &weight.tr());
-    let y = g.node("MatMul", &[x, &w], vec![]);
-    match bias {
-        Some(b) => {
-            let b = g.tensor("bias", b);
-            g.add(&y, &b)
-        }
-        None => y,
-    }
-}
-
-/// LayerNorm over the last axis (opset 17's `LayerNormalization`).
-fn onnx_layer_norm(g: &mut GraphBuilder, x: &str, norm: &Norm) -> String {
-    let scale = g.tensor("scale", norm.inner.ws.as_ref().expect("MiT's LayerNorms are affine"));
-    let bias = g.tensor("bias", norm.inner.bs.as_ref().expect("MiT's LayerNorms are affine"));
-    g.node("LayerNormalization", &[x, &scale, &bias], vec![int("axis", -1), float("epsilon", norm.eps as f32)])
-}
-
-/// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`, as torch computes it (opset 17 has no `Gelu`).
-fn onnx_gelu(g: &mut GraphBuilder, x: &str) -> String {
-    let inv_sqrt2 = std::f32::consts::FRAC_1_SQRT_2;
-    let inv_sqrt2 = g.constant(&format!("scalar_{inv_sqrt2}"), &[], &[inv_sqrt2]);
-    let one = g.constant("scalar_1", &[], &[1.0]);
-    let half = g.constant("scalar_0.5", &[], &[0.5]);
-    let y = g.mul(x, &inv_sqrt2);
-    let y = g.node("Erf", &[&y], vec![]);
-    let y = g.add(&y, &one);
-    let y = g.mul(x, &y);
-    g.mul(&y, &half)
 }
 
 #[cfg(test)]

@@ -1,10 +1,9 @@
 //! MobileNetV2 encoder (torchvision layout, ReLU6, as segmentation_models_pytorch uses it).
 
-use super::{dilation_rates, Encoder, Features};
+use super::{dilation_rates, Encode, Encoder};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
-use crate::onnx::GraphBuilder;
+use crate::models::ops::{Ops, Share};
 use tch::nn;
-use tch::Tensor;
 
 /// torchvision's `Conv2dNormActivation`: conv (no bias), BatchNorm, ReLU6.
 #[derive(Debug)]
@@ -21,13 +20,9 @@ impl ConvBnRelu6 {
         }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        xs.apply(&self.conv).apply_t(&self.bn, train).clamp(0.0, 6.0)
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let y = g.conv(x, &self.conv, Some(&self.bn));
-        g.clip(&y, 0.0, 6.0)
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let y = o.conv(x, &self.conv, Some(&self.bn));
+        o.clamp(&y, 0.0, 6.0)
     }
 }
 
@@ -56,28 +51,15 @@ impl InvertedResidual {
         }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn forward<O: Ops>(&self, o: &mut O, xs: &O::Value) -> O::Value {
         let x = match &self.expand {
-            Some(e) => e.forward(xs, train),
-            None => xs.shallow_clone(),
+            Some(e) => e.forward(o, xs),
+            None => xs.share(),
         };
-        let y = self.depthwise.forward(&x, train).apply(&self.project).apply_t(&self.project_bn, train);
+        let d = self.depthwise.forward(o, &x);
+        let y = o.conv(&d, &self.project, Some(&self.project_bn));
         if self.residual {
-            y + xs
-        } else {
-            y
-        }
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, xs: &str) -> String {
-        let x = match &self.expand {
-            Some(e) => e.export_onnx(g, xs),
-            None => xs.to_string(),
-        };
-        let d = self.depthwise.export_onnx(g, &x);
-        let y = g.conv(&d, &self.project, Some(&self.project_bn));
-        if self.residual {
-            g.add(&y, xs)
+            o.add(&y, xs)
         } else {
             y
         }
@@ -138,24 +120,26 @@ impl MobileNetV2 {
     }
 }
 
-impl Encoder for MobileNetV2 {
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
-        let mut out = vec![xs.shallow_clone()];
-        let mut x = xs.shallow_clone();
+impl<O: Ops> Encode<O> for MobileNetV2 {
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value> {
+        let mut out = vec![x.share()];
+        let mut x = x.share();
         let mut start = 0;
         for end in STAGE_ENDS.into_iter().take(depth) {
             for layer in &self.features[start..end] {
                 x = match layer {
-                    Layer::Conv(c) => c.forward(&x, train),
-                    Layer::Block(b) => b.forward(&x, train),
+                    Layer::Conv(c) => c.forward(o, &x),
+                    Layer::Block(b) => b.forward(o, &x),
                 };
             }
-            out.push(x.shallow_clone());
+            out.push(x.share());
             start = end;
         }
         out
     }
+}
 
+impl Encoder for MobileNetV2 {
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
     }
@@ -167,22 +151,5 @@ impl Encoder for MobileNetV2 {
             }
         }
         Ok(())
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
-        let mut out = vec![input.to_string()];
-        let mut x = input.to_string();
-        let mut start = 0;
-        for end in STAGE_ENDS {
-            for layer in &self.features[start..end] {
-                x = match layer {
-                    Layer::Conv(c) => c.export_onnx(g, &x),
-                    Layer::Block(b) => b.export_onnx(g, &x),
-                };
-            }
-            out.push(x.clone());
-            start = end;
-        }
-        out
     }
 }

@@ -7,28 +7,32 @@ mod mobilenet_v2;
 mod resnet;
 mod vgg;
 
-use crate::onnx::GraphBuilder;
+use super::ops::{Eager, OnnxRecorder, Ops};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use tch::{nn, Tensor};
 
-/// Feature maps of the input and the five stages, finest first (strides 1..32).
-/// An encoder without a stage at some stride (smp's Mix Transformers at 2)
-/// gives an empty, 0-channel map of that resolution there, in ONNX too.
-pub type Features = Vec<Tensor>;
+/// An encoder's forward pass on one backend.
+pub trait Encode<O: Ops> {
+    /// Feature maps of the input and of stages 1..`depth`, finest first
+    /// (strides 1..32; 5 stages: all, PSPNet reads 3 and the stages it does
+    /// not read are not computed). An encoder without a stage at some stride
+    /// (smp's Mix Transformers at 2) gives an empty, 0-channel map of that
+    /// resolution there.
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value>;
+}
 
-/// A backbone producing the multi-scale features a decoder consumes.
-pub trait Encoder: fmt::Debug + Send {
-    /// The input followed by the outputs of stages 1..`depth` (5: all; PSPNet
-    /// reads 3, and the stages it does not read are not computed).
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features;
-    /// Channels of each entry of `features`.
+/// A backbone producing the multi-scale features a decoder consumes, on
+/// both backends.
+pub trait Encoder: Encode<Eager> + for<'g> Encode<OnnxRecorder<'g>> + fmt::Debug + Send {
+    /// Channels of each feature.
     fn out_channels(&self) -> &[i64];
-    /// Adds the eval-mode `features` to `g`, reading the value `input`;
-    /// returns their names in the same order.
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String>;
+    /// The eager features of `xs`.
+    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Vec<Tensor> {
+        self.encode(&mut Eager::new(train), xs, depth)
+    }
     /// smp's `make_dilated`: stages finer than `output_stride` (16 or 8) keep
     /// their resolution, their convolutions dilated instead of strided (see
     /// [`dilation_rates`]). Encoders whose kind does not
@@ -134,6 +138,17 @@ impl EncoderKind {
     /// Whether smp can dilate this encoder (DeepLab and PAN need it).
     pub fn supports_dilation(self) -> bool {
         !matches!(self, EncoderKind::DenseNet121 | EncoderKind::Vgg16Bn)
+    }
+
+    /// Whether the encoder has a stride-2 stage: Mix Transformers have none
+    /// (smp passes an empty feature there).
+    pub fn has_stride2_feature(self) -> bool {
+        !matches!(self, EncoderKind::MitB0 | EncoderKind::MitB2)
+    }
+
+    /// torchvision's VGG, for which smp adds a center block to UNet and UNet++.
+    pub fn is_vgg(self) -> bool {
+        matches!(self, EncoderKind::Vgg16Bn)
     }
 
     /// Builds the encoder's variables under `p` (normally `encoder`).

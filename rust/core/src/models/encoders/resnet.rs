@@ -1,12 +1,10 @@
 //! Residual encoders as segmentation_models_pytorch uses them: torchvision's
 //! ResNet and ResNeXt, and SE-ResNet in Cadene's pretrainedmodels layout.
 
-use super::{dilation_rates, Encoder, Features};
+use super::{dilation_rates, Encode, Encoder};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d, ExcitationGate};
-use crate::onnx::graph::{int, ints};
-use crate::onnx::GraphBuilder;
+use crate::models::ops::{Ops, Share};
 use tch::nn;
-use tch::Tensor;
 
 /// What distinguishes the members of the family.
 #[derive(Debug, Clone, Copy)]
@@ -66,42 +64,24 @@ impl Block {
         Block { convs, se, downsample }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        let mut ys = xs.shallow_clone();
+    fn forward<O: Ops>(&self, o: &mut O, x: &O::Value) -> O::Value {
+        let mut ys = x.share();
         for (i, (conv, bn)) in self.convs.iter().enumerate() {
             if i > 0 {
-                ys = ys.relu();
+                ys = o.relu(&ys);
             }
-            ys = ys.apply(conv).apply_t(bn, train);
+            ys = o.conv(&ys, conv, Some(bn));
         }
         if let Some(se) = &self.se {
-            ys = &ys * se.forward(&ys);
+            let gate = se.forward(o, &ys);
+            ys = o.mul(&ys, &gate);
         }
         let identity = match &self.downsample {
-            Some((conv, bn)) => xs.apply(conv).apply_t(bn, train),
-            None => xs.shallow_clone(),
+            Some((conv, bn)) => o.conv(x, conv, Some(bn)),
+            None => x.share(),
         };
-        (ys + identity).relu()
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let mut ys = x.to_string();
-        for (i, (conv, bn)) in self.convs.iter().enumerate() {
-            if i > 0 {
-                ys = g.relu(&ys);
-            }
-            ys = g.conv(&ys, conv, Some(bn));
-        }
-        if let Some(se) = &self.se {
-            let gate = se.export_onnx(g, &ys);
-            ys = g.mul(&ys, &gate);
-        }
-        let identity = match &self.downsample {
-            Some((conv, bn)) => g.conv(x, conv, Some(bn)),
-            None => x.to_string(),
-        };
-        let sum = g.add(&ys, &identity);
-        g.relu(&sum)
+        let sum = o.add(&ys, &identity);
+        o.relu(&sum)
     }
 }
 
@@ -142,21 +122,24 @@ impl ResNet {
     }
 }
 
-impl Encoder for ResNet {
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
-        let mut features = vec![xs.shallow_clone()];
-        let mut x = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
-        features.push(x.shallow_clone());
-        x = if self.senet { x.max_pool2d([3, 3], [2, 2], [0, 0], [1, 1], true) } else { x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false) };
+impl<O: Ops> Encode<O> for ResNet {
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value> {
+        let mut features = vec![x.share()];
+        let stem = o.conv(x, &self.conv1, Some(&self.bn1));
+        let mut x = o.relu(&stem);
+        features.push(x.share());
+        x = if self.senet { o.max_pool(&x, 3, 2, 0, true) } else { o.max_pool(&x, 3, 2, 1, false) };
         for layer in self.layers.iter().take(depth.saturating_sub(1)) {
             for block in layer {
-                x = block.forward(&x, train);
+                x = block.forward(o, &x);
             }
-            features.push(x.shallow_clone());
+            features.push(x.share());
         }
         features
     }
+}
 
+impl Encoder for ResNet {
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
     }
@@ -172,24 +155,5 @@ impl Encoder for ResNet {
             }
         }
         Ok(())
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
-        let mut features = vec![input.to_string()];
-        let stem = g.conv(input, &self.conv1, Some(&self.bn1));
-        let mut x = g.relu(&stem);
-        features.push(x.clone());
-        x = if self.senet {
-            g.node("MaxPool", &[&x], vec![ints("kernel_shape", &[3, 3]), ints("strides", &[2, 2]), int("ceil_mode", 1)])
-        } else {
-            g.max_pool(&x, 3, 2, 1)
-        };
-        for layer in &self.layers {
-            for block in layer {
-                x = block.export_onnx(g, &x);
-            }
-            features.push(x.clone());
-        }
-        features
     }
 }

@@ -3,11 +3,10 @@
 //! its max pool, and the last pool's output, so the first "feature" is the
 //! 64-channel full-resolution map rather than the input.
 
-use super::{Encoder, Features};
+use super::{Encode, Encoder};
 use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
-use crate::onnx::GraphBuilder;
+use crate::models::ops::{Ops, Share};
 use tch::nn;
-use tch::Tensor;
 
 /// Output channels of the 3x3 convolutions of each stage (torchvision's configuration "D").
 const STAGES: [&[i64]; 5] = [&[64, 64], &[128, 128], &[256, 256, 256], &[512, 512, 512], &[512, 512, 512]];
@@ -55,41 +54,29 @@ impl Vgg {
     }
 }
 
-impl Encoder for Vgg {
-    fn features(&self, xs: &Tensor, train: bool, depth: usize) -> Features {
+impl<O: Ops> Encode<O> for Vgg {
+    fn encode(&self, o: &mut O, x: &O::Value, depth: usize) -> Vec<O::Value> {
         let mut features = Vec::new();
-        let mut x = xs.shallow_clone();
+        let mut x = x.share();
         for stage in &self.stages {
             for (conv, bn) in stage {
-                x = x.apply(conv).apply_t(bn, train).relu();
+                let y = o.conv(&x, conv, Some(bn));
+                x = o.relu(&y);
             }
-            features.push(x.shallow_clone());
+            features.push(x.share());
             if features.len() > depth {
                 return features;
             }
-            x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+            x = o.max_pool(&x, 2, 2, 0, false);
         }
         features.push(x);
         features
     }
+}
 
+impl Encoder for Vgg {
     fn out_channels(&self) -> &[i64] {
         &self.out_channels
-    }
-
-    fn export_onnx(&self, g: &mut GraphBuilder, input: &str) -> Vec<String> {
-        let mut features = Vec::new();
-        let mut x = input.to_string();
-        for stage in &self.stages {
-            for (conv, bn) in stage {
-                let y = g.conv(&x, conv, Some(bn));
-                x = g.relu(&y);
-            }
-            features.push(x.clone());
-            x = g.max_pool(&x, 2, 2, 0);
-        }
-        features.push(x);
-        features
     }
 }
 
