@@ -2,7 +2,8 @@
 
 use clap::Args;
 use dlclassifier::data::TrainingData;
-use dlclassifier::train::{self, EarlyStopping, JobControl, LossKind, SchedulerConfig, TrainingConfig};
+use dlclassifier::settings::{EarlyStopping, LossKind, SchedulerConfig, TrainingConfig};
+use dlclassifier::train::{self, JobControl};
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;

@@ -7,6 +7,7 @@ pub mod cache_dir;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod history;
 pub mod inference;
 pub mod memory_estimate;
 pub mod model_dir;
@@ -18,6 +19,7 @@ pub mod outputs;
 pub mod tiling;
 pub mod train;
 pub mod reservation;
+pub mod settings;
 
 pub use error::{Error, Result};
 

@@ -8,6 +8,7 @@ use dlclassifier::data::TrainingData;
 use dlclassifier::inference::{Backend, BackendChoice, InferenceOptions, OnnxBackend, Predictor, TorchScriptBackend};
 use dlclassifier::model_dir;
 use dlclassifier::models::Architecture;
+use dlclassifier::settings;
 use dlclassifier::train::{self, JobControl};
 use ndarray::{Array3, Array4, ArrayView4, Axis};
 
@@ -31,7 +32,7 @@ fn every_architecture_trains_two_epochs_on_real_data_and_its_onnx_matches_torchs
         let dir = out.path().join(architecture.name());
         // An odd sample count leaves a last batch of one, which BatchNorm on
         // pooled 1x1 maps (ASPP, PSP, FPA) cannot train on alone.
-        let config = train::TrainingConfig { architecture, epochs: 2, samples_per_epoch: Some(9), ..quick_config() };
+        let config = settings::TrainingConfig { architecture, epochs: 2, samples_per_epoch: Some(9), ..quick_config() };
         let outcome = train::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
         assert_eq!(outcome.history.len(), 2, "{architecture}");
         for record in &outcome.history {

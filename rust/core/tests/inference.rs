@@ -12,6 +12,7 @@ use dlclassifier::inference::{
 use dlclassifier::model_dir::{self, ModelMetadata};
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::normalization::Normalizer;
+use dlclassifier::settings;
 use dlclassifier::train::{self, JobControl};
 use ndarray::{s, Array3, Array4, ArrayView4};
 use once_cell::sync::Lazy;
@@ -24,7 +25,7 @@ static MODEL: Lazy<(tempfile::TempDir, PathBuf)> = Lazy::new(|| {
     let data = TrainingData::load(data("ihc-dab")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("ihc");
-    let config = train::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(8), ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(8), ..quick_config() };
     train::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
     (out, dir)
 });

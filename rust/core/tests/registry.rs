@@ -10,6 +10,7 @@ use dlclassifier::model_dir::{write_json, ModelMetadata, METADATA_FILE, ONNX_FIL
 use dlclassifier::registry::{
     list_models, open_bundle, pack_bundle, validate_model_dir, verify_bundle, BundleInfo, DEFAULT_MAX_BYTES,
 };
+use dlclassifier::settings;
 use dlclassifier::train::{self, JobControl};
 use ndarray::Array4;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ fn registry_and_bundles_on_trained_models() {
     let root = tempfile::tempdir().unwrap();
     let models = root.path().join("classifiers");
     let newer = models.join("ihc");
-    let config = train::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(4), ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(4), ..quick_config() };
     train::train(&TrainingData::load(data("ihc-dab")).unwrap(), &config, &newer, &JobControl::new(), &mut |_| {}).unwrap();
     let older = models.join("ihc-old");
     copy_dir(&newer, &older);

@@ -6,7 +6,9 @@ use common::{data, quick_config};
 use dlclassifier::data::TrainingData;
 use dlclassifier::model_dir::{self, ModelMetadata, RunStatus};
 use dlclassifier::models::{EncoderKind, SegmentationModel};
-use dlclassifier::train::{self, checkpoint_dir, EpochRecord, JobControl, Loss, LossKind, MonitorMetric, EarlyStopping};
+use dlclassifier::history::EpochRecord;
+use dlclassifier::settings::{self, EarlyStopping, LossKind, MonitorMetric};
+use dlclassifier::train::{self, checkpoint_dir, JobControl, Loss};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::nn::{ModuleT, VarStore};
 use tch::{CModule, Device, Kind, Tensor};
@@ -16,7 +18,7 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("nuclei");
-    let config = train::TrainingConfig { epochs: 15, ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 15, ..quick_config() };
     let mut seen = Vec::new();
     let outcome = train::train(&data, &config, &dir, &JobControl::new(), &mut |r| seen.push(r.clone())).unwrap();
 
@@ -41,7 +43,7 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     let raw: serde_json::Value = model_dir::read_json(&dir.join(model_dir::METADATA_FILE)).unwrap();
     assert_eq!(raw["input_config"]["normalization"]["strategy"], "percentile_99", "the Python extension's layout");
     assert!(raw["input_config"]["normalization"]["p_high"][0].as_f64().unwrap() > 0.0);
-    assert_eq!(train::TrainingConfig::from_model(&dir).unwrap(), config);
+    assert_eq!(settings::TrainingConfig::from_model(&dir).unwrap(), config);
     let history: Vec<EpochRecord> = model_dir::read_json(&dir.join(model_dir::HISTORY_FILE)).unwrap();
     assert_eq!(history, outcome.history);
 
@@ -93,7 +95,7 @@ fn sparse_scribbles_train_and_unlabeled_pixels_never_reach_the_loss() {
 
     // And the sparse set trains end to end (images are ~100 px: crops are padded).
     let out = tempfile::tempdir().unwrap();
-    let config = train::TrainingConfig { tile_size: 96, epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
+    let config = settings::TrainingConfig { tile_size: 96, epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
     let outcome = train::train(&data, &config, &out.path().join("m"), &JobControl::new(), &mut |_| {}).unwrap();
     assert!(outcome.history.iter().all(|r| r.train_loss.is_finite() && r.val_loss.is_finite()));
     assert!(outcome.history[2].train_loss < outcome.history[0].train_loss);
@@ -103,12 +105,12 @@ fn sparse_scribbles_train_and_unlabeled_pixels_never_reach_the_loss() {
 fn rgb_ihc_three_classes_train_end_to_end_with_all_augmentations() {
     let data = TrainingData::load(data("ihc-dab")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let mut config = train::TrainingConfig { encoder: EncoderKind::MobileNetV2, epochs: 3, ..quick_config() };
+    let mut config = settings::TrainingConfig { encoder: EncoderKind::MobileNetV2, epochs: 3, ..quick_config() };
     config.augmentation = serde_json::from_str(
         r#"{"color_jitter":{"brightness":0.2,"contrast":0.2,"saturation":0.2},"elastic":{"alpha":30.0,"sigma":5.0,"probability":0.5}}"#,
     )
     .unwrap();
-    config.scheduler = train::SchedulerConfig::Cosine { t0: 2, t_mult: 1, eta_min: 1e-5 };
+    config.scheduler = settings::SchedulerConfig::Cosine { t0: 2, t_mult: 1, eta_min: 1e-5 };
     let outcome = train::train(&data, &config, &out.path().join("ihc"), &JobControl::new(), &mut |_| {}).unwrap();
     let meta = &outcome.metadata;
     assert_eq!(meta.architecture.num_classes, 3);
@@ -123,7 +125,7 @@ fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
     // A lower encoder learning rate (a second optimizer group) must not get in the way of resuming.
-    let config = train::TrainingConfig { epochs: 4, samples_per_epoch: Some(4), encoder_lr_factor: 0.5, ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 4, samples_per_epoch: Some(4), encoder_lr_factor: 0.5, ..quick_config() };
 
     // Cancel after the second epoch: the model of the best epoch is written.
     let control = JobControl::new();
@@ -160,7 +162,7 @@ fn pause_holds_between_epochs_and_early_stopping_restores_the_best() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
     // No epoch can beat the first by 10 in loss: stop after `patience` more.
-    let config = train::TrainingConfig {
+    let config = settings::TrainingConfig {
         epochs: 10,
         samples_per_epoch: Some(4),
         monitor: MonitorMetric::ValLoss,
@@ -207,7 +209,7 @@ fn frozen_groups_keep_their_weights() {
     })
     .unwrap();
     vs.save(&init).unwrap();
-    let config = train::TrainingConfig {
+    let config = settings::TrainingConfig {
         epochs: 1,
         samples_per_epoch: Some(8),
         frozen_groups: vec!["stem".into(), "layer1".into()],
@@ -229,14 +231,14 @@ fn frozen_groups_keep_their_weights() {
 fn bad_settings_and_existing_outputs_are_refused_before_training() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let err = train::train(&data, &train::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
+    let err = train::train(&data, &settings::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("multiple of 32"), "{err}");
     std::fs::create_dir(out.path().join("taken")).unwrap();
     let err = train::train(&data, &quick_config(), &out.path().join("taken"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("already exists"), "{err}");
-    let config = train::TrainingConfig { init_weights: Some(out.path().join("nope.safetensors")), ..quick_config() };
+    let config = settings::TrainingConfig { init_weights: Some(out.path().join("nope.safetensors")), ..quick_config() };
     let err = train::train(&data, &config, &out.path().join("b"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("weight file not found"), "{err}");
 }

@@ -5,6 +5,7 @@
 mod backend;
 mod cache;
 mod imported;
+mod model_info;
 mod onnx_runtime;
 mod predictor;
 pub mod tiles;
@@ -13,6 +14,7 @@ mod torchscript;
 pub use backend::{Backend, BackendChoice, InferenceOptions};
 pub use cache::{clear_cache, open_cached};
 pub use onnx_runtime::{library_candidates, OnnxBackend, ONNXRUNTIME_VERSION};
-pub use predictor::{ModelInfo, Predictor};
+pub use model_info::ModelInfo;
+pub use predictor::Predictor;
 pub use tiles::{Dtype, Order, Outputs, ProbabilityFormat, TileLayout};
 pub use torchscript::TorchScriptBackend;

@@ -2,7 +2,6 @@
 
 mod batches;
 mod checkpoint;
-mod config;
 mod control;
 mod grad_scaler;
 mod loss;
@@ -13,11 +12,10 @@ mod trainer;
 pub mod transfer;
 
 pub use checkpoint::checkpoint_dir;
-pub use config::{EarlyStopping, MonitorMetric, TrainingConfig};
-pub use control::{EpochRecord, JobControl};
-pub use loss::{Loss, LossKind};
-pub use metrics::{ConfusionMatrix, SegmentationMetrics};
-pub use scheduler::{Scheduler, SchedulerConfig};
+pub use control::JobControl;
+pub use loss::Loss;
+pub use metrics::ConfusionMatrix;
+pub use scheduler::Scheduler;
 pub use step::StepRunner;
 pub use trainer::{train, TrainingOutcome};
 pub use transfer::{recommend, Recommendation, SizeClass};

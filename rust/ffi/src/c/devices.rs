@@ -4,7 +4,7 @@
 use super::{guard, json_arg, json_string, out_arg, str_arg};
 use dlclassifier::device::{available_devices, memory_info, memory_snapshot, DeviceChoice};
 use dlclassifier::memory_estimate::{estimate_for_config, suggest_batch_for_config};
-use dlclassifier::train::TrainingConfig;
+use dlclassifier::settings::TrainingConfig;
 use std::ffi::{c_char, c_int};
 
 /// The devices as a JSON array: `{"id", "name", "total_memory", "threads",

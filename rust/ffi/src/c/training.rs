@@ -3,7 +3,8 @@
 use super::job::{control, DlcJob};
 use super::{guard, json_arg, json_string, opt_out_arg, str_arg};
 use dlclassifier::data::TrainingData;
-use dlclassifier::train::{self, TrainingConfig};
+use dlclassifier::settings::TrainingConfig;
+use dlclassifier::train;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 use dlclassifier::device::{memory_snapshot, DeviceChoice};
 use dlclassifier::memory_estimate::{estimate_for_config, estimate_inference, suggest_batch_for_config};
 use dlclassifier::model_dir::ModelMetadata;
-use dlclassifier::train::TrainingConfig;
+use dlclassifier::settings::TrainingConfig;
 use jni::objects::{JClass, JString};
 use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;

@@ -5,7 +5,9 @@
 use crate::error::{FfiError, FfiResult};
 use crate::handles::HandleTable;
 use dlclassifier::data::TrainingData;
-use dlclassifier::train::{train, JobControl, TrainingConfig};
+use dlclassifier::history::EpochRecord;
+use dlclassifier::settings::TrainingConfig;
+use dlclassifier::train::{train, JobControl};
 use jni::objects::{JClass, JObject, JString, JValue};
 use jni::sys::{jboolean, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
@@ -178,7 +180,7 @@ pub extern "system" fn Java_org_dlclassifier_TrainingJob_nativeRun<'local>(
 
 /// Calls `job.onEpoch(json)` in its own local frame, so that a long run
 /// does not pile up local references.
-fn report_epoch(env: &mut Env, job: &JObject, record: &dlclassifier::train::EpochRecord) -> FfiResult<()> {
+fn report_epoch(env: &mut Env, job: &JObject, record: &EpochRecord) -> FfiResult<()> {
     let json = serde_json::to_string(record)?;
     env.with_local_frame(4, |env| -> FfiResult<()> {
         let json = JString::from_str(env, json)?;
