@@ -3,7 +3,8 @@
 use clap::Args;
 use dlclassifier::data::TrainingData;
 use dlclassifier::settings::{EarlyStopping, LossKind, SchedulerConfig, TrainingConfig};
-use dlclassifier::train::{self, JobControl};
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel;
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -170,7 +171,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .expect("valid template"),
     );
     let control = JobControl::new();
-    let outcome = train::train(&data, &config, &args.out, &control, &mut |r| {
+    let outcome = pixel::train(&data, &config, &args.out, &control, &mut |r| {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         }

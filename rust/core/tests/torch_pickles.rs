@@ -169,7 +169,7 @@ fn a_torchvision_file_is_a_named_pretrained_encoder_for_training() {
         ..Default::default()
     };
     let out = tempfile::tempdir().unwrap();
-    let outcome = dlclassifier::train::train(&data, &config, &out.path().join("m"), &dlclassifier::train::JobControl::new(), &mut |_| {}).unwrap();
+    let outcome = dlclassifier::tasks::pixel::train(&data, &config, &out.path().join("m"), &dlclassifier::job::JobControl::new(), &mut |_| {}).unwrap();
     assert!(outcome.metadata.architecture.use_pretrained);
     let saved: HashMap<String, Tensor> =
         Tensor::read_safetensors(out.path().join("m").join(dlclassifier::model_dir::WEIGHTS_FILE)).unwrap().into_iter().collect();

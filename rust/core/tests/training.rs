@@ -8,7 +8,9 @@ use dlclassifier::model_dir::{self, ModelMetadata, RunStatus};
 use dlclassifier::models::{EncoderKind, SegmentationModel};
 use dlclassifier::history::EpochRecord;
 use dlclassifier::settings::{self, EarlyStopping, LossKind, MonitorMetric};
-use dlclassifier::train::{self, checkpoint_dir, JobControl, Loss};
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel;
+use dlclassifier::train::{checkpoint_dir, Loss};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::nn::{ModuleT, VarStore};
 use tch::{CModule, Device, Kind, Tensor};
@@ -20,7 +22,7 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     let dir = out.path().join("nuclei");
     let config = settings::TrainingConfig { epochs: 15, ..quick_config() };
     let mut seen = Vec::new();
-    let outcome = train::train(&data, &config, &dir, &JobControl::new(), &mut |r| seen.push(r.clone())).unwrap();
+    let outcome = pixel::train(&data, &config, &dir, &JobControl::new(), &mut |r| seen.push(r.clone())).unwrap();
 
     let best = outcome.metadata.best_epoch.clone().unwrap();
     assert!(best.metrics.mean_iou >= 0.80, "best validation mean IoU {}", best.metrics.mean_iou);
@@ -96,7 +98,7 @@ fn sparse_scribbles_train_and_unlabeled_pixels_never_reach_the_loss() {
     // And the sparse set trains end to end (images are ~100 px: crops are padded).
     let out = tempfile::tempdir().unwrap();
     let config = settings::TrainingConfig { tile_size: 96, epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
-    let outcome = train::train(&data, &config, &out.path().join("m"), &JobControl::new(), &mut |_| {}).unwrap();
+    let outcome = pixel::train(&data, &config, &out.path().join("m"), &JobControl::new(), &mut |_| {}).unwrap();
     assert!(outcome.history.iter().all(|r| r.train_loss.is_finite() && r.val_loss.is_finite()));
     assert!(outcome.history[2].train_loss < outcome.history[0].train_loss);
 }
@@ -111,7 +113,7 @@ fn rgb_ihc_three_classes_train_end_to_end_with_all_augmentations() {
     )
     .unwrap();
     config.scheduler = settings::SchedulerConfig::Cosine { t0: 2, t_mult: 1, eta_min: 1e-5 };
-    let outcome = train::train(&data, &config, &out.path().join("ihc"), &JobControl::new(), &mut |_| {}).unwrap();
+    let outcome = pixel::train(&data, &config, &out.path().join("ihc"), &JobControl::new(), &mut |_| {}).unwrap();
     let meta = &outcome.metadata;
     assert_eq!(meta.architecture.num_classes, 3);
     assert_eq!(meta.input_config.channel_names, ["Red", "Green", "Blue"]);
@@ -131,7 +133,7 @@ fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
     let control = JobControl::new();
     let c = control.clone();
     let dir = out.path().join("cancelled");
-    let outcome = train::train(&data, &config, &dir, &control, &mut |r| if r.epoch == 2 { c.cancel() }).unwrap();
+    let outcome = pixel::train(&data, &config, &dir, &control, &mut |r| if r.epoch == 2 { c.cancel() }).unwrap();
     assert_eq!(outcome.metadata.status, RunStatus::Cancelled);
     assert_eq!(outcome.history.len(), 2);
     assert!(dir.join(model_dir::TORCHSCRIPT_FILE).is_file());
@@ -139,19 +141,19 @@ fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
     // Cancelled before any epoch finished: nothing to keep, a clear error, no folder.
     let control = JobControl::new();
     control.cancel();
-    let err = train::train(&data, &config, &out.path().join("none"), &control, &mut |_| {}).unwrap_err();
+    let err = pixel::train(&data, &config, &out.path().join("none"), &control, &mut |_| {}).unwrap_err();
     assert!(matches!(err, dlclassifier::Error::Cancelled));
     assert!(!out.path().join("none").exists());
 
     // A run that dies after epoch 2 leaves checkpoints; the next run continues from them.
     let dir = out.path().join("resumed");
     let died = catch_unwind(AssertUnwindSafe(|| {
-        train::train(&data, &config, &dir, &JobControl::new(), &mut |r| assert!(r.epoch < 2, "simulated crash"))
+        pixel::train(&data, &config, &dir, &JobControl::new(), &mut |r| assert!(r.epoch < 2, "simulated crash"))
     }));
     assert!(died.is_err());
     assert!(!dir.exists() && checkpoint_dir(&dir).join("state.json").is_file());
     let mut epochs = Vec::new();
-    let outcome = train::train(&data, &config, &dir, &JobControl::new(), &mut |r| epochs.push(r.epoch)).unwrap();
+    let outcome = pixel::train(&data, &config, &dir, &JobControl::new(), &mut |r| epochs.push(r.epoch)).unwrap();
     assert_eq!(epochs, [3, 4], "resumed after the two finished epochs");
     assert_eq!(outcome.history.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert!(!checkpoint_dir(&dir).exists());
@@ -173,7 +175,7 @@ fn pause_holds_between_epochs_and_early_stopping_restores_the_best() {
     let c = control.clone();
     let mut paused_for = std::time::Duration::ZERO;
     let mut last = std::time::Instant::now();
-    let outcome = train::train(&data, &config, &out.path().join("m"), &control, &mut |r| {
+    let outcome = pixel::train(&data, &config, &out.path().join("m"), &control, &mut |r| {
         if r.epoch == 1 {
             c.pause();
             let c = c.clone();
@@ -218,7 +220,7 @@ fn frozen_groups_keep_their_weights() {
         ..quick_config()
     };
     let dir = out.path().join("m");
-    train::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
+    pixel::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
     let before: std::collections::HashMap<_, _> = Tensor::read_safetensors(&init).unwrap().into_iter().collect();
     let after: std::collections::HashMap<_, _> = Tensor::read_safetensors(dir.join(model_dir::WEIGHTS_FILE)).unwrap().into_iter().collect();
     let changed = |name: &str| (&before[name] - &after[name]).abs().max().double_value(&[]) > 0.0;
@@ -231,14 +233,14 @@ fn frozen_groups_keep_their_weights() {
 fn bad_settings_and_existing_outputs_are_refused_before_training() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let err = train::train(&data, &settings::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
+    let err = pixel::train(&data, &settings::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("multiple of 32"), "{err}");
     std::fs::create_dir(out.path().join("taken")).unwrap();
-    let err = train::train(&data, &quick_config(), &out.path().join("taken"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
+    let err = pixel::train(&data, &quick_config(), &out.path().join("taken"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("already exists"), "{err}");
     let config = settings::TrainingConfig { init_weights: Some(out.path().join("nope.safetensors")), ..quick_config() };
-    let err = train::train(&data, &config, &out.path().join("b"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
+    let err = pixel::train(&data, &config, &out.path().join("b"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("weight file not found"), "{err}");
 }

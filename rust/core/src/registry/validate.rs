@@ -3,8 +3,9 @@
 use super::checksum::check_checksums;
 use super::problem::Problem;
 use crate::device::DeviceChoice;
-use crate::inference::{BackendChoice, InferenceOptions, Predictor};
+use crate::inference::{BackendChoice, InferenceOptions};
 use crate::model_dir::{ModelMetadata, METADATA_FILE, ONNX_FILE, TORCHSCRIPT_FILE};
+use crate::tasks::pixel::Predictor;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

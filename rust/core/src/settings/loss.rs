@@ -1,4 +1,4 @@
-//! Which training loss a run uses; the losses themselves are in `train::loss`.
+//! Which training loss a run uses; the losses themselves are `train::Loss`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,7 @@
 //! Jobs: cancelling, pausing and resuming long calls from other threads.
 
 use super::{arg, guard, guard_void, out_arg};
-use dlclassifier::train::JobControl;
+use dlclassifier::job::JobControl;
 use std::ffi::c_int;
 
 /// Steers a long call (`dlc_train`, `dlc_predictor_apply_file`) from other

@@ -2,7 +2,8 @@
 
 use super::{arg, guard, guard_void, json_arg, json_string, opt_str_arg, out_arg, str_arg};
 use crate::error::{FfiError, FfiResult};
-use dlclassifier::inference::{Dtype, InferenceOptions, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
+use dlclassifier::inference::InferenceOptions;
+use dlclassifier::tasks::pixel::{Dtype, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
 use std::ffi::{c_char, c_int, c_void};
 use std::path::Path;
 

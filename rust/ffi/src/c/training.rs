@@ -4,7 +4,7 @@ use super::job::{control, DlcJob};
 use super::{guard, json_arg, json_string, opt_out_arg, str_arg};
 use dlclassifier::data::TrainingData;
 use dlclassifier::settings::TrainingConfig;
-use dlclassifier::train;
+use dlclassifier::tasks::pixel;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 
@@ -50,7 +50,7 @@ pub unsafe extern "C" fn dlc_train(
         // Before the data is read, so that bad settings fail at once.
         config.validate()?;
         let data = TrainingData::load(data_dir)?;
-        let outcome = train::train(&data, &config, Path::new(out_dir), &unsafe { control(job) }, &mut |record| {
+        let outcome = pixel::train(&data, &config, Path::new(out_dir), &unsafe { control(job) }, &mut |record| {
             let Some(callback) = on_epoch else { return };
             match serde_json::to_string(record) {
                 Ok(json) => unsafe { callback(CString::new(json).expect("JSON has no NUL").as_ptr(), user_data) },

@@ -3,8 +3,8 @@
 use super::job::{control, DlcJob};
 use super::predictor::DlcPredictor;
 use super::{arg, guard, json_arg, json_string, opt_out_arg, str_arg};
-use dlclassifier::apply::{apply_to_image, ApplySettings};
 use dlclassifier::data::read_image;
+use dlclassifier::tasks::pixel::apply::{apply_to_image, ApplySettings};
 use dlclassifier::tiling::InMemoryImage;
 use std::ffi::{c_char, c_int};
 use std::path::Path;

@@ -3,10 +3,10 @@
 //! answer crosses as JSON.
 
 use dlclassifier::device::{available_devices, memory_info, DeviceChoice};
-use dlclassifier::inference::clear_cache;
 use dlclassifier::model_dir::{read_json, ModelMetadata, HISTORY_FILE};
 use dlclassifier::models::catalog::catalog;
 use dlclassifier::models::EncoderKind;
+use dlclassifier::tasks::pixel::clear_cache;
 use dlclassifier::train::recommend;
 use super::json;
 use jni::objects::{JClass, JString};

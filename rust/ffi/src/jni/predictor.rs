@@ -5,11 +5,12 @@
 use super::attach::with_env;
 use crate::error::{ErrorClass, FfiError, FfiResult};
 use crate::handles::HandleTable;
-use dlclassifier::apply::{apply_to_image, ApplySettings};
 use dlclassifier::data::read_image;
-use dlclassifier::inference::{open_cached, Dtype, InferenceOptions, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
+use dlclassifier::inference::InferenceOptions;
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel::apply::{apply_to_image, ApplySettings};
+use dlclassifier::tasks::pixel::{open_cached, Dtype, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
 use dlclassifier::tiling::{InMemoryImage, RegionReader};
-use dlclassifier::train::JobControl;
 use jni::objects::{Global, JByteArray, JByteBuffer, JClass, JFloatArray, JObject, JString, JThrowable, JValue};
 use jni::refs::Reference;
 use jni::sys::{jint, jlong};

@@ -1,12 +1,10 @@
 //! A model ready for prediction: its backend, the normalization it was
 //! trained with and what callers need to know about its classes.
 
-use super::backend::{Backend, BackendChoice, InferenceOptions};
 use super::imported::ImportedMetadata;
 use super::model_info::ModelInfo;
-use super::onnx_runtime::OnnxBackend;
 use super::tiles::{self, Outputs, Padding, TileLayout};
-use super::torchscript::TorchScriptBackend;
+use crate::inference::{Backend, BackendChoice, InferenceOptions, OnnxBackend, TorchScriptBackend};
 use crate::model_dir::{ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
 use crate::models::OUTPUT_STRIDE;
 use crate::normalization::Normalizer;

@@ -1,18 +1,18 @@
-//! The training loop: AdamW on a segmentation model, per-epoch validation,
-//! best-model tracking, early stopping, checkpoints and the final model folder.
+//! The pixel classifier's training loop: AdamW on a segmentation model,
+//! per-epoch validation, best-model tracking, early stopping, checkpoints and
+//! the final model folder.
 
-use super::batches::{batch_chunks, default_samples_per_epoch, epoch_batches, TrainingImages};
-use super::checkpoint::{checkpoint_dir, RunState};
-use super::control::JobControl;
-use super::loss::Loss;
 use super::metrics::ConfusionMatrix;
-use super::step::StepRunner;
 use crate::data::TrainingData;
 use crate::history::{EpochRecord, SegmentationMetrics};
+use crate::job::JobControl;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 use crate::models::{pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
 use crate::settings::{MonitorMetric, TrainingConfig};
+use crate::train::batches::{batch_chunks, default_samples_per_epoch, epoch_batches, TrainingImages};
+use crate::train::checkpoint::{checkpoint_dir, RunState};
+use crate::train::{Loss, Scheduler, StepRunner};
 use crate::{onnx, Error, Result};
 use ndarray::{Array2, Array3};
 use serde::Serialize;
@@ -112,7 +112,7 @@ pub fn train(
     let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
     let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
     let steps_per_epoch = batch_chunks(&vec![0; samples], config.batch_size).len();
-    let scheduler = super::Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
+    let scheduler = Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
     let mut runner = StepRunner::with_encoder_lr_factor(
         &vs,
         loss_fn.clone(),

@@ -1,8 +1,8 @@
 //! Segmentation metrics from a confusion matrix over labelled pixels.
 
+use crate::history::SegmentationMetrics;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
-use crate::history::SegmentationMetrics;
 use tch::{Kind, Tensor};
 
 /// Counts of (true class, predicted class) pairs, accumulated over batches.

@@ -1,5 +1,5 @@
-//! Cooperative control of a running job from other threads, and the progress
-//! events it reports.
+//! Cooperative control of a running job (training, whole-image inference)
+//! from other threads.
 
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
