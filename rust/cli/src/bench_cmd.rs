@@ -3,7 +3,8 @@
 
 use clap::Args;
 use dlclassifier::models::{Architecture, ModelSpec, SegmentationModel};
-use dlclassifier::train::{Loss, LossKind, StepRunner};
+use dlclassifier::settings::LossKind;
+use dlclassifier::train::{Loss, StepRunner};
 use dlclassifier::Result;
 use std::time::Instant;
 use tch::nn::VarStore;

@@ -6,9 +6,10 @@
 
 use clap::Args;
 use dlclassifier::data::read_image;
-use dlclassifier::inference::{tiles, BackendChoice, Dtype, InferenceOptions, Order, Outputs, Predictor, TileLayout};
+use dlclassifier::inference::{BackendChoice, InferenceOptions};
 use dlclassifier::model_dir::ModelMetadata;
 use dlclassifier::normalization::Normalizer;
+use dlclassifier::tasks::pixel::{tiles, Dtype, Order, Outputs, Predictor, TileLayout};
 use dlclassifier::{Error, Result};
 use std::path::PathBuf;
 use std::time::Instant;

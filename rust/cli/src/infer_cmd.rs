@@ -1,12 +1,13 @@
 //! `dlclassifier infer`: apply a model to a whole image.
 
 use clap::Args;
-use dlclassifier::apply::{apply_to_image, OutputOptions};
 use dlclassifier::data::{read_image, read_mask};
-use dlclassifier::inference::{InferenceOptions, Predictor};
-use dlclassifier::outputs::{PixelSize, SampleType};
+use dlclassifier::inference::InferenceOptions;
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel::apply::{apply_to_image, OutputOptions};
+use dlclassifier::tasks::pixel::outputs::{PixelSize, SampleType};
+use dlclassifier::tasks::pixel::Predictor;
 use dlclassifier::tiling::{InMemoryImage, TilingOptions};
-use dlclassifier::train::JobControl;
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;

@@ -2,7 +2,9 @@
 
 use clap::Args;
 use dlclassifier::data::TrainingData;
-use dlclassifier::train::{self, EarlyStopping, JobControl, LossKind, SchedulerConfig, TrainingConfig};
+use dlclassifier::settings::{EarlyStopping, LossKind, SchedulerConfig, TrainingConfig};
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel;
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -169,7 +171,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .expect("valid template"),
     );
     let control = JobControl::new();
-    let outcome = train::train(&data, &config, &args.out, &control, &mut |r| {
+    let outcome = pixel::train(&data, &config, &args.out, &control, &mut |r| {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         }

@@ -1,23 +1,39 @@
 //! dlclassifier core: training data, normalization, models, training and
 //! inference for pixel classifiers. Knows nothing about JNI or C.
+//!
+//! The modules at this level are the engine that every task shares; what is
+//! specific to one task (pixel classification today) lives in `tasks`. The
+//! README's Layout section lists which module depends on which.
 
-pub mod apply;
-pub mod augment;
+// Foundations.
 pub mod cache_dir;
-pub mod data;
 pub mod device;
 pub mod error;
+pub mod job;
+pub mod reservation;
+
+// Data and its preparation.
+pub mod augment;
+pub mod data;
+pub mod normalization;
+
+// Networks and their export.
+pub mod models;
+pub mod onnx;
+
+// Values that training, model folders and inference share.
+pub mod history;
+pub mod settings;
+
+// Engine.
 pub mod inference;
 pub mod memory_estimate;
 pub mod model_dir;
-pub mod models;
-pub mod normalization;
-pub mod onnx;
 pub mod registry;
-pub mod outputs;
 pub mod tiling;
 pub mod train;
-pub mod reservation;
+
+pub mod tasks;
 
 pub use error::{Error, ErrorClass, Result};
 

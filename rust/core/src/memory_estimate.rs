@@ -7,10 +7,10 @@
 //! the exporter knows is covered. Everything scales with batch × tile², so
 //! one pass serves every batch and tile size.
 
+use crate::device::DeviceChoice;
 use crate::models::{ModelSpec, SegmentationModel};
 use crate::onnx::GraphBuilder;
-use crate::train::TrainingConfig;
-use crate::device::DeviceChoice;
+use crate::settings::TrainingConfig;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -327,7 +327,8 @@ mod tests {
     /// peak resident memory above the baseline with the model built.
     #[test]
     fn measure_in_child() {
-        use crate::train::{Loss, LossKind, StepRunner};
+        use crate::settings::LossKind;
+        use crate::train::{Loss, StepRunner};
         use tch::nn::ModuleT;
         use tch::{Kind, Tensor};
         let Ok(request) = std::env::var("DLC_MEMORY_CHILD") else { return };

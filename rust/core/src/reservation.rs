@@ -384,12 +384,4 @@ mod tests {
         let request = ReservationRequest { bytes: Some(1), timeout_ms: 0 };
         assert!(request.acquire(Device::Cpu, || unreachable!("no estimate is needed off the GPU")).unwrap().is_none());
     }
-
-    #[test]
-    fn configurations_read_requests() {
-        let options: crate::inference::InferenceOptions = serde_json::from_str(r#"{"gpu_reservation":{"bytes":5,"timeout_ms":7}}"#).unwrap();
-        assert_eq!(options.gpu_reservation, Some(ReservationRequest { bytes: Some(5), timeout_ms: 7 }));
-        let config: crate::train::TrainingConfig = serde_json::from_str(r#"{"gpu_reservation":{}}"#).unwrap();
-        assert_eq!(config.gpu_reservation, Some(ReservationRequest::default()));
-    }
 }

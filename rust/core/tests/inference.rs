@@ -5,14 +5,13 @@ mod common;
 
 use common::{data, quick_config};
 use dlclassifier::data::{read_image, TrainingData};
-use dlclassifier::inference::{
-    open_cached, tiles, Backend, BackendChoice, Dtype, InferenceOptions, OnnxBackend, Order, Outputs, Predictor, ProbabilityFormat,
-    TileLayout, TorchScriptBackend,
-};
+use dlclassifier::inference::{Backend, BackendChoice, InferenceOptions, OnnxBackend, TorchScriptBackend};
+use dlclassifier::job::JobControl;
 use dlclassifier::model_dir::{self, ModelMetadata};
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::normalization::Normalizer;
-use dlclassifier::train::{self, JobControl};
+use dlclassifier::settings;
+use dlclassifier::tasks::pixel::{self, open_cached, tiles, Dtype, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
 use ndarray::{s, Array3, Array4, ArrayView4};
 use once_cell::sync::Lazy;
 use std::path::{Path, PathBuf};
@@ -24,8 +23,8 @@ static MODEL: Lazy<(tempfile::TempDir, PathBuf)> = Lazy::new(|| {
     let data = TrainingData::load(data("ihc-dab")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("ihc");
-    let config = train::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(8), ..quick_config() };
-    train::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
+    let config = settings::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(8), ..quick_config() };
+    pixel::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
     (out, dir)
 });
 

@@ -11,7 +11,7 @@ use dlclassifier::models::export_onnx;
 use dlclassifier::onnx::proto::tensor_shape_proto::dimension::Value as Dim;
 use dlclassifier::onnx::proto::{DataType, ModelProto};
 use prost::Message;
-use dlclassifier::train::TrainingConfig;
+use dlclassifier::settings::TrainingConfig;
 use std::path::Path;
 use std::process::Command;
 use tch::nn::{ModuleT, VarStore};

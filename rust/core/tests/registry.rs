@@ -5,12 +5,14 @@ mod common;
 
 use common::{data, quick_config};
 use dlclassifier::data::TrainingData;
-use dlclassifier::inference::{InferenceOptions, Predictor};
+use dlclassifier::inference::InferenceOptions;
+use dlclassifier::job::JobControl;
 use dlclassifier::model_dir::{write_json, ModelMetadata, METADATA_FILE, ONNX_FILE};
 use dlclassifier::registry::{
     list_models, open_bundle, pack_bundle, validate_model_dir, verify_bundle, BundleInfo, DEFAULT_MAX_BYTES,
 };
-use dlclassifier::train::{self, JobControl};
+use dlclassifier::settings;
+use dlclassifier::tasks::pixel::{self, Predictor};
 use ndarray::Array4;
 use std::path::{Path, PathBuf};
 
@@ -33,8 +35,8 @@ fn registry_and_bundles_on_trained_models() {
     let root = tempfile::tempdir().unwrap();
     let models = root.path().join("classifiers");
     let newer = models.join("ihc");
-    let config = train::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(4), ..quick_config() };
-    train::train(&TrainingData::load(data("ihc-dab")).unwrap(), &config, &newer, &JobControl::new(), &mut |_| {}).unwrap();
+    let config = settings::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(4), ..quick_config() };
+    pixel::train(&TrainingData::load(data("ihc-dab")).unwrap(), &config, &newer, &JobControl::new(), &mut |_| {}).unwrap();
     let older = models.join("ihc-old");
     copy_dir(&newer, &older);
     let mut meta = ModelMetadata::read(&older).unwrap();

@@ -4,11 +4,12 @@
 
 mod common;
 
-use dlclassifier::apply::{apply_to_image, OutputOptions};
-use dlclassifier::inference::{BackendChoice, InferenceOptions, Predictor};
-use dlclassifier::outputs::SampleType;
+use dlclassifier::inference::{BackendChoice, InferenceOptions};
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel::apply::{apply_to_image, OutputOptions};
+use dlclassifier::tasks::pixel::outputs::SampleType;
+use dlclassifier::tasks::pixel::Predictor;
 use dlclassifier::tiling::{BlendMode, TilingOptions};
-use dlclassifier::train::JobControl;
 
 fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

@@ -3,9 +3,9 @@
 
 mod common;
 
+use dlclassifier::job::JobControl;
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::tiling::{predict_image, BlendMode, InMemoryImage, ProbabilityMap, ProbabilitySink, RegionReader, TileGrid, TileModel, TilingOptions};
-use dlclassifier::train::JobControl;
 use dlclassifier::Result;
 use ndarray::{Array, Array3, Array4, ArrayView3, ArrayView4, Axis};
 use parking_lot::Mutex;

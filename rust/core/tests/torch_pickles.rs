@@ -154,7 +154,7 @@ fn a_torchvision_file_is_a_named_pretrained_encoder_for_training() {
     let weights_dir = tempfile::tempdir().unwrap();
     std::fs::copy(files().join("resnet18.pth"), weights_dir.path().join("resnet18_imagenet.pth")).unwrap();
     let data = dlclassifier::data::TrainingData::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/nuclei-dsb2018")).unwrap();
-    let config = dlclassifier::train::TrainingConfig {
+    let config = dlclassifier::settings::TrainingConfig {
         encoder: EncoderKind::ResNet18,
         encoder_weights: Some("imagenet".into()),
         weights_dir: Some(weights_dir.path().to_path_buf()),
@@ -169,7 +169,7 @@ fn a_torchvision_file_is_a_named_pretrained_encoder_for_training() {
         ..Default::default()
     };
     let out = tempfile::tempdir().unwrap();
-    let outcome = dlclassifier::train::train(&data, &config, &out.path().join("m"), &dlclassifier::train::JobControl::new(), &mut |_| {}).unwrap();
+    let outcome = dlclassifier::tasks::pixel::train(&data, &config, &out.path().join("m"), &dlclassifier::job::JobControl::new(), &mut |_| {}).unwrap();
     assert!(outcome.metadata.architecture.use_pretrained);
     let saved: HashMap<String, Tensor> =
         Tensor::read_safetensors(out.path().join("m").join(dlclassifier::model_dir::WEIGHTS_FILE)).unwrap().into_iter().collect();

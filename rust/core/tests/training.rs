@@ -6,7 +6,11 @@ use common::{data, quick_config};
 use dlclassifier::data::TrainingData;
 use dlclassifier::model_dir::{self, ModelMetadata, RunStatus};
 use dlclassifier::models::{EncoderKind, SegmentationModel};
-use dlclassifier::train::{self, checkpoint_dir, EpochRecord, JobControl, Loss, LossKind, MonitorMetric, EarlyStopping};
+use dlclassifier::history::EpochRecord;
+use dlclassifier::settings::{self, EarlyStopping, LossKind, MonitorMetric};
+use dlclassifier::job::JobControl;
+use dlclassifier::tasks::pixel;
+use dlclassifier::train::{checkpoint_dir, Loss};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::nn::{ModuleT, VarStore};
 use tch::{CModule, Device, Kind, Tensor};
@@ -16,9 +20,9 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("nuclei");
-    let config = train::TrainingConfig { epochs: 15, ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 15, ..quick_config() };
     let mut seen = Vec::new();
-    let outcome = train::train(&data, &config, &dir, &JobControl::new(), &mut |r| seen.push(r.clone())).unwrap();
+    let outcome = pixel::train(&data, &config, &dir, &JobControl::new(), &mut |r| seen.push(r.clone())).unwrap();
 
     let best = outcome.metadata.best_epoch.clone().unwrap();
     assert!(best.metrics.mean_iou >= 0.80, "best validation mean IoU {}", best.metrics.mean_iou);
@@ -41,7 +45,7 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     let raw: serde_json::Value = model_dir::read_json(&dir.join(model_dir::METADATA_FILE)).unwrap();
     assert_eq!(raw["input_config"]["normalization"]["strategy"], "percentile_99", "the Python extension's layout");
     assert!(raw["input_config"]["normalization"]["p_high"][0].as_f64().unwrap() > 0.0);
-    assert_eq!(train::TrainingConfig::from_model(&dir).unwrap(), config);
+    assert_eq!(settings::TrainingConfig::from_model(&dir).unwrap(), config);
     let history: Vec<EpochRecord> = model_dir::read_json(&dir.join(model_dir::HISTORY_FILE)).unwrap();
     assert_eq!(history, outcome.history);
 
@@ -93,8 +97,8 @@ fn sparse_scribbles_train_and_unlabeled_pixels_never_reach_the_loss() {
 
     // And the sparse set trains end to end (images are ~100 px: crops are padded).
     let out = tempfile::tempdir().unwrap();
-    let config = train::TrainingConfig { tile_size: 96, epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
-    let outcome = train::train(&data, &config, &out.path().join("m"), &JobControl::new(), &mut |_| {}).unwrap();
+    let config = settings::TrainingConfig { tile_size: 96, epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
+    let outcome = pixel::train(&data, &config, &out.path().join("m"), &JobControl::new(), &mut |_| {}).unwrap();
     assert!(outcome.history.iter().all(|r| r.train_loss.is_finite() && r.val_loss.is_finite()));
     assert!(outcome.history[2].train_loss < outcome.history[0].train_loss);
 }
@@ -103,13 +107,13 @@ fn sparse_scribbles_train_and_unlabeled_pixels_never_reach_the_loss() {
 fn rgb_ihc_three_classes_train_end_to_end_with_all_augmentations() {
     let data = TrainingData::load(data("ihc-dab")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let mut config = train::TrainingConfig { encoder: EncoderKind::MobileNetV2, epochs: 3, ..quick_config() };
+    let mut config = settings::TrainingConfig { encoder: EncoderKind::MobileNetV2, epochs: 3, ..quick_config() };
     config.augmentation = serde_json::from_str(
         r#"{"color_jitter":{"brightness":0.2,"contrast":0.2,"saturation":0.2},"elastic":{"alpha":30.0,"sigma":5.0,"probability":0.5}}"#,
     )
     .unwrap();
-    config.scheduler = train::SchedulerConfig::Cosine { t0: 2, t_mult: 1, eta_min: 1e-5 };
-    let outcome = train::train(&data, &config, &out.path().join("ihc"), &JobControl::new(), &mut |_| {}).unwrap();
+    config.scheduler = settings::SchedulerConfig::Cosine { t0: 2, t_mult: 1, eta_min: 1e-5 };
+    let outcome = pixel::train(&data, &config, &out.path().join("ihc"), &JobControl::new(), &mut |_| {}).unwrap();
     let meta = &outcome.metadata;
     assert_eq!(meta.architecture.num_classes, 3);
     assert_eq!(meta.input_config.channel_names, ["Red", "Green", "Blue"]);
@@ -123,13 +127,13 @@ fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
     // A lower encoder learning rate (a second optimizer group) must not get in the way of resuming.
-    let config = train::TrainingConfig { epochs: 4, samples_per_epoch: Some(4), encoder_lr_factor: 0.5, ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 4, samples_per_epoch: Some(4), encoder_lr_factor: 0.5, ..quick_config() };
 
     // Cancel after the second epoch: the model of the best epoch is written.
     let control = JobControl::new();
     let c = control.clone();
     let dir = out.path().join("cancelled");
-    let outcome = train::train(&data, &config, &dir, &control, &mut |r| if r.epoch == 2 { c.cancel() }).unwrap();
+    let outcome = pixel::train(&data, &config, &dir, &control, &mut |r| if r.epoch == 2 { c.cancel() }).unwrap();
     assert_eq!(outcome.metadata.status, RunStatus::Cancelled);
     assert_eq!(outcome.history.len(), 2);
     assert!(dir.join(model_dir::TORCHSCRIPT_FILE).is_file());
@@ -137,19 +141,19 @@ fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
     // Cancelled before any epoch finished: nothing to keep, a clear error, no folder.
     let control = JobControl::new();
     control.cancel();
-    let err = train::train(&data, &config, &out.path().join("none"), &control, &mut |_| {}).unwrap_err();
+    let err = pixel::train(&data, &config, &out.path().join("none"), &control, &mut |_| {}).unwrap_err();
     assert!(matches!(err, dlclassifier::Error::Cancelled));
     assert!(!out.path().join("none").exists());
 
     // A run that dies after epoch 2 leaves checkpoints; the next run continues from them.
     let dir = out.path().join("resumed");
     let died = catch_unwind(AssertUnwindSafe(|| {
-        train::train(&data, &config, &dir, &JobControl::new(), &mut |r| assert!(r.epoch < 2, "simulated crash"))
+        pixel::train(&data, &config, &dir, &JobControl::new(), &mut |r| assert!(r.epoch < 2, "simulated crash"))
     }));
     assert!(died.is_err());
     assert!(!dir.exists() && checkpoint_dir(&dir).join("state.json").is_file());
     let mut epochs = Vec::new();
-    let outcome = train::train(&data, &config, &dir, &JobControl::new(), &mut |r| epochs.push(r.epoch)).unwrap();
+    let outcome = pixel::train(&data, &config, &dir, &JobControl::new(), &mut |r| epochs.push(r.epoch)).unwrap();
     assert_eq!(epochs, [3, 4], "resumed after the two finished epochs");
     assert_eq!(outcome.history.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert!(!checkpoint_dir(&dir).exists());
@@ -160,7 +164,7 @@ fn pause_holds_between_epochs_and_early_stopping_restores_the_best() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
     // No epoch can beat the first by 10 in loss: stop after `patience` more.
-    let config = train::TrainingConfig {
+    let config = settings::TrainingConfig {
         epochs: 10,
         samples_per_epoch: Some(4),
         monitor: MonitorMetric::ValLoss,
@@ -171,7 +175,7 @@ fn pause_holds_between_epochs_and_early_stopping_restores_the_best() {
     let c = control.clone();
     let mut paused_for = std::time::Duration::ZERO;
     let mut last = std::time::Instant::now();
-    let outcome = train::train(&data, &config, &out.path().join("m"), &control, &mut |r| {
+    let outcome = pixel::train(&data, &config, &out.path().join("m"), &control, &mut |r| {
         if r.epoch == 1 {
             c.pause();
             let c = c.clone();
@@ -207,7 +211,7 @@ fn frozen_groups_keep_their_weights() {
     })
     .unwrap();
     vs.save(&init).unwrap();
-    let config = train::TrainingConfig {
+    let config = settings::TrainingConfig {
         epochs: 1,
         samples_per_epoch: Some(8),
         frozen_groups: vec!["stem".into(), "layer1".into()],
@@ -216,7 +220,7 @@ fn frozen_groups_keep_their_weights() {
         ..quick_config()
     };
     let dir = out.path().join("m");
-    train::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
+    pixel::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
     let before: std::collections::HashMap<_, _> = Tensor::read_safetensors(&init).unwrap().into_iter().collect();
     let after: std::collections::HashMap<_, _> = Tensor::read_safetensors(dir.join(model_dir::WEIGHTS_FILE)).unwrap().into_iter().collect();
     let changed = |name: &str| (&before[name] - &after[name]).abs().max().double_value(&[]) > 0.0;
@@ -229,14 +233,14 @@ fn frozen_groups_keep_their_weights() {
 fn bad_settings_and_existing_outputs_are_refused_before_training() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let err = train::train(&data, &train::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
+    let err = pixel::train(&data, &settings::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("multiple of 32"), "{err}");
     std::fs::create_dir(out.path().join("taken")).unwrap();
-    let err = train::train(&data, &quick_config(), &out.path().join("taken"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
+    let err = pixel::train(&data, &quick_config(), &out.path().join("taken"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("already exists"), "{err}");
-    let config = train::TrainingConfig { init_weights: Some(out.path().join("nope.safetensors")), ..quick_config() };
-    let err = train::train(&data, &config, &out.path().join("b"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
+    let config = settings::TrainingConfig { init_weights: Some(out.path().join("nope.safetensors")), ..quick_config() };
+    let err = pixel::train(&data, &config, &out.path().join("b"), &JobControl::new(), &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("weight file not found"), "{err}");
 }

@@ -6,9 +6,9 @@
 //! an error, never a dangling pointer.
 
 use crate::error::{FfiError, FfiResult};
-use dlclassifier::inference::Predictor;
+use dlclassifier::tasks::pixel::Predictor;
 use dlclassifier::reservation::Reservation;
-use dlclassifier::train::JobControl;
+use dlclassifier::job::JobControl;
 use once_cell::sync::Lazy;
 use parking_lot::RwLock;
 use std::collections::HashMap;

@@ -1,18 +1,10 @@
-//! Inference: backends (ONNX Runtime, TorchScript) behind one trait, the tile
-//! buffer API with the training normalization applied inside the engine,
-//! imported ONNX models and a cache of loaded models.
+//! Inference backends: ONNX Runtime and TorchScript behind one trait that
+//! runs a batch of normalized tiles and hands back the raw network output.
 
 mod backend;
-mod cache;
-mod imported;
 mod onnx_runtime;
-mod predictor;
-pub mod tiles;
 mod torchscript;
 
 pub use backend::{Backend, BackendChoice, InferenceOptions};
-pub use cache::{clear_cache, open_cached};
 pub use onnx_runtime::{library_candidates, OnnxBackend, ONNXRUNTIME_VERSION};
-pub use predictor::{ModelInfo, Predictor};
-pub use tiles::{Dtype, Order, Outputs, ProbabilityFormat, TileLayout};
 pub use torchscript::TorchScriptBackend;

@@ -1,17 +1,16 @@
 //! `metadata.json`: what inference needs to reproduce training exactly, and
 //! the full settings so that a later run can start from them.
 
+use super::classes::ClassMeta;
 use super::migrate::migrate;
 use super::{read_json, write_json, METADATA_FILE};
+use crate::history::EpochRecord;
 use crate::models::{Architecture, EncoderKind, ModelSpec};
 use crate::normalization::NormalizationStats;
-use crate::train::{EpochRecord, TrainingConfig};
+use crate::settings::TrainingConfig;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// Bumped when the layout changes; readers migrate older versions.
-pub const METADATA_VERSION: u32 = 1;
 
 /// The `architecture` block, named as the Python extension names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,23 +30,6 @@ pub struct InputConfig {
     pub channel_names: Vec<String>,
     pub bit_depth: Option<u32>,
     pub normalization: NormalizationStats,
-}
-
-/// One output class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassMeta {
-    pub index: usize,
-    pub name: String,
-    /// `#RRGGBB`.
-    pub color: String,
-}
-
-/// Colours for classes that metadata does not colour.
-const PALETTE: [&str; 8] = ["#000000", "#e6194b", "#3cb44b", "#4363d8", "#ffe119", "#f58231", "#911eb4", "#46f0f0"];
-
-/// The default `#RRGGBB` colour of class `index`.
-pub fn class_color(index: usize) -> String {
-    PALETTE[index % PALETTE.len()].to_string()
 }
 
 /// How a training run ended.
@@ -113,5 +95,29 @@ impl ModelMetadata {
 
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_json(&dir.join(METADATA_FILE), self)
+    }
+}
+
+impl TrainingConfig {
+    /// The settings a previous model was trained with (its `metadata.json`),
+    /// ready to be adjusted and reused.
+    pub fn from_model(model_dir: &Path) -> Result<TrainingConfig> {
+        Ok(ModelMetadata::read(model_dir)?.training)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_dir::METADATA_VERSION;
+
+    #[test]
+    fn a_pre_versioning_model_folder_reads_as_the_current_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("metadata.json"), include_str!("testdata/metadata_v0.json")).unwrap();
+        let meta = ModelMetadata::read(dir.path()).unwrap();
+        assert_eq!(meta.metadata_version, METADATA_VERSION);
+        assert_eq!(meta.classes[1].name, "Nucleus");
+        assert_eq!(meta.classes[1].index, 1);
     }
 }

@@ -3,15 +3,17 @@
 //! smp names), `metadata.json`, `training_history.json` and `training_curves.png`.
 
 mod atomic;
+mod classes;
 mod export;
 mod metadata;
 mod migrate;
 mod plot;
 
 pub use atomic::{ensure_writable, staged_file, write_atomically};
+pub use classes::{class_color, ClassMeta};
 pub use export::{export_onnx_dir, export_torchscript};
-pub use metadata::{class_color, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
-pub use migrate::migrate;
+pub use metadata::{ArchitectureMeta, InputConfig, ModelMetadata, RunStatus};
+pub use migrate::{migrate, METADATA_VERSION};
 pub use plot::plot_history;
 
 pub const TORCHSCRIPT_FILE: &str = "model.pt";

@@ -1,6 +1,6 @@
 //! The training-curve plot written beside a model: losses and mean IoU per epoch.
 
-use crate::train::EpochRecord;
+use crate::history::EpochRecord;
 use crate::{Error, Result};
 use plotters::prelude::*;
 use std::path::Path;

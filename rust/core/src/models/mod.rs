@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod encoders;
 mod export;
 pub(crate) mod layers;
+pub(crate) mod modules;
 pub mod ops;
 pub mod pretrained;
 pub mod weights;

@@ -2,7 +2,7 @@
 //! which unpacking a bundle writes into each model folder so that the folder
 //! can be checked later without the bundle.
 
-use super::validate::Problem;
+use super::problem::Problem;
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;

@@ -4,6 +4,7 @@
 mod bundle;
 mod checksum;
 mod list;
+mod problem;
 mod validate;
 
 pub use bundle::{
@@ -12,4 +13,5 @@ pub use bundle::{
 };
 pub use checksum::{sha256_file, CHECKSUMS_FILE};
 pub use list::{list_models, ModelSummary};
-pub use validate::{validate_model_dir, Problem, ValidationReport};
+pub use problem::Problem;
+pub use validate::{validate_model_dir, ValidationReport};

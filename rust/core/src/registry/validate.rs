@@ -1,25 +1,13 @@
 //! Checks of a model folder that report every problem found, not just the first.
 
 use super::checksum::check_checksums;
+use super::problem::Problem;
 use crate::device::DeviceChoice;
-use crate::inference::{BackendChoice, InferenceOptions, Predictor};
+use crate::inference::{BackendChoice, InferenceOptions};
 use crate::model_dir::{ModelMetadata, METADATA_FILE, ONNX_FILE, TORCHSCRIPT_FILE};
+use crate::tasks::pixel::Predictor;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// One thing wrong with a model folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Problem {
-    /// The file concerned, relative to the folder; empty for the folder itself.
-    pub file: String,
-    pub reason: String,
-}
-
-impl Problem {
-    pub fn new(file: impl Into<String>, reason: impl Into<String>) -> Problem {
-        Problem { file: file.into(), reason: reason.into() }
-    }
-}
 
 /// The outcome of [`validate_model_dir`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ pub use blend::BlendMode;
 pub use plan::{default_overlap, TileGrid};
 pub use reader::{read_reflected, InMemoryImage, RegionReader};
 
-use crate::train::JobControl;
+use crate::job::JobControl;
 use crate::{Error, Result};
 use ndarray::{s, Array3, Array4, ArrayView3, ArrayView4};
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,11 @@
 //! Checkpoints of a run in progress, kept in `<model>.partial/` beside the
 //! model folder, so that a killed run continues where it stopped.
 
-use super::control::EpochRecord;
-use super::TrainingConfig;
+use crate::history::EpochRecord;
 use crate::model_dir::{read_json, write_json};
 use crate::models::ModelSpec;
 use crate::normalization::NormalizationStats;
+use crate::settings::TrainingConfig;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

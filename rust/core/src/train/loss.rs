@@ -1,21 +1,11 @@
 //! Training losses. Pixels labelled with the unlabeled index never contribute,
 //! which is what makes sparse (scribble) annotations trainable.
 
-use serde::{Deserialize, Serialize};
+use crate::settings::LossKind;
 use tch::{Kind, Reduction, Tensor};
 
 /// Dice smoothing term; keeps classes absent from a batch from dominating.
 const DICE_SMOOTH: f64 = 1.0;
-
-/// The loss functions users can pick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LossKind {
-    #[default]
-    CrossEntropy,
-    /// Cross-entropy plus (1 - soft Dice), Dice over labelled pixels only.
-    CeDice,
-}
 
 /// A configured loss: kind, optional per-class weights and the ignored label.
 #[derive(Debug)]

@@ -1,23 +1,17 @@
-//! Training: configuration, losses, schedules, metrics, the loop and its control.
+//! Training machinery that any task's training loop builds on: augmented
+//! batches, the optimizer step with its loss, learning-rate schedules,
+//! checkpoints for resuming and transfer-learning recommendations.
 
-mod batches;
-mod checkpoint;
-mod config;
-mod control;
+pub(crate) mod batches;
+pub(crate) mod checkpoint;
 mod grad_scaler;
 mod loss;
-mod metrics;
 mod scheduler;
 mod step;
-mod trainer;
 pub mod transfer;
 
 pub use checkpoint::checkpoint_dir;
-pub use config::{EarlyStopping, MonitorMetric, TrainingConfig};
-pub use control::{EpochRecord, JobControl};
-pub use loss::{Loss, LossKind};
-pub use metrics::{ConfusionMatrix, SegmentationMetrics};
-pub use scheduler::{Scheduler, SchedulerConfig};
+pub use loss::Loss;
+pub use scheduler::Scheduler;
 pub use step::StepRunner;
-pub use trainer::{train, TrainingOutcome};
 pub use transfer::{recommend, Recommendation, SizeClass};

@@ -109,7 +109,7 @@ fn assign_encoder_group(vs: &VarStore, separate: bool) -> bool {
 mod tests {
     use super::*;
     use crate::models::{Architecture, EncoderKind, ModelSpec};
-    use crate::train::LossKind;
+    use crate::settings::LossKind;
     use tch::{Device, Kind};
 
     fn spec() -> ModelSpec {

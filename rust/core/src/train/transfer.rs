@@ -15,9 +15,9 @@
 //! Group names come from [`EncoderKind::freeze_groups`], so every encoder works.
 
 use super::batches::tiles_covering;
-use super::TrainingConfig;
 use crate::data::TrainingData;
 use crate::models::EncoderKind;
+use crate::settings::TrainingConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

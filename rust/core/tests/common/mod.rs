@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use dlclassifier::train::TrainingConfig;
+use dlclassifier::settings::TrainingConfig;
 use std::path::PathBuf;
 
 /// The real data sets bundled in the repository (see data/README.md).

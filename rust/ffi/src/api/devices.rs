@@ -4,7 +4,7 @@ use crate::error::FfiResult;
 use dlclassifier::device::{available_devices, memory_info, memory_snapshot, DeviceChoice, DeviceInfo};
 use dlclassifier::memory_estimate::{estimate_for_config, estimate_inference, suggest_batch_for_config, MemoryEstimate};
 use dlclassifier::model_dir::ModelMetadata;
-use dlclassifier::train::TrainingConfig;
+use dlclassifier::settings::TrainingConfig;
 use serde::Serialize;
 
 /// A device's memory now: what it has and what it uses.

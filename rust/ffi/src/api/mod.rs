@@ -25,9 +25,9 @@ mod values;
 
 use crate::error::{FfiError, FfiResult};
 pub use crate::handles::Job;
-pub use dlclassifier::inference::{Predictor, ProbabilityFormat, TileLayout};
+pub use dlclassifier::tasks::pixel::{Predictor, ProbabilityFormat, TileLayout};
 pub use dlclassifier::reservation::Reservation;
-use dlclassifier::inference::{Dtype, Order};
+use dlclassifier::tasks::pixel::{Dtype, Order};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 pub use values::{any_overlap, Bytes, BytesMut, EpochSink, Image, ImageSource};
@@ -80,7 +80,7 @@ pub fn probability_format(code: i64, name: &str) -> FfiResult<ProbabilityFormat>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dlclassifier::train::TrainingConfig;
+    use dlclassifier::settings::TrainingConfig;
 
     #[test]
     fn json_errors_name_the_argument_and_the_field_that_fails() {

@@ -3,11 +3,12 @@
 
 use super::{any_overlap, BytesMut, Image, ImageSource, Predictor};
 use crate::error::FfiError;
-use dlclassifier::apply::{apply_to_image, ApplyReport, ApplySettings};
+use dlclassifier::tasks::pixel::apply::{apply_to_image, ApplyReport, ApplySettings};
 use dlclassifier::data::read_image;
-use dlclassifier::inference::{clear_cache as clear_model_cache, open_cached, InferenceOptions, ModelInfo, Outputs};
+use dlclassifier::inference::InferenceOptions;
+use dlclassifier::tasks::pixel::{clear_cache as clear_model_cache, open_cached, ModelInfo, Outputs};
 use dlclassifier::tiling::{InMemoryImage, RegionReader};
-use dlclassifier::train::JobControl;
+use dlclassifier::job::JobControl;
 use std::sync::Arc;
 
 bridge_fn! {

@@ -4,7 +4,9 @@
 use super::{parse_json, EpochSink};
 use crate::error::{ErrorClass, FfiError, FfiResult};
 use dlclassifier::data::TrainingData;
-use dlclassifier::train::{self, JobControl, TrainingConfig, TrainingOutcome};
+use dlclassifier::job::JobControl;
+use dlclassifier::settings::TrainingConfig;
+use dlclassifier::tasks::pixel::{self as task, TrainingOutcome};
 use serde_json::{Map, Value};
 
 /// Settings after the core's checks, so that a bad value fails as an
@@ -34,7 +36,7 @@ bridge_fn! {
         let control = job.map_or_else(JobControl::new, |job| (*job).clone());
         let EpochSink(mut listener) = listener;
         let mut listener_failed = false;
-        let outcome = train::train(&data, &config, &out_dir, &control, &mut |record| {
+        let outcome = task::train(&data, &config, &out_dir, &control, &mut |record| {
             let Some(listener) = listener.as_mut().filter(|_| !listener_failed) else { return };
             match serde_json::to_string(record) {
                 Ok(json) if listener(&json) => {}

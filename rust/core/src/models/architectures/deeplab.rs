@@ -3,7 +3,8 @@
 //! stride-4 features. smp's defaults throughout.
 
 use super::{Decode, Decoder, Descriptor, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, Conv2d, ConvBnRelu};
+use crate::models::layers::ConvBnRelu;
+use crate::models::modules::{batch_norm_default, conv2d, Conv2d};
 use crate::models::ops::Ops;
 use crate::models::OUTPUT_STRIDE;
 use tch::nn;

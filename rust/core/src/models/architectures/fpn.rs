@@ -4,7 +4,7 @@
 //! addition, spatial dropout 0.2, and a 1x1 head upsampling 4x.
 
 use super::{Decode, Descriptor, SegmentationHead};
-use crate::models::layers::{conv2d, group_norm, Conv2d, GroupNorm};
+use crate::models::modules::{conv2d, group_norm, Conv2d, GroupNorm};
 use crate::models::ops::{Ops, Share};
 use crate::models::OUTPUT_STRIDE;
 use tch::nn;

@@ -2,7 +2,7 @@
 //! `kernel // 2` padding), then bilinear upsampling with aligned corners
 //! when the decoder works below the input resolution.
 
-use crate::models::layers::{conv2d, Conv2d};
+use crate::models::modules::{conv2d, Conv2d};
 use crate::models::ops::Ops;
 use tch::nn;
 

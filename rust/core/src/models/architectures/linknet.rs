@@ -3,7 +3,8 @@
 //! convolution, widens to the next skip's channels and adds that skip.
 
 use super::{Decode, Decoder, Descriptor, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv_transpose2d, BatchNorm2d, ConvBnRelu, ConvTranspose2d};
+use crate::models::layers::ConvBnRelu;
+use crate::models::modules::{batch_norm_default, conv_transpose2d, BatchNorm2d, ConvTranspose2d};
 use crate::models::ops::{Ops, Share};
 use crate::models::OUTPUT_STRIDE;
 use tch::nn;

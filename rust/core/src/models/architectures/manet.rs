@@ -6,7 +6,8 @@
 
 use super::unet::DECODER_CHANNELS;
 use super::{Decode, Decoder, Descriptor, SegmentationHead};
-use crate::models::layers::{conv2d, Conv2d, ConvBnRelu, ExcitationGate};
+use crate::models::layers::{ConvBnRelu, ExcitationGate};
+use crate::models::modules::{conv2d, Conv2d};
 use crate::models::ops::Ops;
 use crate::models::OUTPUT_STRIDE;
 use tch::nn;

@@ -8,7 +8,7 @@
 //! of at least 128x128: at 64x64 the third pooling would be empty.
 
 use super::{Decode, Descriptor, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, BatchNorm2d, Conv2d};
+use crate::models::modules::{batch_norm_default, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use tch::nn;
 

@@ -8,7 +8,8 @@
 //! tile size and ONNX graphs keep height and width symbolic.
 
 use super::{Decode, Decoder, Descriptor, SegmentationHead};
-use crate::models::layers::{batch_norm_default, conv2d, BatchNorm2d, Conv2d, ConvBnRelu};
+use crate::models::layers::ConvBnRelu;
+use crate::models::modules::{batch_norm_default, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use crate::models::OUTPUT_STRIDE;
 use tch::nn;

@@ -4,7 +4,7 @@
 //! exported on their own.
 
 use super::{Encode, Encoder};
-use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::models::modules::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use tch::nn;
 

@@ -4,7 +4,7 @@
 //! drop-connect and TF BatchNorm constants.
 
 use super::{dilation_rates, Encode, Encoder};
-use crate::models::layers::{batch_norm, conv2d, BatchNorm2d, Conv2d};
+use crate::models::modules::{batch_norm, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use tch::nn;
 use tch::{Kind, Tensor};

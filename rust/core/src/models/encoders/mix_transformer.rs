@@ -9,7 +9,7 @@
 //! and no reshape takes sizes read from the input (traced files stay size-agnostic).
 
 use super::{dilation_rates, Encode, Encoder, FreezeGroup};
-use crate::models::layers::{layer_norm, Conv2d, LayerNorm};
+use crate::models::modules::{layer_norm, Conv2d, LayerNorm};
 use crate::models::ops::{Ops, Share};
 use tch::nn::{self, Init, Linear};
 use tch::Tensor;

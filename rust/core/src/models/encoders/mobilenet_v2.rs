@@ -1,7 +1,7 @@
 //! MobileNetV2 encoder (torchvision layout, ReLU6, as segmentation_models_pytorch uses it).
 
 use super::{dilation_rates, Encode, Encoder};
-use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::models::modules::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use tch::nn;
 

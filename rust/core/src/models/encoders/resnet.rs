@@ -2,7 +2,8 @@
 //! ResNet and ResNeXt, and SE-ResNet in Cadene's pretrainedmodels layout.
 
 use super::{dilation_rates, Encode, Encoder};
-use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d, ExcitationGate};
+use crate::models::layers::ExcitationGate;
+use crate::models::modules::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use tch::nn;
 

@@ -4,7 +4,7 @@
 //! 64-channel full-resolution map rather than the input.
 
 use super::{Encode, Encoder};
-use crate::models::layers::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
+use crate::models::modules::{batch_norm_default as bn, conv2d, BatchNorm2d, Conv2d};
 use crate::models::ops::{Ops, Share};
 use tch::nn;
 

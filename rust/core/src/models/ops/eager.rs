@@ -3,7 +3,7 @@
 //! in training mode.
 
 use super::Ops;
-use crate::models::layers::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
+use crate::models::modules::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
 use tch::nn::{Linear, Module, ModuleT};
 use tch::{Kind, Tensor};
 

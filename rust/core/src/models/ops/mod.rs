@@ -10,7 +10,7 @@ mod onnx;
 pub use eager::Eager;
 pub use onnx::OnnxRecorder;
 
-use super::layers::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
+use super::modules::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
 use tch::nn::Linear;
 use tch::Tensor;
 

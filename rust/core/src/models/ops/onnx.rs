@@ -3,7 +3,7 @@
 //! and training-only regularisers vanish.
 
 use super::Ops;
-use crate::models::layers::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
+use crate::models::modules::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
 use crate::onnx::GraphBuilder;
 use tch::nn::Linear;
 use tch::Tensor;

@@ -1,7 +1,7 @@
 //! Models trained elsewhere: an external `.onnx` plus an optional, partial
 //! `metadata.json`, checked against the graph's own input and output shapes.
 
-use super::predictor::ModelInfo;
+use super::model_info::ModelInfo;
 use crate::model_dir::{class_color, read_json, ClassMeta};
 use crate::normalization::{NormalizationStats, Normalizer};
 use crate::{Error, Result};

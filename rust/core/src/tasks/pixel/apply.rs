@@ -1,11 +1,12 @@
 //! Applying a model to a whole image: tiles are read, predicted and blended,
 //! and the chosen result files are written while finished rows stream in.
 
+use super::outputs::{class_colors, Agreement, ClassCounts, ClassMap, Measurements, Overlay, PixelSize, ProbabilityTiff, SampleType, Sinks};
+use super::{ModelInfo, Predictor};
 use crate::data::read_mask;
-use crate::inference::{ModelInfo, Predictor};
-use crate::outputs::{class_colors, Agreement, ClassCounts, ClassMap, Measurements, Overlay, PixelSize, ProbabilityTiff, SampleType, Sinks};
+use crate::history::SegmentationMetrics;
+use crate::job::JobControl;
 use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
-use crate::train::{JobControl, SegmentationMetrics};
 use crate::{Error, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Deserializer, Serialize};

@@ -1,8 +1,7 @@
 //! Every training option, with defaults. Serialized whole into a model's
 //! metadata so that a later run can start from a previous model's settings.
 
-use super::loss::LossKind;
-use super::scheduler::SchedulerConfig;
+use super::{LossKind, SchedulerConfig};
 use crate::augment::AugmentConfig;
 use crate::device::DeviceChoice;
 use crate::models::{Architecture, EncoderKind, OUTPUT_STRIDE};
@@ -10,7 +9,7 @@ use crate::normalization::NormalizationConfig;
 use crate::reservation::ReservationRequest;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Which validation quantity decides the best epoch and early stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -137,12 +136,6 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
-    /// The settings a previous model was trained with (its `metadata.json`),
-    /// ready to be adjusted and reused.
-    pub fn from_model(model_dir: &Path) -> Result<TrainingConfig> {
-        Ok(crate::model_dir::ModelMetadata::read(model_dir)?.training)
-    }
-
     /// Rejects settings that cannot work, before any data is touched.
     pub fn validate(&self) -> Result<()> {
         let stride = OUTPUT_STRIDE as usize;
@@ -251,5 +244,13 @@ mod tests {
         assert!(bad(|c| c.encoder_lr_factor = f64::NAN).contains("encoder_lr_factor"));
         assert!(bad(|c| c.frozen_groups = vec!["layer9".into()]).contains("no freeze group 'layer9'"));
         assert!(bad(|c| c.class_weight_multipliers = Some(vec![1.0, 0.0])).contains("multipliers"));
+    }
+
+    #[test]
+    fn configurations_read_requests() {
+        let options: crate::inference::InferenceOptions = serde_json::from_str(r#"{"gpu_reservation":{"bytes":5,"timeout_ms":7}}"#).unwrap();
+        assert_eq!(options.gpu_reservation, Some(ReservationRequest { bytes: Some(5), timeout_ms: 7 }));
+        let config: TrainingConfig = serde_json::from_str(r#"{"gpu_reservation":{}}"#).unwrap();
+        assert_eq!(config.gpu_reservation, Some(ReservationRequest::default()));
     }
 }

@@ -1,17 +1,18 @@
-//! The training loop: AdamW on a segmentation model, per-epoch validation,
-//! best-model tracking, early stopping, checkpoints and the final model folder.
+//! The pixel classifier's training loop: AdamW on a segmentation model,
+//! per-epoch validation, best-model tracking, early stopping, checkpoints and
+//! the final model folder.
 
-use super::batches::{batch_chunks, default_samples_per_epoch, epoch_batches, TrainingImages};
-use super::checkpoint::{checkpoint_dir, RunState};
-use super::control::{EpochRecord, JobControl};
-use super::loss::Loss;
 use super::metrics::ConfusionMatrix;
-use super::step::StepRunner;
-use super::{MonitorMetric, TrainingConfig};
 use crate::data::TrainingData;
+use crate::history::{EpochRecord, SegmentationMetrics};
+use crate::job::JobControl;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 use crate::models::{self, pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
+use crate::settings::{MonitorMetric, TrainingConfig};
+use crate::train::batches::{batch_chunks, default_samples_per_epoch, epoch_batches, TrainingImages};
+use crate::train::checkpoint::{checkpoint_dir, RunState};
+use crate::train::{Loss, Scheduler, StepRunner};
 use crate::{Error, Result};
 use ndarray::{Array2, Array3};
 use serde::Serialize;
@@ -111,7 +112,7 @@ pub fn train(
     let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
     let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
     let steps_per_epoch = batch_chunks(&vec![0; samples], config.batch_size).len();
-    let scheduler = super::Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
+    let scheduler = Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
     let mut runner = StepRunner::with_encoder_lr_factor(
         &vs,
         loss_fn.clone(),
@@ -319,7 +320,7 @@ fn validate(
     classes: usize,
     ignore: i64,
     control: &JobControl,
-) -> Option<(f64, super::SegmentationMetrics)> {
+) -> Option<(f64, SegmentationMetrics)> {
     let mut cm = ConfusionMatrix::new(classes);
     let mut weighted_loss = 0.0;
     let mut labelled = 0i64;
@@ -419,7 +420,7 @@ mod tests {
             labels: Tensor::ones([1, 32, 32], (Kind::Int64, Device::Cpu)),
         };
         let items = [item(), item()];
-        let loss = Loss::new(crate::train::LossKind::CrossEntropy, None, 255, Device::Cpu);
+        let loss = Loss::new(crate::settings::LossKind::CrossEntropy, None, 255, Device::Cpu);
         let control = JobControl::new();
         let (val_loss, metrics) = validate(&model, &items, &loss, 2, 255, &control).unwrap();
         assert!(val_loss.is_finite() && metrics.per_class_iou.len() == 2);

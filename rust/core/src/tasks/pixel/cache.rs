@@ -1,8 +1,8 @@
 //! Loaded models kept per model folder and options, so that repeated calls
 //! (one per tile request, as QuPath makes them) reuse one set of sessions.
 
-use super::backend::InferenceOptions;
 use super::predictor::Predictor;
+use crate::inference::InferenceOptions;
 use crate::model_dir::ModelMetadata;
 use crate::{Error, Result};
 use once_cell::sync::Lazy;

@@ -1,7 +1,8 @@
 //! Scoring a prediction against a ground-truth mask while rows stream in.
 
+use super::super::metrics::ConfusionMatrix;
 use super::LabelSink;
-use crate::train::{ConfusionMatrix, SegmentationMetrics};
+use crate::history::SegmentationMetrics;
 use crate::{Error, Result};
 use ndarray::{s, Array2, ArrayView2};
 

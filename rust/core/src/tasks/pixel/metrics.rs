@@ -1,8 +1,8 @@
 //! Segmentation metrics from a confusion matrix over labelled pixels.
 
+use crate::history::SegmentationMetrics;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
-use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// Counts of (true class, predicted class) pairs, accumulated over batches.
@@ -11,16 +11,6 @@ pub struct ConfusionMatrix {
     classes: usize,
     /// Row-major `[true][predicted]`.
     counts: Vec<u64>,
-}
-
-/// The metrics reported per epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SegmentationMetrics {
-    pub pixel_accuracy: f64,
-    /// IoU per class; `None` for a class absent from both truth and prediction.
-    pub per_class_iou: Vec<Option<f64>>,
-    /// Mean over the classes whose IoU is defined.
-    pub mean_iou: f64,
 }
 
 impl ConfusionMatrix {

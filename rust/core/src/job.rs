@@ -1,9 +1,7 @@
-//! Cooperative control of a running job from other threads, and the progress
-//! events it reports.
+//! Cooperative control of a running job (training, whole-image inference)
+//! from other threads.
 
-use super::metrics::SegmentationMetrics;
 use parking_lot::{Condvar, Mutex};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
@@ -56,26 +54,6 @@ impl JobControl {
         }
         !state.cancelled
     }
-}
-
-/// What happened in one epoch; also one entry of `training_history.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based.
-    pub epoch: usize,
-    pub total_epochs: usize,
-    pub train_loss: f64,
-    pub val_loss: f64,
-    #[serde(flatten)]
-    pub metrics: SegmentationMetrics,
-    pub learning_rate: f64,
-    /// Seconds since the run started (including earlier, resumed sessions).
-    pub elapsed_s: f64,
-    pub best_epoch: usize,
-    pub best_score: f64,
-    /// Epochs since the monitored metric last improved.
-    pub epochs_without_improvement: usize,
-    pub is_best: bool,
 }
 
 #[cfg(test)]
