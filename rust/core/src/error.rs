@@ -62,6 +62,18 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in the order of their codes.
+    pub const ALL: [ErrorClass; 8] = [
+        ErrorClass::InvalidArgument,
+        ErrorClass::InvalidState,
+        ErrorClass::Io,
+        ErrorClass::Engine,
+        ErrorClass::Cancelled,
+        ErrorClass::Panic,
+        ErrorClass::Timeout,
+        ErrorClass::OutOfMemory,
+    ];
+
     /// The number of the class in the C API (`DlcStatus`) and as the CLI's
     /// exit code; 0 is success.
     pub fn code(self) -> u8 {

@@ -17,19 +17,10 @@ static VM: Lazy<JavaVM> = Lazy::new(|| {
 
 /// The class (C status) and message of a C call.
 fn c_outcome(status: c_int) -> (ErrorClass, String) {
-    let class = [
-        ErrorClass::InvalidArgument,
-        ErrorClass::InvalidState,
-        ErrorClass::Io,
-        ErrorClass::Engine,
-        ErrorClass::Cancelled,
-        ErrorClass::Panic,
-        ErrorClass::Timeout,
-        ErrorClass::OutOfMemory,
-    ]
-    .into_iter()
-    .find(|&c| DlcStatus::of(c) as c_int == status)
-    .unwrap_or_else(|| panic!("the C call should fail, got status {status}"));
+    let class = ErrorClass::ALL
+        .into_iter()
+        .find(|&c| DlcStatus::of(c) as c_int == status)
+        .unwrap_or_else(|| panic!("the C call should fail, got status {status}"));
     (class, unsafe { CStr::from_ptr(dlc_last_error()) }.to_str().unwrap().to_string())
 }
 
