@@ -69,7 +69,7 @@ public class LoggingTest {
         LogRecord record = opened.get(0);
         assertEquals(Level.INFO, record.getLevel());
         assertEquals(Logging.LOGGER_NAME, record.getLoggerName());
-        assertEquals("dlclassifier::inference::predictor", record.getSourceClassName());
+        assertEquals("dlclassifier::tasks::pixel::predictor", record.getSourceClassName());
         assertTrue(record.getMessage(), record.getMessage().contains("model=nuclei"));
         assertTrue(record.getMessage(), record.getMessage().contains("classes=2"));
         assertEquals(Thread.currentThread().getId(), record.getThreadID());
