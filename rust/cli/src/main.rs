@@ -12,7 +12,13 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "dlclassifier", version, about = "Deep-learning pixel classifiers for microscopy images")]
+#[command(
+    name = "dlclassifier",
+    version,
+    about = "Deep-learning pixel classifiers for microscopy images",
+    after_help = "Exit codes: 0 success, 1 invalid argument or option, 2 usage, 3 file not readable or writable, \
+                  4 engine failure, 5 cancelled, 6 internal error, 7 reservation timed out, 8 out of memory."
+)]
 struct Cli {
     /// Log engine events (repeat for more detail).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
