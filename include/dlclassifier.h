@@ -19,7 +19,8 @@
 #include <stdint.h>
 
 /**
- * The status every fallible function returns (as `int`).
+ * The status every fallible function returns (as `int`): the error class
+ * codes of the engine, which the CLI exits with too.
  */
 typedef enum DlcStatus {
   /**

@@ -122,7 +122,8 @@ impl Error {
         match self {
             Error::Config(_) => ErrorClass::InvalidArgument,
             Error::Data { .. } | Error::Io { .. } => ErrorClass::Io,
-            Error::Torch(_) | Error::Model(_) | Error::Backend { .. } | Error::OutOfMemory(_) => ErrorClass::Engine,
+            Error::OutOfMemory(_) => ErrorClass::OutOfMemory,
+            Error::Torch(_) | Error::Model(_) | Error::Backend { .. } => ErrorClass::Engine,
             Error::Cancelled => ErrorClass::Cancelled,
             Error::Timeout(_) => ErrorClass::Timeout,
         }

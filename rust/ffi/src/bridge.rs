@@ -12,7 +12,10 @@
 //! parameter per argument, the result through a trailing `out` pointer, an
 //! `int` status) and `Java_org_dlclassifier_internal_Native_predictorOpen`
 //! (JNI: a static native of `org.dlclassifier.internal.Native`). Arguments
-//! and results are written as *kinds*, each converted once per transport:
+//! and results are written as *kinds*. A transport turns each parameter
+//! into a wire value (`c::args::Wire`, `jni::args::Wire`: text, a number, a
+//! memory region, ...) and the function of the kind's name in `api::kinds`
+//! checks and decodes it, once for both:
 //!
 //! | kind | Rust | C | Java |
 //! |---|---|---|---|

@@ -8,11 +8,14 @@
 //! `include/dlclassifier.h`) and `Native.<lowerCamelName>`, which you declare
 //! in `java/src/main/java/org/dlclassifier/internal/Native.java` (a JUnit test
 //! checks that the library's JNI symbols and those declarations agree).
+//! A new argument kind is a function in `kinds` from a wire value, plus a
+//! parameter type in `c_arg_type!` and `jni_arg_type!`.
 
 mod catalog;
 mod devices;
 mod jobs;
-mod logging;
+pub mod kinds;
+pub mod logging;
 mod models;
 mod predictor;
 mod reservation;
@@ -27,10 +30,9 @@ use crate::error::{FfiError, FfiResult};
 pub use crate::handles::Job;
 pub use dlclassifier::tasks::pixel::{Predictor, ProbabilityFormat, TileLayout};
 pub use dlclassifier::reservation::Reservation;
-use dlclassifier::tasks::pixel::{Dtype, Order};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-pub use values::{any_overlap, Bytes, BytesMut, EpochSink, Image, ImageSource};
+pub use values::{any_overlap, copy_floats, Bytes, BytesMut, CallbackReader, EpochSink, Image, ImageSource};
 
 /// The JSON argument `name` as a `T`. serde's type errors name no field, so
 /// for settings objects whose fields all have defaults the error is traced
@@ -51,32 +53,6 @@ pub fn parse_json<T: DeserializeOwned>(text: &str, name: &str) -> FfiResult<T> {
     })
 }
 
-/// A tile layout from its sizes `[count, channels, height, width]` and the
-/// codes of its order (0 HWC, 1 CHW) and element type (0 u8, 1 u16, 2 f32).
-pub fn tile_layout([count, channels, height, width]: [usize; 4], order: i64, dtype: i64) -> FfiResult<TileLayout> {
-    let order = match order {
-        0 => Order::Hwc,
-        1 => Order::Chw,
-        o => return Err(FfiError::invalid_argument(format!("layout order {o} is unknown (0 = HWC, 1 = CHW)"))),
-    };
-    let dtype = match dtype {
-        0 => Dtype::U8,
-        1 => Dtype::U16,
-        2 => Dtype::F32,
-        d => return Err(FfiError::invalid_argument(format!("layout dtype {d} is unknown (0 = uint8, 1 = uint16, 2 = float32)"))),
-    };
-    Ok(TileLayout { count, channels, height, width, order, dtype })
-}
-
-/// 0 float32, 1 uint8.
-pub fn probability_format(code: i64, name: &str) -> FfiResult<ProbabilityFormat> {
-    match code {
-        0 => Ok(ProbabilityFormat::F32),
-        1 => Ok(ProbabilityFormat::U8),
-        c => Err(FfiError::invalid_argument(format!("{name} {c} is unknown (0 = float32, 1 = uint8)"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,15 +68,5 @@ mod tests {
         // A type with required fields blames no single field.
         let e = parse_json::<dlclassifier::registry::BundleInfo>(r#"{"name": 3}"#, "info").unwrap_err().message;
         assert!(e.starts_with("info: invalid JSON: invalid type"), "{e}");
-    }
-
-    #[test]
-    fn layouts_and_formats_decode_or_name_the_bad_code() {
-        let layout = tile_layout([1, 3, 8, 8], 1, 2).unwrap();
-        assert_eq!((layout.order, layout.dtype), (Order::Chw, Dtype::F32));
-        assert!(tile_layout([1, 3, 8, 8], 2, 0).unwrap_err().message.contains("layout order 2"));
-        assert!(tile_layout([1, 3, 8, 8], 0, 9).unwrap_err().message.contains("layout dtype 9"));
-        assert_eq!(probability_format(1, "format").unwrap(), ProbabilityFormat::U8);
-        assert!(probability_format(5, "format").unwrap_err().message.starts_with("format 5 is unknown"));
     }
 }

@@ -69,8 +69,7 @@ bridge_fn! {
         class_map: opt_bytes_mut,
     ) {
         let (mut probabilities, mut class_map) = (probabilities, class_map);
-        let outputs: Vec<&BytesMut> = probabilities.iter().chain(&class_map).collect();
-        if any_overlap(&tiles, &outputs) {
+        if any_overlap(&[Some(tiles.range()), probabilities.as_ref().map(BytesMut::range), class_map.as_ref().map(BytesMut::range)]) {
             return Err(FfiError::invalid_argument("the output buffers must not overlap the tiles or each other"));
         }
         let outputs = Outputs {

@@ -3,7 +3,7 @@
 //! be the same class and the same text.
 
 use super::{catalog, devices, jobs, models, predictor, reservation, training};
-use crate::c::{dlc_last_error, DlcJob, DlcStatus};
+use crate::c::{dlc_last_error, DlcJob};
 use crate::error::ErrorClass;
 use jni::objects::{JClass, JObject, JString, JThrowable};
 use jni::{jni_sig, jni_str, Env, EnvUnowned, InitArgsBuilder, JNIVersion, JavaVM};
@@ -19,7 +19,7 @@ static VM: Lazy<JavaVM> = Lazy::new(|| {
 fn c_outcome(status: c_int) -> (ErrorClass, String) {
     let class = ErrorClass::ALL
         .into_iter()
-        .find(|&c| DlcStatus::of(c) as c_int == status)
+        .find(|&c| c_int::from(c.code()) == status)
         .unwrap_or_else(|| panic!("the C call should fail, got status {status}"));
     (class, unsafe { CStr::from_ptr(dlc_last_error()) }.to_str().unwrap().to_string())
 }
@@ -70,6 +70,13 @@ fn bad_calls_give_the_same_class_and_message_through_c_and_jni() {
                 Box::new(|env| {
                     let (dir, options) = (s(env, "/nonexistent/model"), s(env, "{}"));
                     predictor::Java_org_dlclassifier_internal_Native_predictorOpen(unsafe { EnvUnowned::from_raw(raw) }, class(env), dir, options);
+                }),
+            ),
+            (
+                "a null model folder",
+                c_outcome(unsafe { predictor::dlc_predictor_open(std::ptr::null(), std::ptr::null(), &mut handle) }),
+                Box::new(|env| {
+                    predictor::Java_org_dlclassifier_internal_Native_predictorOpen(unsafe { EnvUnowned::from_raw(raw) }, class(env), JString::null(), JString::null());
                 }),
             ),
             (
@@ -135,7 +142,7 @@ fn bad_calls_give_the_same_class_and_message_through_c_and_jni() {
                 }),
             ),
         ];
-        assert_eq!(cases.len(), 9);
+        assert_eq!(cases.len(), 10);
         for (what, (class_of_c, c_message), jni_call) in cases {
             jni_call(env);
             let (java_class, java_message) = java_outcome(env);

@@ -1,7 +1,9 @@
 //! The transport-neutral argument types that are not core types: caller
 //! memory, images and listeners, each built by a C or a JNI conversion.
 
+use crate::error::{FfiError, FfiResult};
 use dlclassifier::tiling::RegionReader;
+use ndarray::Array3;
 use std::path::PathBuf;
 
 /// Caller memory the engine reads, valid for the duration of one call.
@@ -22,7 +24,7 @@ impl Bytes {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    fn range(&self) -> (usize, usize) {
+    pub fn range(&self) -> (usize, usize) {
         (self.ptr as usize, self.len)
     }
 }
@@ -46,17 +48,15 @@ impl BytesMut {
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 
-    fn range(&self) -> (usize, usize) {
+    pub fn range(&self) -> (usize, usize) {
         (self.ptr as usize, self.len)
     }
 }
 
-/// Whether any two of the non-empty `(start, len)` ranges share a byte.
-pub fn any_overlap(input: &Bytes, outputs: &[&BytesMut]) -> bool {
-    let mut ranges: Vec<(usize, usize)> = outputs.iter().map(|o| o.range()).collect();
-    ranges.push(input.range());
-    ranges.retain(|&(_, len)| len > 0);
-    ranges.iter().enumerate().any(|(i, &(a, la))| ranges[i + 1..].iter().any(|&(b, lb)| a < b + lb && b < a + la))
+/// Whether any two of the given non-empty `(start, len)` ranges share a byte.
+pub fn any_overlap(ranges: &[Option<(usize, usize)>]) -> bool {
+    let overlap = |(a, la): (usize, usize), (b, lb): (usize, usize)| la > 0 && lb > 0 && a < b + lb && b < a + la;
+    ranges.iter().enumerate().any(|(i, &r)| ranges[i + 1..].iter().any(|&q| r.zip(q).is_some_and(|(r, q)| overlap(r, q))))
 }
 
 /// The image of a whole-image call: a file, read when the call gets to it
@@ -81,3 +81,55 @@ impl ImageSource {
 /// Where each finished epoch's record goes, as JSON; returns false when the
 /// listener failed, which stops training. `None`: nobody listens.
 pub struct EpochSink(pub Option<Box<dyn FnMut(&str) -> bool>>);
+
+/// A caller's region reader, called back with the region `[x, y, w, h]` and
+/// the CHW values to fill.
+pub struct CallbackReader {
+    size: [usize; 3],
+    read: ReadRegion,
+}
+
+pub type ReadRegion = Box<dyn Fn([usize; 4], &mut [f32]) -> FfiResult<()> + Send + Sync>;
+
+impl CallbackReader {
+    /// `[width, height, channels]` as the caller reported them.
+    pub fn new(size: [i64; 3], read: ReadRegion, name: &str) -> FfiResult<CallbackReader> {
+        let size = size.map(usize::try_from);
+        let [Ok(width), Ok(height), Ok(channels)] = size else {
+            return Err(FfiError::invalid_argument(format!("{name}: the reader's sizes must not be negative")));
+        };
+        Ok(CallbackReader { size: [width, height, channels], read })
+    }
+}
+
+impl RegionReader for CallbackReader {
+    fn width(&self) -> usize {
+        self.size[0]
+    }
+
+    fn height(&self) -> usize {
+        self.size[1]
+    }
+
+    fn channels(&self) -> usize {
+        self.size[2]
+    }
+
+    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> dlclassifier::Result<Array3<f32>> {
+        let mut region = Array3::zeros((self.channels(), h, w));
+        let values = region.as_slice_mut().expect("a new array is contiguous");
+        (self.read)([x, y, w, h], values).map_err(|e| dlclassifier::Error::data("RegionReader", e.message))?;
+        Ok(region)
+    }
+}
+
+/// Native-order `f32`s from `bytes` into all of `dest`.
+pub fn copy_floats(bytes: &[u8], dest: &mut [f32]) -> FfiResult<()> {
+    if bytes.len() < 4 * dest.len() {
+        return Err(FfiError::invalid_argument("the region buffer is smaller than the region"));
+    }
+    for (value, b) in dest.iter_mut().zip(bytes.chunks_exact(4)) {
+        *value = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Ok(())
+}

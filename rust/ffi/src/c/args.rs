@@ -1,86 +1,86 @@
-//! C conversions of the bridge's argument and result kinds, one function per
-//! kind (named after it); every error names the parameter.
+//! C conversions: each parameter type to its wire value (`api::kinds`
+//! decodes that), the epoch listener, and results to `out` pointers.
 #![allow(clippy::missing_safety_doc)]
 
-use super::{DlcBuffer, DlcConstBuffer, DlcEpochListener, DlcTileLayout};
-use crate::api::{self, Bytes, BytesMut, EpochSink, ImageSource};
+use super::{DlcBuffer, DlcConstBuffer, DlcEpochListener, DlcJob, DlcPredictor, DlcReservation, DlcTileLayout};
+use crate::api::kinds::Region;
+use crate::api::EpochSink;
 use crate::error::{ErrorClass, FfiError, FfiResult};
 use crate::handles::{self, Object};
-use serde::de::DeserializeOwned;
 use std::ffi::{c_char, c_int, CStr, CString};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-fn null(name: &str) -> FfiError {
-    FfiError::invalid_argument(format!("{name} is NULL"))
+/// A C parameter as the wire value its kind decodes (see `api::kinds`).
+pub trait Wire {
+    type Value;
+    /// # Safety
+    /// Pointers are NULL or valid for the call, strings NUL-terminated.
+    unsafe fn wire(self, name: &str) -> FfiResult<Self::Value>;
 }
 
-/// A C string argument that may be NULL.
-///
-/// # Safety
-/// `ptr` is NULL or a NUL-terminated string alive for the call.
-pub unsafe fn opt_str(ptr: *const c_char, name: &str) -> FfiResult<Option<String>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    let text = unsafe { CStr::from_ptr(ptr) };
-    text.to_str().map(|s| Some(s.to_string())).map_err(|e| FfiError::invalid_argument(format!("{name} is not valid UTF-8: {e}")))
-}
-
-pub unsafe fn str(ptr: *const c_char, name: &str) -> FfiResult<String> {
-    unsafe { opt_str(ptr, name) }?.ok_or_else(|| null(name))
-}
-
-pub unsafe fn opt_path(ptr: *const c_char, name: &str) -> FfiResult<Option<PathBuf>> {
-    Ok(unsafe { opt_str(ptr, name) }?.map(PathBuf::from))
-}
-
-pub unsafe fn path(ptr: *const c_char, name: &str) -> FfiResult<PathBuf> {
-    unsafe { str(ptr, name) }.map(PathBuf::from)
-}
-
-/// A JSON argument; NULL means all defaults.
-pub unsafe fn json<T: DeserializeOwned + Default>(ptr: *const c_char, name: &str) -> FfiResult<T> {
-    match unsafe { opt_str(ptr, name) }? {
-        None => Ok(T::default()),
-        Some(text) => api::parse_json(&text, name),
+impl Wire for *const c_char {
+    type Value = Option<String>;
+    unsafe fn wire(self, name: &str) -> FfiResult<Option<String>> {
+        if self.is_null() {
+            return Ok(None);
+        }
+        let text = unsafe { CStr::from_ptr(self) };
+        text.to_str().map(|s| Some(s.to_string())).map_err(|e| FfiError::invalid_argument(format!("{name} is not valid UTF-8: {e}")))
     }
 }
 
-/// A JSON argument that must be given.
-pub unsafe fn required_json<T: DeserializeOwned>(ptr: *const c_char, name: &str) -> FfiResult<T> {
-    api::parse_json(&unsafe { str(ptr, name) }?, name)
+macro_rules! plain_wire {
+    ($($c:ty => $value:ty),*) => {$(
+        impl Wire for $c {
+            type Value = $value;
+            unsafe fn wire(self, _: &str) -> FfiResult<$value> {
+                Ok(self as $value)
+            }
+        }
+    )*};
 }
+plain_wire!(usize => u64, u64 => u64, c_int => i32, bool => bool);
 
-pub unsafe fn size(value: usize, _name: &str) -> FfiResult<usize> {
-    Ok(value)
-}
+/// The opaque types whose pointers are handle numbers.
+pub trait Opaque {}
+impl Opaque for DlcPredictor {}
+impl Opaque for DlcJob {}
+impl Opaque for DlcReservation {}
 
-pub unsafe fn u64(value: u64, _name: &str) -> FfiResult<u64> {
-    Ok(value)
-}
-
-pub unsafe fn bool(value: bool, _name: &str) -> FfiResult<bool> {
-    Ok(value)
-}
-
-/// The handle number behind an opaque pointer.
-pub fn id<P>(ptr: *const P) -> u64 {
-    ptr as usize as u64
-}
-
-pub unsafe fn handle<T: Object, P>(ptr: *const P, name: &str) -> FfiResult<Arc<T>> {
-    if ptr.is_null() {
-        return Err(null(name));
+impl<P: Opaque> Wire for *const P {
+    type Value = u64;
+    unsafe fn wire(self, _: &str) -> FfiResult<u64> {
+        Ok(self as usize as u64)
     }
-    handles::get(id(ptr))
 }
 
-pub unsafe fn opt_handle<T: Object, P>(ptr: *const P) -> FfiResult<Option<Arc<T>>> {
-    if ptr.is_null() {
-        return Ok(None);
+impl<P: Opaque> Wire for *mut P {
+    type Value = u64;
+    unsafe fn wire(self, _: &str) -> FfiResult<u64> {
+        Ok(self as usize as u64)
     }
-    handles::get(id(ptr)).map(Some)
+}
+
+impl Wire for DlcConstBuffer {
+    type Value = Region;
+    unsafe fn wire(self, _: &str) -> FfiResult<Region> {
+        Ok((!self.data.is_null()).then_some((self.data as *mut u8, self.len)))
+    }
+}
+
+impl Wire for DlcBuffer {
+    type Value = Region;
+    unsafe fn wire(self, _: &str) -> FfiResult<Region> {
+        Ok((!self.data.is_null()).then_some((self.data.cast(), self.len)))
+    }
+}
+
+impl Wire for *const DlcTileLayout {
+    type Value = Option<Vec<i64>>;
+    unsafe fn wire(self, _: &str) -> FfiResult<Option<Vec<i64>>> {
+        let wide = |size: usize| i64::try_from(size).unwrap_or(i64::MAX);
+        Ok(unsafe { self.as_ref() }.map(|l| vec![wide(l.count), wide(l.channels), wide(l.height), wide(l.width), l.order.into(), l.dtype.into()]))
+    }
 }
 
 /// A new handle as the opaque pointer C holds.
@@ -88,43 +88,7 @@ pub fn new_handle<T: Object, P>(object: Arc<T>) -> *mut P {
     std::ptr::without_provenance_mut(handles::insert(object) as usize)
 }
 
-/// Bytes in a buffer, if a slice can be that long.
-fn checked_len(len: usize, name: &str) -> FfiResult<usize> {
-    if len > isize::MAX as usize {
-        return Err(FfiError::invalid_argument(format!("{name}: length {len} is too large")));
-    }
-    Ok(len)
-}
-
-pub unsafe fn bytes(buffer: DlcConstBuffer, name: &str) -> FfiResult<Bytes> {
-    if buffer.data.is_null() {
-        return Err(FfiError::invalid_argument(format!("{name}.data is NULL")));
-    }
-    Ok(unsafe { Bytes::new(buffer.data.cast(), checked_len(buffer.len, name)?) })
-}
-
-pub unsafe fn opt_bytes_mut(buffer: DlcBuffer, name: &str) -> FfiResult<Option<BytesMut>> {
-    if buffer.data.is_null() {
-        return Ok(None);
-    }
-    Ok(Some(unsafe { BytesMut::new(buffer.data.cast(), checked_len(buffer.len, name)?) }))
-}
-
-pub unsafe fn layout(layout: *const DlcTileLayout, name: &str) -> FfiResult<api::TileLayout> {
-    let l = unsafe { layout.as_ref() }.ok_or_else(|| null(name))?;
-    api::tile_layout([l.count, l.channels, l.height, l.width], i64::from(l.order), i64::from(l.dtype))
-}
-
-pub unsafe fn probability_format(value: c_int, name: &str) -> FfiResult<api::ProbabilityFormat> {
-    api::probability_format(i64::from(value), name)
-}
-
-/// C applies to image files only.
-pub unsafe fn image(path: *const c_char, name: &str) -> FfiResult<ImageSource> {
-    Ok(ImageSource::file(unsafe { self::path(path, name) }?))
-}
-
-pub unsafe fn epochs(listener: *const DlcEpochListener, _name: &str) -> FfiResult<EpochSink> {
+pub unsafe fn epochs(listener: *const DlcEpochListener) -> FfiResult<EpochSink> {
     let Some(&DlcEpochListener { on_epoch: Some(callback), user_data }) = (unsafe { listener.as_ref() }) else {
         return Ok(EpochSink(None));
     };
@@ -136,39 +100,19 @@ pub unsafe fn epochs(listener: *const DlcEpochListener, _name: &str) -> FfiResul
     }))))
 }
 
-/// The required `out` pointer, reset to its empty value.
-pub unsafe fn required_out<'a, T: Empty>(out: *mut T) -> FfiResult<&'a mut T> {
-    let out = unsafe { out.as_mut() }.ok_or_else(|| null("out"))?;
-    *out = T::empty();
+/// The required `out` pointer, reset to zero (NULL, 0, false).
+///
+/// # Safety
+/// `out` is NULL or valid for writes.
+pub unsafe fn required_out<'a, T: bytemuck::Zeroable>(out: *mut T) -> FfiResult<&'a mut T> {
+    let out = unsafe { out.as_mut() }.ok_or_else(|| FfiError::invalid_argument("out is null"))?;
+    *out = T::zeroed();
     Ok(out)
 }
 
-/// An `out` pointer the caller may leave NULL, reset to its empty value.
-pub unsafe fn optional_out<'a, T: Empty>(out: *mut T) -> Option<&'a mut T> {
+/// An `out` pointer the caller may leave NULL, reset as `required_out`.
+pub unsafe fn optional_out<'a, T: bytemuck::Zeroable>(out: *mut T) -> Option<&'a mut T> {
     unsafe { required_out(out) }.ok()
-}
-
-/// What an `out` slot holds after a failed call.
-pub trait Empty {
-    fn empty() -> Self;
-}
-
-impl<T> Empty for *mut T {
-    fn empty() -> Self {
-        std::ptr::null_mut()
-    }
-}
-
-impl Empty for c_int {
-    fn empty() -> Self {
-        0
-    }
-}
-
-impl Empty for bool {
-    fn empty() -> Self {
-        false
-    }
 }
 
 /// `value` as a JSON string the caller frees with `dlc_string_free`.
@@ -188,25 +132,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn null_and_non_utf8_arguments_are_named() {
-        let err = unsafe { str(std::ptr::null(), "model_dir") }.unwrap_err();
-        assert_eq!((err.class, err.message.as_str()), (ErrorClass::InvalidArgument, "model_dir is NULL"));
-        assert_eq!(unsafe { opt_str(std::ptr::null(), "x") }.unwrap(), None);
-        let bad = c"\xff\xfe";
-        let err = unsafe { str(bad.as_ptr(), "image_path") }.unwrap_err();
+    fn non_utf8_strings_and_missing_outs_are_named() {
+        let err = unsafe { c"\xff\xfe".as_ptr().wire("image_path") }.unwrap_err();
         assert!(err.message.starts_with("image_path is not valid UTF-8"), "{}", err.message);
-        let err = unsafe { layout(std::ptr::null(), "layout") }.unwrap_err();
-        assert_eq!(err.message, "layout is NULL");
+        assert_eq!(unsafe { std::ptr::null::<c_char>().wire("x") }.unwrap(), None);
         assert!(unsafe { required_out(std::ptr::null_mut::<*mut u8>()) }.is_err());
-    }
-
-    #[test]
-    fn json_arguments_default_when_null_and_name_the_parameter_when_bad() {
-        let options: dlclassifier::inference::InferenceOptions = unsafe { json(std::ptr::null(), "options") }.unwrap();
-        assert_eq!(options, Default::default());
-        let err = unsafe { json::<dlclassifier::inference::InferenceOptions>(c"{\"backend\":\"tpu\"}".as_ptr(), "options") }.unwrap_err();
-        assert_eq!(err.class, ErrorClass::InvalidArgument);
-        assert!(err.message.starts_with("options: backend: unknown variant `tpu`"), "{}", err.message);
     }
 
     #[test]

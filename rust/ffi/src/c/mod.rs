@@ -16,12 +16,6 @@ pub use types::*;
 
 /// The C parameter type of an argument kind (see `bridge_fn!`).
 macro_rules! c_arg_type {
-    (str) => { *const std::ffi::c_char };
-    (opt_str) => { *const std::ffi::c_char };
-    (path) => { *const std::ffi::c_char };
-    (opt_path) => { *const std::ffi::c_char };
-    (json[$($t:tt)*]) => { *const std::ffi::c_char };
-    (required_json[$($t:tt)*]) => { *const std::ffi::c_char };
     (size) => { usize };
     (u64) => { u64 };
     (int) => { std::ffi::c_int };
@@ -33,8 +27,9 @@ macro_rules! c_arg_type {
     (opt_bytes_mut) => { $crate::c::DlcBuffer };
     (layout) => { *const $crate::c::DlcTileLayout };
     (probability_format) => { std::ffi::c_int };
-    (image) => { *const std::ffi::c_char };
     (epochs) => { *const $crate::c::DlcEpochListener };
+    // Text: strings, paths, JSON, image files.
+    ($($text:tt)*) => { *const std::ffi::c_char };
 }
 
 /// The opaque C type of a handle's object.
@@ -46,12 +41,8 @@ macro_rules! c_opaque {
 
 /// Converts the C argument `$v` of a kind; an `FfiResult`.
 macro_rules! c_arg {
-    ($v:ident, json[$($t:tt)*]) => { $crate::c::args::json::<$($t)*>($v, stringify!($v)) };
-    ($v:ident, required_json[$($t:tt)*]) => { $crate::c::args::required_json::<$($t)*>($v, stringify!($v)) };
-    ($v:ident, handle[$t:ident]) => { $crate::c::args::handle::<$crate::api::$t, _>($v, stringify!($v)) };
-    ($v:ident, opt_handle[$t:ident]) => { $crate::c::args::opt_handle::<$crate::api::$t, _>($v) };
-    ($v:ident, handle_id[$t:ident]) => { Ok::<u64, $crate::error::FfiError>($crate::c::args::id($v)) };
-    ($v:ident, $kind:ident) => { $crate::c::args::$kind($v, stringify!($v)) };
+    ($v:ident, epochs) => { $crate::c::args::epochs($v) };
+    ($v:ident, $kind:ident) => { $crate::api::kinds::$kind($crate::c::args::Wire::wire($v, stringify!($v))?, stringify!($v)) };
 }
 
 /// The type of the `out` parameter of a result kind.
@@ -85,25 +76,16 @@ macro_rules! c_out_take {
     ($out:ident, $($ret:tt)*) => { $crate::c::args::required_out($out) };
 }
 
-/// The `dlc_<name>` function of a bridged call.
+/// The `dlc_<name>` function of a bridged call: its parameters, then an
+/// `out` pointer if it has a result.
 macro_rules! c_shim {
     ([$($doc:literal)*] $name:ident ($($arg:ident: $kind:ident $([$($t:tt)*])?),* $(,)?) []) => {
-        pastey::paste! {
-            $(#[doc = $doc])*
-            #[doc = ""]
-            #[doc = " # Safety"]
-            #[doc = " Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library."]
-            #[unsafe(no_mangle)]
-            #[allow(unused_unsafe)]
-            pub unsafe extern "C" fn [<dlc_ $name>]($($arg: c_arg_type!($kind $([$($t)*])?)),*) -> std::ffi::c_int {
-                $crate::c::guard(|| {
-                    $(let $arg = unsafe { c_arg!($arg, $kind $([$($t)*])?) }?;)*
-                    $name($($arg),*)
-                })
-            }
-        }
+        c_shim!(@fn [$($doc)*] $name ($($arg: $kind $([$($t)*])?),*));
     };
     ([$($doc:literal)*] $name:ident ($($arg:ident: $kind:ident $([$($t:tt)*])?),* $(,)?) [$($ret:tt)+]) => {
+        c_shim!(@fn [$($doc)*] $name ($($arg: $kind $([$($t)*])?),*) out: c_out_type!($($ret)+) => $($ret)+);
+    };
+    (@fn [$($doc:literal)*] $name:ident ($($arg:ident: $kind:ident $([$($t:tt)*])?),*) $($out:ident: $out_type:ty => $($ret:tt)+)?) => {
         pastey::paste! {
             $(#[doc = $doc])*
             #[doc = ""]
@@ -111,12 +93,13 @@ macro_rules! c_shim {
             #[doc = " Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library."]
             #[unsafe(no_mangle)]
             #[allow(unused_unsafe)]
-            pub unsafe extern "C" fn [<dlc_ $name>]($($arg: c_arg_type!($kind $([$($t)*])?),)* out: c_out_type!($($ret)+)) -> std::ffi::c_int {
+            pub unsafe extern "C" fn [<dlc_ $name>]($($arg: c_arg_type!($kind $([$($t)*])?),)* $($out: $out_type)?) -> std::ffi::c_int {
                 $crate::c::guard(|| {
-                    let out = unsafe { c_out_take!(out, $($ret)+) }?;
-                    $(let $arg = unsafe { c_arg!($arg, $kind $([$($t)*])?) }?;)*
+                    $(let $out = unsafe { c_out_take!($out, $($ret)+) }?;)?
+                    $(let $arg: rust_arg!($kind $([$($t)*])?) = unsafe { c_arg!($arg, $kind) }?;)*
+                    #[allow(unused_variables, clippy::let_unit_value)]
                     let value = $name($($arg),*)?;
-                    c_out_write!(out, value, $($ret)+);
+                    $(c_out_write!($out, value, $($ret)+);)?
                     Ok(())
                 })
             }
@@ -152,7 +135,7 @@ pub fn guard(body: impl FnOnce() -> FfiResult<()>) -> c_int {
         Ok(()) => DlcStatus::DlcOk as c_int,
         Err(error) => {
             set_last_error(&error.message);
-            DlcStatus::of(error.class) as c_int
+            c_int::from(error.class.code())
         }
     }
 }
@@ -201,9 +184,13 @@ mod tests {
     #[test]
     fn every_error_class_has_its_own_nonzero_status_equal_to_its_code() {
         let classes = ErrorClass::ALL;
-        let codes: Vec<c_int> = classes.iter().map(|&c| DlcStatus::of(c) as c_int).collect();
+        let codes: Vec<u8> = classes.iter().map(|c| c.code()).collect();
         assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8]);
-        assert!(classes.iter().all(|&c| DlcStatus::of(c) as c_int == c_int::from(c.code())));
+        // The header's names of the same numbers.
+        let statuses = [DlcStatus::DlcInvalidArgument, DlcStatus::DlcInvalidState, DlcStatus::DlcIo, DlcStatus::DlcEngine];
+        let more = [DlcStatus::DlcCancelled, DlcStatus::DlcPanic, DlcStatus::DlcTimeout, DlcStatus::DlcOutOfMemory];
+        let numbers: Vec<u8> = statuses.into_iter().chain(more).map(|s| s as u8).collect();
+        assert_eq!(numbers, codes);
     }
 
     #[test]

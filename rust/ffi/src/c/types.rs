@@ -1,14 +1,15 @@
 //! The C types of `include/dlclassifier.h` that are not plain ints and
 //! strings: status codes, opaque handles, buffers, the tile layout and the
-//! epoch listener.
+//! epoch listener. The enums name for C the codes that the engine's error
+//! classes and `api::kinds` use, so Rust constructs few of their variants.
 
-use dlclassifier::ErrorClass;
 use std::ffi::{c_char, c_int, c_void};
 
-/// The status every fallible function returns (as `int`).
+/// The status every fallible function returns (as `int`): the error class
+/// codes of the engine, which the CLI exits with too.
 /// cbindgen:rename-all=ScreamingSnakeCase
 // cbindgen can only re-case variant names, so the prefix gives `DLC_OK`, not `DLC_STATUS_OK`.
-#[allow(clippy::enum_variant_names)]
+#[allow(clippy::enum_variant_names, dead_code)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DlcStatus {
@@ -30,21 +31,6 @@ pub enum DlcStatus {
     DlcTimeout = 7,
     /// Memory ran out; a smaller batch size or tile size may fit.
     DlcOutOfMemory = 8,
-}
-
-impl DlcStatus {
-    pub fn of(class: ErrorClass) -> DlcStatus {
-        match class {
-            ErrorClass::InvalidArgument => DlcStatus::DlcInvalidArgument,
-            ErrorClass::InvalidState => DlcStatus::DlcInvalidState,
-            ErrorClass::Io => DlcStatus::DlcIo,
-            ErrorClass::Engine => DlcStatus::DlcEngine,
-            ErrorClass::Cancelled => DlcStatus::DlcCancelled,
-            ErrorClass::Panic => DlcStatus::DlcPanic,
-            ErrorClass::Timeout => DlcStatus::DlcTimeout,
-            ErrorClass::OutOfMemory => DlcStatus::DlcOutOfMemory,
-        }
-    }
 }
 
 /// A loaded model. Thread-safe: any number of threads may predict with one
@@ -84,9 +70,7 @@ pub struct DlcBuffer {
 }
 
 /// Memory order of one tile (values of `DlcTileLayout.order`).
-// For the header: C callers write these codes, `api::tile_layout` and
-// `api::probability_format` decode them.
-#[allow(dead_code)]
+#[allow(dead_code)] // See the module doc.
 #[repr(C)]
 pub enum DlcOrder {
     /// Channels last, as images are stored: `[height][width][channels]`.
@@ -96,9 +80,7 @@ pub enum DlcOrder {
 }
 
 /// Element type of the tile buffer (values of `DlcTileLayout.dtype`), native-endian.
-// For the header: C callers write these codes, `api::tile_layout` and
-// `api::probability_format` decode them.
-#[allow(dead_code)]
+#[allow(dead_code)] // See the module doc.
 #[repr(C)]
 pub enum DlcDtype {
     /// `uint8_t`
@@ -110,9 +92,7 @@ pub enum DlcDtype {
 }
 
 /// Encoding of predicted probabilities (the `probability_format` argument).
-// For the header: C callers write these codes, `api::tile_layout` and
-// `api::probability_format` decode them.
-#[allow(dead_code)]
+#[allow(dead_code)] // See the module doc.
 #[repr(C)]
 pub enum DlcProbabilityFormat {
     /// `float` in 0..1.

@@ -13,16 +13,9 @@ pub use attach::with_env;
 use jni::errors::ErrorPolicy;
 use jni::strings::JNIString;
 use jni::{Env, EnvUnowned};
-pub use logging::set_threshold;
 
 /// The JNI parameter type of an argument kind (see `bridge_fn!`).
 macro_rules! jni_arg_type {
-    ($l:lifetime, str) => { ::jni::objects::JString<$l> };
-    ($l:lifetime, opt_str) => { ::jni::objects::JString<$l> };
-    ($l:lifetime, path) => { ::jni::objects::JString<$l> };
-    ($l:lifetime, opt_path) => { ::jni::objects::JString<$l> };
-    ($l:lifetime, json[$($t:tt)*]) => { ::jni::objects::JString<$l> };
-    ($l:lifetime, required_json[$($t:tt)*]) => { ::jni::objects::JString<$l> };
     ($l:lifetime, size) => { ::jni::sys::jlong };
     ($l:lifetime, u64) => { ::jni::sys::jlong };
     ($l:lifetime, int) => { ::jni::sys::jint };
@@ -36,16 +29,17 @@ macro_rules! jni_arg_type {
     ($l:lifetime, probability_format) => { ::jni::sys::jint };
     ($l:lifetime, image) => { ::jni::objects::JObject<$l> };
     ($l:lifetime, epochs) => { ::jni::objects::JObject<$l> };
+    // Text: strings, paths, JSON.
+    ($l:lifetime, $($text:tt)*) => { ::jni::objects::JString<$l> };
 }
 
 /// Converts the JNI argument `$v` of a kind; an `FfiResult`.
 macro_rules! jni_arg {
-    ($env:ident, $v:ident, json[$($t:tt)*]) => { $crate::jni::args::json::<$($t)*>($env, &$v, stringify!($v)) };
-    ($env:ident, $v:ident, required_json[$($t:tt)*]) => { $crate::jni::args::required_json::<$($t)*>($env, &$v, stringify!($v)) };
-    ($env:ident, $v:ident, handle[$t:ident]) => { $crate::jni::args::handle::<$crate::api::$t>($v, stringify!($v)) };
-    ($env:ident, $v:ident, opt_handle[$t:ident]) => { $crate::jni::args::opt_handle::<$crate::api::$t>($v, stringify!($v)) };
-    ($env:ident, $v:ident, handle_id[$t:ident]) => { $crate::jni::args::u64($env, $v, stringify!($v)) };
-    ($env:ident, $v:ident, $kind:ident) => { $crate::jni::args::$kind($env, $v, stringify!($v)) };
+    ($env:ident, $v:ident, image) => { $crate::jni::args::image($env, $v, stringify!($v)) };
+    ($env:ident, $v:ident, epochs) => { $crate::jni::args::epochs($env, $v) };
+    ($env:ident, $v:ident, $kind:ident) => {
+        $crate::api::kinds::$kind($crate::jni::args::Wire::wire($v, $env, stringify!($v))?, stringify!($v))
+    };
 }
 
 /// The JNI return type of a result kind.
@@ -83,7 +77,7 @@ macro_rules! jni_shim {
                 $($arg: jni_arg_type!('local, $kind $([$($t)*])?)),*
             ) -> jni_ret_type!('local, $($ret)*) {
                 $crate::jni::call(env, |env| {
-                    $(let $arg = jni_arg!(env, $arg, $kind $([$($t)*])?)?;)*
+                    $(let $arg: rust_arg!($kind $([$($t)*])?) = jni_arg!(env, $arg, $kind)?;)*
                     let value = $name($($arg),*)?;
                     jni_ret!(env, value, $($ret)*)
                 })
