@@ -47,7 +47,7 @@ pub fn run(a: BenchInferArgs) -> Result<()> {
     let predictor = Predictor::open(&a.model, &options)?;
     // The floor runs on the very same session, so only our own work differs.
     let floor = predictor.backend();
-    let input = tiles::decode(&bytes, &layout, predictor.normalizer(), tiles::Padding::to_multiple(32))?;
+    let input = tiles::decode(&bytes, &layout, predictor.normalizer(), tiles::Padding::to_multiple(32), predictor.non_finite())?;
     if let Some(dir) = &a.save {
         save(dir, &bytes, predictor.normalizer(), channels)?;
     }

@@ -218,7 +218,7 @@ fn kib_field(text: &str, key: &str) -> Option<u64> {
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
-fn system_memory() -> Result<MemoryInfo> {
+pub fn system_memory() -> Result<MemoryInfo> {
     let path = "/proc/meminfo";
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     parse_meminfo(&text).ok_or_else(|| Error::data(path, "no MemTotal and MemAvailable lines"))

@@ -15,6 +15,7 @@ pub mod reservation;
 // Data and its preparation.
 pub mod augment;
 pub mod data;
+pub mod non_finite;
 pub mod normalization;
 
 // Networks and their export.
@@ -23,6 +24,7 @@ pub mod onnx;
 
 // Values that training, model folders and inference share.
 pub mod history;
+pub mod limits;
 pub mod settings;
 
 // Engine.

@@ -198,10 +198,8 @@ fn layer_sizes(g: &GraphBuilder, in_channels: f64) -> Result<(f64, f64)> {
 }
 
 fn check_sizes(tile_size: usize, batch_size: usize) -> Result<()> {
-    if tile_size == 0 || batch_size == 0 {
-        return Err(Error::config(format!("tile size and batch size must be positive, got tile {tile_size}, batch {batch_size}")));
-    }
-    Ok(())
+    limits::check_tile_size("tile_size", tile_size, None)?;
+    limits::check_count("batch_size", batch_size, limits::MAX_BATCH_SIZE)
 }
 
 /// Peak memory of training `spec` on `tile_size`² tiles, `batch_size` at a
@@ -267,9 +265,8 @@ pub fn suggest_batch(spec: ModelSpec, tile_size: usize, half: bool, inference: b
 }
 
 /// Bytes as GiB with two decimals, for messages.
-pub fn gib(bytes: u64) -> String {
-    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
-}
+pub use crate::limits::gib;
+use crate::limits;
 
 #[cfg(test)]
 mod tests {
@@ -319,7 +316,7 @@ mod tests {
         assert!(suggested.total <= budget);
         let err = suggest_batch(s, 128, false, false, 1 << 20).unwrap_err().to_string();
         assert!(err.contains("even batch 1 needs") && err.contains("budget of 0.00 GiB"), "{err}");
-        assert!(estimate_training(s, 0, 1, false).unwrap_err().to_string().contains("must be positive"));
+        assert!(estimate_training(s, 0, 1, false).unwrap_err().to_string().contains("tile_size must be a positive multiple of 32"));
     }
 
     /// The child side of `estimates_are_within_30_percent_of_measured_cpu_peaks`:

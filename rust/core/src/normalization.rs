@@ -127,6 +127,20 @@ pub struct NormalizationStats {
 }
 
 impl NormalizationStats {
+    /// What is wrong with statistics read from a file: vectors of the wrong
+    /// length (one per channel, or one for all) or values that are not finite.
+    pub fn inconsistency(&self) -> Option<String> {
+        let groups = if self.config.per_channel { self.num_channels } else { 1 };
+        let fields = [("min", &self.min), ("max", &self.max), ("mean", &self.mean), ("std", &self.std), ("p_low", &self.p_low), ("p_high", &self.p_high)];
+        fields.into_iter().find_map(|(name, values)| {
+            if values.len() != groups {
+                Some(format!("normalization.{name} has {} values, needs {groups}", values.len()))
+            } else {
+                values.iter().any(|v| !v.is_finite()).then(|| format!("normalization.{name} holds a value that is not finite"))
+            }
+        })
+    }
+
     /// Measures statistics over CHW `images`, which must share a channel count.
     pub fn compute(config: &NormalizationConfig, images: &[&Array3<f32>]) -> Result<Self> {
         config.validate()?;

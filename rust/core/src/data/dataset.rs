@@ -9,6 +9,7 @@ use ndarray::{Array2, Array3};
 
 use super::config::DataConfig;
 use super::image_io::{is_image_file, load_image, read_mask};
+use crate::non_finite;
 use crate::{Error, Result};
 
 /// One image tile and its class-index mask.
@@ -134,6 +135,11 @@ impl Checker<'_> {
             ));
         }
         self.check_channels(c, image_path)?;
+        if let Some((count, first)) = non_finite::find(loaded.data.iter().copied()) {
+            let (ch, y, x) = (first / (h * w), first / w % h, first % w);
+            let message = format!("holds {count} non-finite values (NaN or infinity), the first at x={x}, y={y}, channel {ch}; training needs finite pixels");
+            return Err(Error::data(image_path, message));
+        }
         self.check_mask_values(&mask, mask_path)?;
         self.bit_depths.push(loaded.bit_depth);
         Ok(Sample { name, image: loaded.data, mask })
@@ -332,6 +338,17 @@ mod tests {
         for part in parts {
             assert!(error.contains(part), "'{part}' not in: {error}");
         }
+    }
+
+    #[test]
+    fn images_with_non_finite_values_are_refused_with_the_first_place() {
+        let f = Fixture::new();
+        let mut image = Array3::<f32>::zeros((1, 3, 4));
+        image[[0, 2, 3]] = f32::NAN;
+        image[[0, 2, 2]] = f32::INFINITY;
+        write_raw(f.path("train/images/patch_0001.raw"), &image).unwrap();
+        f.mask("train", "patch_0001", 3, 4, &[1]);
+        assert_contains(f.load_error(), &["patch_0001.raw", "holds 2 non-finite values", "the first at x=2, y=2, channel 0"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The one interface every inference engine implements, and how users pick one.
 
 use crate::device::DeviceChoice;
+use crate::non_finite::NonFinite;
 use crate::reservation::ReservationRequest;
 use crate::{Error, Result};
 use ndarray::ArrayView4;
@@ -67,11 +68,13 @@ pub struct InferenceOptions {
     /// Book GPU memory with other processes when opening a model folder, held
     /// until the predictor is dropped; does nothing unless the device resolves to CUDA.
     pub gpu_reservation: Option<ReservationRequest>,
+    /// What to do with NaN or infinite input values (refused by default).
+    pub non_finite: NonFinite,
 }
 
 impl Default for InferenceOptions {
     fn default() -> Self {
-        InferenceOptions { backend: BackendChoice::Auto, device: DeviceChoice::Auto, fp16: false, threads: None, concurrent_runs: 1, gpu_reservation: None }
+        InferenceOptions { backend: BackendChoice::Auto, device: DeviceChoice::Auto, fp16: false, threads: None, concurrent_runs: 1, gpu_reservation: None, non_finite: NonFinite::Refuse }
     }
 }
 

@@ -4,7 +4,8 @@
 use super::{LossKind, SchedulerConfig};
 use crate::augment::AugmentConfig;
 use crate::device::DeviceChoice;
-use crate::models::{Architecture, EncoderKind, OUTPUT_STRIDE};
+use crate::limits::{check_count, check_tile_size, MAX_BATCH_SIZE, MAX_SAMPLES_PER_EPOCH};
+use crate::models::{Architecture, EncoderKind};
 use crate::normalization::NormalizationConfig;
 use crate::reservation::ReservationRequest;
 use crate::{Error, Result};
@@ -138,17 +139,15 @@ impl Default for TrainingConfig {
 impl TrainingConfig {
     /// Rejects settings that cannot work, before any data is touched.
     pub fn validate(&self) -> Result<()> {
-        let stride = OUTPUT_STRIDE as usize;
-        if self.tile_size == 0 || self.tile_size % stride != 0 {
-            return Err(Error::config(format!("tile_size must be a positive multiple of {stride}, got {}", self.tile_size)));
-        }
+        check_tile_size("tile_size", self.tile_size, None)?;
         let min = self.architecture.min_input_size() as usize;
         if self.tile_size < min {
             return Err(Error::config(format!("{} needs tile_size of at least {min}, got {}", self.architecture, self.tile_size)));
         }
         self.architecture.check(self.encoder)?;
-        if self.batch_size == 0 {
-            return Err(Error::config("batch_size must be at least 1"));
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
+        if let Some(samples) = self.samples_per_epoch {
+            check_count("samples_per_epoch", samples, MAX_SAMPLES_PER_EPOCH)?;
         }
         if self.epochs == 0 {
             return Err(Error::config("epochs must be at least 1"));

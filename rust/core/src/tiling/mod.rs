@@ -14,6 +14,7 @@ pub use plan::{default_overlap, TileGrid};
 pub use reader::{read_reflected, InMemoryImage, RegionReader};
 
 use crate::job::JobControl;
+use crate::limits;
 use crate::{Error, Result};
 use ndarray::{s, Array3, Array4, ArrayView3, ArrayView4};
 use serde::{Deserialize, Serialize};
@@ -41,12 +42,30 @@ impl Default for TilingOptions {
 }
 
 impl TilingOptions {
+    /// Checks the sizes alone; [`TilingOptions::validate_for`] also checks
+    /// the tile against the model.
     pub fn validate(&self) -> Result<()> {
+        limits::check_count("tile_size", self.tile_size, limits::MAX_TILE_SIZE)?;
         plan::validate(self.tile_size, self.overlap)?;
-        if self.batch_size == 0 {
-            return Err(Error::config("tile batch size must be at least 1"));
-        }
-        Ok(())
+        limits::check_count("batch_size", self.batch_size, limits::MAX_BATCH_SIZE)
+    }
+
+    /// As [`TilingOptions::validate`], and the tile is one the model takes
+    /// (see [`limits::check_tile_size`]); `fixed` is its fixed input side.
+    pub fn validate_for(&self, fixed: Option<usize>) -> Result<()> {
+        limits::check_tile_size("tile_size", self.tile_size, fixed)?;
+        self.validate()
+    }
+
+    /// Refuses tiling an image `width` x `height` of `channels` for `classes`
+    /// whose working set (a batch of tiles in and out, the stitching band)
+    /// cannot fit in memory.
+    pub fn check_memory(&self, width: usize, height: usize, channels: usize, classes: usize) -> Result<()> {
+        let tile = self.tile_size;
+        let batch = limits::product(&[self.batch_size, channels + classes, tile, tile, 4]);
+        let band = limits::product(&[classes + 1, tile, width, 4]);
+        let total = batch.zip(band).and_then(|(a, b)| a.checked_add(b));
+        limits::check_memory(&format!("tiling a {width}x{height} image in {tile}x{tile} tiles"), total)
     }
 }
 
@@ -94,6 +113,7 @@ pub fn predict_image(
         )));
     }
     let (height, width, tile) = (reader.height(), reader.width(), options.tile_size);
+    options.check_memory(width, height, reader.channels(), model.num_classes())?;
     let grid = TileGrid::new(height, width, tile, options.overlap)?;
     let window = options.blend.window(&grid);
     let mut stitcher = Stitcher::new(model.num_classes(), height, width, tile);
@@ -265,7 +285,7 @@ mod tests {
         let e = tiled(&image, &Pointwise::new(3, 2), &TilingOptions::default()).unwrap_err().to_string();
         assert!(e.contains("expects 3 input channels but the image has 2"), "{e}");
         let e = TilingOptions { batch_size: 0, ..TilingOptions::default() }.validate().unwrap_err().to_string();
-        assert!(e.contains("batch size"), "{e}");
+        assert!(e.contains("batch_size must be from 1 to 4096, got 0"), "{e}");
         let e = tiled(&image, &Pointwise::new(2, 2), &TilingOptions { overlap: 512, ..Default::default() }).unwrap_err();
         assert!(e.to_string().contains("smaller than the tile size"), "{e}");
 

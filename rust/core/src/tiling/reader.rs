@@ -1,5 +1,6 @@
 //! Reading image regions, and tile windows that reach past the image edge.
 
+use crate::non_finite::{self, NonFinite};
 use crate::{Error, Result};
 use ndarray::{s, Array3, Axis};
 
@@ -39,6 +40,36 @@ impl RegionReader for InMemoryImage {
             )));
         }
         Ok(self.0.slice(s![.., y..y + h, x..x + w]).to_owned())
+    }
+}
+
+/// A reader whose regions come with non-finite values handled as the
+/// policy says; a refusal names the image position of the first.
+pub struct FiniteRegions<'a> {
+    pub reader: &'a dyn RegionReader,
+    pub policy: NonFinite,
+}
+
+impl RegionReader for FiniteRegions<'_> {
+    fn width(&self) -> usize {
+        self.reader.width()
+    }
+
+    fn height(&self) -> usize {
+        self.reader.height()
+    }
+
+    fn channels(&self) -> usize {
+        self.reader.channels()
+    }
+
+    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>> {
+        let mut region = self.reader.read(x, y, w, h)?.as_standard_layout().into_owned();
+        let values = region.as_slice_mut().expect("standard layout");
+        non_finite::enforce(self.policy, values, "the image", |i| {
+            format!("x={}, y={}, channel {}", x + i % w, y + i / w % h, i / (w * h))
+        })?;
+        Ok(region)
     }
 }
 

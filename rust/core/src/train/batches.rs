@@ -63,6 +63,12 @@ pub(crate) fn batch_chunks(order: &[usize], batch_size: usize) -> Vec<&[usize]> 
     chunks
 }
 
+/// How many batches `batch_chunks` makes of `samples` samples.
+pub(crate) fn batch_count(samples: usize, batch_size: usize) -> usize {
+    let chunks = samples.div_ceil(batch_size);
+    if chunks > 1 && samples - (chunks - 1) * batch_size == 1 { chunks - 1 } else { chunks }
+}
+
 /// Starts producing the batches of one epoch. The sequence depends only on
 /// `seed` and `epoch`, so a resumed run sees the same data as an uninterrupted one.
 pub fn epoch_batches(
@@ -100,7 +106,7 @@ pub fn epoch_batches(
 
 #[cfg(test)]
 mod tests {
-    use super::batch_chunks;
+    use super::{batch_chunks, batch_count};
 
     #[test]
     fn a_last_batch_of_one_joins_the_one_before() {
@@ -112,5 +118,15 @@ mod tests {
         assert_eq!(sizes(9), [9]);
         assert_eq!(batch_chunks(&order[..1], 4), [&[0][..]]);
         assert_eq!(batch_chunks(&order, 4).concat(), order);
+    }
+
+    #[test]
+    fn batch_count_is_the_number_of_chunks() {
+        for samples in 1..40 {
+            for batch in 1..9 {
+                let order: Vec<usize> = (0..samples).collect();
+                assert_eq!(batch_count(samples, batch), batch_chunks(&order, batch).len(), "{samples} samples, batch {batch}");
+            }
+        }
     }
 }

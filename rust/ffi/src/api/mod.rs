@@ -17,6 +17,8 @@ mod jobs;
 pub mod kinds;
 pub mod logging;
 mod models;
+#[cfg(test)]
+mod no_panics;
 mod predictor;
 mod reservation;
 #[cfg(test)]

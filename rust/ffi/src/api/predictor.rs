@@ -101,7 +101,7 @@ bridge_fn! {
         let ImageSource { image, mut progress } = image;
         let tiling = options.tiling(predictor.info());
         // Before an image file is read, so that bad settings fail at once.
-        tiling.validate()?;
+        tiling.validate_for(predictor.info().fixed_size.map(|(side, _)| side))?;
         let outputs = options.outputs()?;
         let reader: Box<dyn RegionReader> = match image {
             Image::File(path) => Box::new(InMemoryImage(read_image(path)?)),

@@ -6,6 +6,7 @@ use super::{ModelInfo, Predictor};
 use crate::data::read_mask;
 use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
+use crate::tiling::reader::FiniteRegions;
 use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
 use crate::{Error, Result};
 use ndarray::Array2;
@@ -121,8 +122,11 @@ pub fn apply_to_image(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<ApplyReport> {
     let start = std::time::Instant::now();
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let info = predictor.info();
+    // Before anything is written.
+    tiling.validate_for(info.fixed_size.map(|(side, _)| side))?;
+    tiling.check_memory(reader.width(), reader.height(), reader.channels(), info.num_classes)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
@@ -154,7 +158,8 @@ pub fn apply_to_image(
         sinks = sinks.probabilities(s);
     }
     let mut tiles = 0;
-    predict_image(reader, predictor, tiling, &mut sinks, control, &mut |p| {
+    let reader = FiniteRegions { reader, policy: predictor.non_finite() };
+    predict_image(&reader, predictor, tiling, &mut sinks, control, &mut |p| {
         tiles = p.tiles_total;
         on_progress(p)
     })?;

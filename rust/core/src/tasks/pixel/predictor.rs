@@ -7,6 +7,7 @@ use super::tiles::{self, Outputs, Padding, TileLayout};
 use crate::inference::{Backend, BackendChoice, InferenceOptions, OnnxBackend, TorchScriptBackend};
 use crate::model_dir::{ModelMetadata, ONNX_FILE, TORCHSCRIPT_FILE};
 use crate::models::OUTPUT_STRIDE;
+use crate::non_finite::NonFinite;
 use crate::normalization::Normalizer;
 use crate::reservation::Reservation;
 use crate::tiling::TileModel;
@@ -20,6 +21,7 @@ pub struct Predictor {
     info: ModelInfo,
     normalizer: Normalizer,
     backend: Box<dyn Backend>,
+    non_finite: NonFinite,
     /// Dropped after the backend, so the booking outlives the GPU memory it covers.
     _reservation: Option<Reservation>,
 }
@@ -54,7 +56,7 @@ impl Predictor {
             min_size: meta.spec().architecture.min_input_size() as usize,
             backend: backend.describe(),
         };
-        let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend, _reservation: reservation };
+        let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend, non_finite: options.non_finite, _reservation: reservation };
         predictor.probe()?;
         predictor.log_opened();
         crate::device::log_memory("inference session", options.device.resolve()?);
@@ -74,7 +76,7 @@ impl Predictor {
         let meta = metadata.map(ImportedMetadata::read).transpose()?.unwrap_or_default();
         let (info, normalizer) = meta.resolve(path, &input, &output, backend.describe())?;
         // ONNX Runtime runs on the CPU: nothing to reserve.
-        let predictor = Predictor { info, normalizer, backend: Box::new(backend), _reservation: None };
+        let predictor = Predictor { info, normalizer, backend: Box::new(backend), non_finite: options.non_finite, _reservation: None };
         predictor.log_opened();
         // ONNX Runtime runs on the CPU here.
         crate::device::log_memory("inference session", tch::Device::Cpu);
@@ -105,6 +107,11 @@ impl Predictor {
         self.backend.as_ref()
     }
 
+    /// What this predictor does with non-finite input values.
+    pub fn non_finite(&self) -> NonFinite {
+        self.non_finite
+    }
+
     pub fn normalizer(&self) -> &Normalizer {
         &self.normalizer
     }
@@ -114,7 +121,7 @@ impl Predictor {
     /// the model's stride and the results cropped back.
     pub fn predict(&self, tiles: &[u8], layout: &TileLayout, outputs: Outputs) -> Result<()> {
         self.check_size(layout.height, layout.width)?;
-        let input = tiles::decode(tiles, layout, &self.normalizer, self.padding())?;
+        let input = tiles::decode(tiles, layout, &self.normalizer, self.padding(), self.non_finite)?;
         let mut outputs = Some(outputs);
         self.backend.run(input.view(), &mut |logits| {
             self.check_logits(logits, layout.height, layout.width)?;
@@ -126,7 +133,7 @@ impl Predictor {
     pub fn predict_probabilities(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>> {
         let (_, _, h, w) = tiles.dim();
         self.check_size(h, w)?;
-        let input = tiles::decode_array(tiles, &self.normalizer, self.padding())?;
+        let input = tiles::decode_array(tiles, &self.normalizer, self.padding(), self.non_finite)?;
         let mut result = None;
         self.backend.run(input.view(), &mut |logits| {
             self.check_logits(logits, h, w)?;

@@ -2,6 +2,8 @@
 //! normalized inside the engine exactly as in training, and results written
 //! into caller-owned buffers.
 
+use crate::limits;
+use crate::non_finite::{self, NonFinite};
 use crate::normalization::Normalizer;
 use crate::tiling::reader::reflect;
 use crate::{Error, Result};
@@ -122,8 +124,9 @@ impl Padding {
 
 /// Decodes and normalizes the tiles into a model input `[N, C, H', W']`
 /// whose height and width are padded up by reflection as `padding` says, so
-/// that any tile size can be predicted.
-pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, padding: Padding) -> Result<Array4<f32>> {
+/// that any tile size can be predicted. Non-finite values are handled as
+/// `non_finite` says.
+pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, padding: Padding, non_finite: NonFinite) -> Result<Array4<f32>> {
     layout.check(norm.channels())?;
     if bytes.len() != layout.input_bytes() {
         return Err(Error::config(format!(
@@ -138,27 +141,52 @@ pub fn decode(bytes: &[u8], layout: &TileLayout, norm: &Normalizer, padding: Pad
         )));
     }
     match layout.dtype {
-        Dtype::U8 => Ok(decode_with(layout, norm, padding, |i| bytes[i] as f32)),
-        Dtype::U16 => Ok(decode_with(layout, norm, padding, |i| u16::from_ne_bytes([bytes[2 * i], bytes[2 * i + 1]]) as f32)),
-        Dtype::F32 => Ok(decode_with(layout, norm, padding, |i| {
-            f32::from_ne_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]])
-        })),
+        Dtype::U8 => decode_with(layout, norm, padding, |i| bytes[i] as f32),
+        Dtype::U16 => decode_with(layout, norm, padding, |i| u16::from_ne_bytes([bytes[2 * i], bytes[2 * i + 1]]) as f32),
+        Dtype::F32 => {
+            let value = |i: usize| f32::from_ne_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
+            finite_values(layout, non_finite, value)?;
+            decode_with(layout, norm, padding, |i| finite_or_zero(value(i)))
+        }
     }
 }
 
 /// Normalizes raw CHW tiles (the tiling engine's path) into a padded model input.
-pub fn decode_array(tiles: ArrayView4<f32>, norm: &Normalizer, padding: Padding) -> Result<Array4<f32>> {
+pub fn decode_array(tiles: ArrayView4<f32>, norm: &Normalizer, padding: Padding, non_finite: NonFinite) -> Result<Array4<f32>> {
     let (count, channels, height, width) = tiles.dim();
     let layout = TileLayout { count, channels, height, width, order: Order::Chw, dtype: Dtype::F32 };
     layout.check(norm.channels())?;
     let tiles = tiles.as_standard_layout();
     let flat = tiles.as_slice().expect("standard layout");
-    Ok(decode_with(&layout, norm, padding, |i| flat[i]))
+    finite_values(&layout, non_finite, |i| flat[i])?;
+    decode_with(&layout, norm, padding, |i| finite_or_zero(flat[i]))
 }
 
-fn decode_with(layout: &TileLayout, norm: &Normalizer, padding: Padding, value: impl Fn(usize) -> f32) -> Array4<f32> {
+/// Refuses non-finite values unless the policy reads them as zero (which
+/// [`finite_or_zero`] then does).
+fn finite_values(layout: &TileLayout, non_finite: NonFinite, value: impl Fn(usize) -> f32) -> Result<()> {
+    if non_finite == NonFinite::Zero {
+        return Ok(());
+    }
+    let Some((count, first)) = non_finite::find((0..layout.input_bytes() / 4).map(value)) else { return Ok(()) };
+    let (h, w, c) = (layout.height, layout.width, layout.channels);
+    let (n, rest) = (first / (h * w * c), first % (h * w * c));
+    let (ch, y, x) = match layout.order {
+        Order::Hwc => (rest % c, rest / (w * c), rest / c % w),
+        Order::Chw => (rest / (h * w), rest / w % h, rest % w),
+    };
+    Err(non_finite::refusal("the tiles", count, &format!("tile {n}, channel {ch}, row {y}, column {x}")))
+}
+
+fn finite_or_zero(value: f32) -> f32 {
+    if value.is_finite() { value } else { 0.0 }
+}
+
+fn decode_with(layout: &TileLayout, norm: &Normalizer, padding: Padding, value: impl Fn(usize) -> f32) -> Result<Array4<f32>> {
     let (h, w, c) = (layout.height, layout.width, layout.channels);
     let (ph, pw) = (padding.side(h), padding.side(w));
+    let what = format!("{} {c}-channel {ph}x{pw} model inputs", layout.count);
+    limits::check_memory(&what, limits::product(&[layout.count, c, ph, pw, 4]))?;
     let rows: Vec<usize> = (0..ph).map(|y| reflect(y as isize, h)).collect();
     let cols: Vec<usize> = (0..pw).map(|x| reflect(x as isize, w)).collect();
     // Element index of (tile, channel, y, x) in the caller's buffer.
@@ -179,7 +207,7 @@ fn decode_with(layout: &TileLayout, norm: &Normalizer, padding: Padding, value: 
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Softmax over classes of `logits` `[N, K, H', W']`, cropped to the layout's

@@ -10,7 +10,8 @@ use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMeta
 use crate::models::{self, pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
 use crate::settings::{MonitorMetric, TrainingConfig};
-use crate::train::batches::{batch_chunks, default_samples_per_epoch, epoch_batches, TrainingImages};
+use crate::limits;
+use crate::train::batches::{batch_count, default_samples_per_epoch, epoch_batches, TrainingImages};
 use crate::train::checkpoint::{checkpoint_dir, RunState};
 use crate::train::{Loss, Scheduler, StepRunner};
 use crate::{Error, Result};
@@ -110,8 +111,11 @@ pub fn train(
     let validation = validation_items(data, &normalization, device)?;
     let class_weights = class_weights(data, config, num_classes)?;
     let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
-    let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size)).max(1);
-    let steps_per_epoch = batch_chunks(&vec![0; samples], config.batch_size).len();
+    let (batch, tile) = (config.batch_size, config.tile_size);
+    let what = format!("a training batch of {batch} {channels}-channel {tile}x{tile} tiles");
+    limits::check_memory(&what, limits::product(&[batch, channels, tile, tile, 4]))?;
+    let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size).max(1));
+    let steps_per_epoch = batch_count(samples, config.batch_size);
     let scheduler = Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
     let mut runner = StepRunner::with_encoder_lr_factor(
         &vs,
