@@ -128,6 +128,7 @@ public final class TileLayout {
      * @return bytes of the probabilities of the batch in {@code format}, in this layout's order
      */
     public long probabilityBytes(int numClasses, ProbabilityFormat format) {
+        Objects.requireNonNull(format, "format");
         return pixels() * numClasses * format.size();
     }
 
