@@ -313,6 +313,8 @@ public final class Predictor implements AutoCloseable {
      * @return the files written and the per-class measurements
      * @throws IOException if a result or the truth mask cannot be written or read
      * @throws IllegalArgumentException if the options or the image's channels do not fit the model
+     * @throws IllegalStateException if the reader leaves values of a region unwritten
+     *     (see {@link RegionReader#read})
      */
     public ApplyResult apply(RegionReader reader, Path outDir, ApplyOptions options) throws IOException {
         Objects.requireNonNull(reader, "reader");
