@@ -3,6 +3,7 @@ package org.dlclassifier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Objects;
 import org.dlclassifier.internal.Json;
 import org.dlclassifier.internal.JsonMapper;
 import org.dlclassifier.internal.Native;
@@ -50,6 +51,7 @@ public final class MemoryEstimate {
      * @throws IllegalArgumentException for impossible settings
      */
     public static MemoryEstimate forTraining(TrainingConfig config, int channels, int classes) {
+        Objects.requireNonNull(config, "config");
         return training(config, channels, classes, 0, "estimate");
     }
 
@@ -65,6 +67,7 @@ public final class MemoryEstimate {
      * @throws IllegalArgumentException when not even batch 1 fits, or the budget is not positive
      */
     public static MemoryEstimate suggestBatch(TrainingConfig config, int channels, int classes, long budgetBytes) {
+        Objects.requireNonNull(config, "config");
         if (budgetBytes <= 0) {
             throw new IllegalArgumentException("the budget must be positive, got " + budgetBytes);
         }
@@ -83,6 +86,7 @@ public final class MemoryEstimate {
      * @throws IllegalArgumentException if the sizes cannot work
      */
     public static MemoryEstimate forInference(Path modelDir, int tileSize, int batchSize, boolean fp16) throws IOException {
+        Objects.requireNonNull(modelDir, "modelDir");
         if (tileSize < 0 || batchSize < 0) {
             throw new IllegalArgumentException("tile size and batch size must not be negative, got " + tileSize
                     + " and " + batchSize);

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import org.dlclassifier.internal.Json;
@@ -42,6 +43,7 @@ public final class Model {
      * @throws IOException if the folder is not a model folder or its metadata cannot be read
      */
     public static Model open(Path directory) throws IOException {
+        Objects.requireNonNull(directory, "directory");
         Map<String, Object> json = Json.parseObject(Native.modelReadJson(directory.toString()));
         // The settings exactly as the engine reads them from metadata.json, not
         // re-written from the parsed map.

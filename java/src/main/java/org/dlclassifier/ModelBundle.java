@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Collectors;
 import org.dlclassifier.internal.Json;
 import org.dlclassifier.internal.JsonFields;
@@ -33,9 +34,14 @@ public final class ModelBundle {
      */
     public static Manifest pack(List<Path> models, Path zip, String name, String version, String description)
             throws IOException {
+        Objects.requireNonNull(models, "models");
+        Objects.requireNonNull(zip, "zip");
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(version, "version");
+        Objects.requireNonNull(description, "description");
         List<Object> paths = new ArrayList<>();
         for (Path model : models) {
-            paths.add(model.toString());
+            paths.add(Objects.requireNonNull(model, "models must not contain null").toString());
         }
         String info = Json.write(JsonFields.objectOf("name", name, "version", version, "description", description));
         return manifest(Native.bundlePack(Json.write(paths), zip.toString(), info));
@@ -61,6 +67,7 @@ public final class ModelBundle {
      * @throws IOException with the reason if the bundle is refused
      */
     public static Manifest verify(Path zip, long maxBytes) throws IOException {
+        Objects.requireNonNull(zip, "zip");
         return manifest(Native.bundleVerifyJson(zip.toString(), maxBytes));
     }
 
@@ -86,6 +93,8 @@ public final class ModelBundle {
      * @throws IOException with the reason if the bundle is refused or the folder cannot be written
      */
     public static Manifest unpack(Path zip, Path directory, long maxBytes) throws IOException {
+        Objects.requireNonNull(zip, "zip");
+        Objects.requireNonNull(directory, "directory");
         return manifest(Native.bundleUnpack(zip.toString(), directory.toString(), maxBytes));
     }
 
@@ -102,6 +111,7 @@ public final class ModelBundle {
      *         for a bundle of several
      */
     public static Path open(Path zip, String modelName) throws IOException {
+        Objects.requireNonNull(zip, "zip");
         return Path.of(Native.bundleOpen(zip.toString(), modelName));
     }
 

@@ -3,6 +3,7 @@ package org.dlclassifier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.Collectors;
 import org.dlclassifier.internal.Json;
 import org.dlclassifier.internal.JsonMapper;
@@ -25,6 +26,7 @@ public final class ModelRegistry {
      * @throws IOException if {@code root} cannot be read
      */
     public static List<ModelSummary> list(Path root) throws IOException {
+        Objects.requireNonNull(root, "root");
         return JsonMapper.readList(ModelSummary.class, Json.parse(Native.modelsListJson(root.toString())));
     }
 
@@ -37,6 +39,7 @@ public final class ModelRegistry {
      *     are none
      */
     public static ValidationReport validate(Path directory) {
+        Objects.requireNonNull(directory, "directory");
         return JsonMapper.read(ValidationReport.class, Json.parse(Native.modelValidateJson(directory.toString())));
     }
 

@@ -22,8 +22,9 @@ import org.dlclassifier.internal.NativeHandle;
  * {@link IllegalStateException}. A predictor that becomes unreachable without
  * being closed is freed by a cleaner, but models are large: close them.
  *
- * <p>Errors: {@link IllegalArgumentException} for bad arguments (buffer
- * sizes, layouts, options), {@link IOException} for unreadable files,
+ * <p>Errors: {@link NullPointerException} naming the parameter for a null
+ * argument not documented as nullable, {@link IllegalArgumentException} for
+ * bad arguments (buffer sizes, layouts, options), {@link IOException} for unreadable files,
  * {@link DlcException} for failures inside the engine; messages carry the
  * native error chain.
  */
@@ -67,8 +68,9 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalArgumentException if the options cannot work (an absent device, say)
      */
     public static Predictor open(Path modelDir, PredictorOptions options) throws IOException {
-        String dir = modelDir.toString();
-        return new Predictor(Native.predictorOpen(dir, options.toJson()));
+        Objects.requireNonNull(modelDir, "modelDir");
+        Objects.requireNonNull(options, "options");
+        return new Predictor(Native.predictorOpen(modelDir.toString(), options.toJson()));
     }
 
     /**
@@ -84,9 +86,10 @@ public final class Predictor implements AutoCloseable {
      * @throws IOException if a file cannot be read or the graph and metadata disagree
      */
     public static Predictor openOnnx(Path onnxFile, Path metadata, PredictorOptions options) throws IOException {
-        String onnx = onnxFile.toString();
-        return new Predictor(Native.predictorOpenOnnx(onnx, metadata == null ? null : metadata.toString(),
-                options.toJson()));
+        Objects.requireNonNull(onnxFile, "onnxFile");
+        Objects.requireNonNull(options, "options");
+        String metadataPath = metadata == null ? null : metadata.toString();
+        return new Predictor(Native.predictorOpenOnnx(onnxFile.toString(), metadataPath, options.toJson()));
     }
 
     /**
@@ -166,6 +169,7 @@ public final class Predictor implements AutoCloseable {
     public void predict(ByteBuffer tiles, TileLayout layout, ByteBuffer probabilities, ProbabilityFormat format,
             ByteBuffer classMap) {
         Objects.requireNonNull(tiles, "tiles");
+        Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(format, "format");
         checkBuffer(tiles, "tiles", layout.dtype().size() > 1, false);
         if (probabilities != null) {
@@ -208,8 +212,10 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalStateException if closed
      */
     public float[] predict(float[] tiles, TileLayout layout) {
+        Objects.requireNonNull(tiles, "tiles");
+        Objects.requireNonNull(layout, "layout");
         requireDtype(layout, TileLayout.Dtype.F32);
-        ByteBuffer in = arrayInput(Objects.requireNonNull(tiles, "tiles").length * (long) Float.BYTES);
+        ByteBuffer in = arrayInput(tiles.length * (long) Float.BYTES);
         in.asFloatBuffer().put(tiles);
         return predictProbabilities(in, layout);
     }
@@ -225,8 +231,10 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalStateException if closed
      */
     public float[] predict(byte[] tiles, TileLayout layout) {
+        Objects.requireNonNull(tiles, "tiles");
+        Objects.requireNonNull(layout, "layout");
         requireDtype(layout, TileLayout.Dtype.U8);
-        ByteBuffer in = arrayInput(Objects.requireNonNull(tiles, "tiles").length);
+        ByteBuffer in = arrayInput(tiles.length);
         in.put(tiles).flip();
         return predictProbabilities(in, layout);
     }
@@ -242,8 +250,10 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalStateException if closed
      */
     public byte[] predictClasses(byte[] tiles, TileLayout layout) {
+        Objects.requireNonNull(tiles, "tiles");
+        Objects.requireNonNull(layout, "layout");
         requireDtype(layout, TileLayout.Dtype.U8);
-        ByteBuffer in = arrayInput(Objects.requireNonNull(tiles, "tiles").length);
+        ByteBuffer in = arrayInput(tiles.length);
         in.put(tiles).flip();
         ByteBuffer out = ByteBuffer.allocateDirect(arrayLength(layout.classMapBytes()));
         predict(in, layout, null, out);
@@ -303,9 +313,14 @@ public final class Predictor implements AutoCloseable {
      * @return the files written and the per-class measurements
      * @throws IOException if a result or the truth mask cannot be written or read
      * @throws IllegalArgumentException if the options or the image's channels do not fit the model
+     * @throws IllegalStateException if the reader leaves values of a region unwritten
+     *     (see {@link RegionReader#read})
      */
     public ApplyResult apply(RegionReader reader, Path outDir, ApplyOptions options) throws IOException {
-        return apply(ApplyBridge.of(Objects.requireNonNull(reader, "reader"), options.listener()), outDir, options);
+        Objects.requireNonNull(reader, "reader");
+        Objects.requireNonNull(outDir, "outDir");
+        Objects.requireNonNull(options, "options");
+        return apply(ApplyBridge.of(reader, options.listener()), outDir, options);
     }
 
     /**
@@ -321,6 +336,9 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalArgumentException if the options or the image's channels do not fit the model
      */
     public ApplyResult apply(Path imageFile, Path outDir, ApplyOptions options) throws IOException {
+        Objects.requireNonNull(imageFile, "imageFile");
+        Objects.requireNonNull(outDir, "outDir");
+        Objects.requireNonNull(options, "options");
         return apply(ApplyBridge.of(imageFile, options.listener()), outDir, options);
     }
 

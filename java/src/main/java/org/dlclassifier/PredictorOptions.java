@@ -140,6 +140,7 @@ public final class PredictorOptions {
          * @return this builder
          */
         public Builder gpuReservation(long bytes, Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
             if (bytes <= 0 || timeout.isNegative()) {
                 throw new IllegalArgumentException("a GPU reservation needs positive bytes and a timeout of 0 or more");
             }
@@ -156,6 +157,7 @@ public final class PredictorOptions {
          * @return this builder
          */
         public Builder gpuReservation(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
             if (timeout.isNegative()) {
                 throw new IllegalArgumentException("a GPU reservation needs a timeout of 0 or more");
             }

@@ -25,6 +25,12 @@ public interface RegionReader {
      * {@code dest} holds exactly {@code channels() * w * h} values, starts at
      * position 0 and belongs to the engine: it is valid only during this call.
      *
+     * <p>Every value must be written. Before the call each one holds a
+     * marker, the NaN with the bits {@code 0x7fc0dead}; if any still holds
+     * it afterwards, the run ends with an {@link IllegalStateException}
+     * naming the region and the first value left, rather than predicting
+     * from pixels the image never had. Any other NaN is an ordinary value.
+     *
      * @param x left edge
      * @param y top edge
      * @param w region width

@@ -109,14 +109,19 @@ public final class TileLayout {
         return dtype;
     }
 
-    /** @return bytes the input buffer must hold: count x channels x height x width x dtype size */
+    /**
+     * @return bytes the input buffer must hold: count x channels x height x width x dtype size
+     * @throws IllegalArgumentException if the layout is too large for the count to fit a {@code long}
+     */
     public long inputBytes() {
-        return pixels() * channels * dtype.size();
+        return times(times(pixels(), channels), dtype.size());
     }
 
     /**
      * @param numClasses the model's classes
      * @return bytes of the float32 probabilities of the batch, in this layout's order
+     * @throws IllegalArgumentException if {@code numClasses} is not positive, or the layout is
+     *     too large for the count to fit a {@code long}
      */
     public long probabilityBytes(int numClasses) {
         return probabilityBytes(numClasses, ProbabilityFormat.FLOAT32);
@@ -126,9 +131,12 @@ public final class TileLayout {
      * @param numClasses the model's classes
      * @param format how each probability is stored
      * @return bytes of the probabilities of the batch in {@code format}, in this layout's order
+     * @throws IllegalArgumentException if {@code numClasses} is not positive, or the layout is
+     *     too large for the count to fit a {@code long}
      */
     public long probabilityBytes(int numClasses, ProbabilityFormat format) {
-        return pixels() * numClasses * format.size();
+        Objects.requireNonNull(format, "format");
+        return times(times(pixels(), positive(numClasses, "numClasses")), format.size());
     }
 
     /** @return the layout as {@link org.dlclassifier.internal.Native#predictorPredict} takes it */
@@ -136,13 +144,29 @@ public final class TileLayout {
         return new int[] {count, channels, height, width, order.ordinal(), dtype.ordinal()};
     }
 
-    /** @return bytes of the class map of the batch: one class index per pixel */
+    /**
+     * @return bytes of the class map of the batch: one class index per pixel
+     * @throws IllegalArgumentException if the layout is too large for the count to fit a {@code long}
+     */
     public long classMapBytes() {
         return pixels();
     }
 
     private long pixels() {
-        return (long) count * height * width;
+        return times(times(count, height), width);
+    }
+
+    /**
+     * {@code a * b}, refusing to wrap: a wrapped size would let a buffer check
+     * pass for a buffer far smaller than the batch.
+     */
+    private long times(long a, long b) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(
+                    "tile layout " + this + " is too large: its byte count does not fit a long");
+        }
     }
 
     @Override

@@ -91,6 +91,7 @@ public final class TrainingConfig {
      * @throws IOException when the metadata is missing or unreadable
      */
     public static TrainingConfig fromModel(Path modelDir) throws IOException {
+        Objects.requireNonNull(modelDir, "modelDir");
         return new TrainingConfig(Native.configFromModelJson(modelDir.toAbsolutePath().toString()));
     }
 
@@ -605,6 +606,7 @@ public final class TrainingConfig {
          * @return this builder
          */
         public Builder gpuReservation(long bytes, Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
             if (bytes <= 0 || timeout.isNegative()) {
                 throw new IllegalArgumentException("a GPU reservation needs positive bytes and a timeout of 0 or more");
             }
@@ -619,6 +621,7 @@ public final class TrainingConfig {
          * @return this builder
          */
         public Builder gpuReservation(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
             if (timeout.isNegative()) {
                 throw new IllegalArgumentException("a GPU reservation needs a timeout of 0 or more");
             }

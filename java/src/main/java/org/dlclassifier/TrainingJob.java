@@ -55,8 +55,8 @@ public final class TrainingJob implements AutoCloseable {
     private final NativeHandle control;
 
     TrainingJob(Path dataDir, Path outputDir, TrainingConfig config, TrainingListener listener) {
-        this.dataDir = dataDir.toAbsolutePath();
-        this.outputDir = outputDir.toAbsolutePath();
+        this.dataDir = Objects.requireNonNull(dataDir, "dataDir").toAbsolutePath();
+        this.outputDir = Objects.requireNonNull(outputDir, "outputDir").toAbsolutePath();
         this.config = Objects.requireNonNull(config, "config");
         if (listener != null) {
             listeners.add(listener);

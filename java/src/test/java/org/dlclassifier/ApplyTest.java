@@ -18,8 +18,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
@@ -173,6 +176,56 @@ public class ApplyTest {
         assertFalse("no partial class map", Files.exists(out("failing").resolve("class_map.png")));
         // The predictor is still fine afterwards.
         predictor.apply(new ImageReader(), out("after"), ApplyOptions.builder().noOverlay().build());
+    }
+
+    @Test
+    public void aReaderThatLeavesValuesUnwrittenEndsTheRun() throws IOException {
+        ImageReader halfReader = new ImageReader() {
+            @Override
+            public void read(int x, int y, int w, int h, FloatBuffer dest) {
+                reads.add(new int[] {x, y, w, h});
+                // Only the first half of the region: as a reader with an off-by-half row count would.
+                for (int i = 0; i < dest.remaining() / 2; i++) {
+                    dest.put(i, image.getSample(x + i % w, y + i / w, 0));
+                }
+            }
+        };
+        Path outDir = out("half");
+        try {
+            predictor.apply(halfReader, outDir, ApplyOptions.builder().tileSize(128)
+                    .probabilities(ApplyOptions.Probabilities.UINT8).build());
+            fail("a region with unwritten values was predicted");
+        } catch (IllegalStateException e) {
+            int[] r = halfReader.reads.get(0);
+            int values = r[2] * r[3];
+            String expected = "RegionReader.read(x=" + r[0] + ", y=" + r[1] + ", w=" + r[2] + ", h=" + r[3]
+                    + ") left " + (values - values / 2) + " of " + values + " values unwritten (first at index "
+                    + values / 2 + ": channel 0, row " + values / 2 / r[2] + ", column " + values / 2 % r[2] + ")";
+            assertEquals(expected, e.getMessage());
+        }
+        assertEquals("the run ended at the first region", 1, halfReader.reads.size());
+        if (Files.exists(outDir)) {
+            try (Stream<Path> files = Files.list(outDir)) {
+                assertEquals("no result files", Collections.emptyList(), files.collect(Collectors.toList()));
+            }
+        }
+    }
+
+    @Test
+    public void aReaderMayWriteAnyNaN() throws IOException {
+        // NaNs other than the unwritten marker are values like any other, even the marker's neighbours.
+        float[] nans = {Float.NaN, Float.intBitsToFloat(0x7fc0deae), Float.intBitsToFloat(0xffc0dead)};
+        ImageReader nanReader = new ImageReader() {
+            @Override
+            public void read(int x, int y, int w, int h, FloatBuffer dest) {
+                super.read(x, y, w, h, dest);
+                for (int i = 0; i < nans.length; i++) {
+                    dest.put(i, nans[i]);
+                }
+            }
+        };
+        predictor.apply(nanReader, out("nan"), ApplyOptions.builder().noOverlay().measurements(false).build());
+        assertFalse(nanReader.reads.isEmpty());
     }
 
     @Test

@@ -3,6 +3,7 @@ package org.dlclassifier.internal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.file.Path;
 import org.dlclassifier.ApplyOptions;
 import org.dlclassifier.RegionReader;
@@ -14,6 +15,14 @@ import org.dlclassifier.RegionReader;
  * can ever hold native memory), and forwards progress.
  */
 public final class ApplyBridge {
+    /**
+     * The bits every value of a region holds until the reader writes it: a
+     * quiet NaN with a payload that no arithmetic produces, so that a value
+     * a reader skipped is found instead of reaching the model as whatever an
+     * earlier region left in the buffer.
+     */
+    static final int UNWRITTEN = 0x7fc0dead;
+
     private final String imagePath;
     private final RegionReader reader;
     private final int width;
@@ -71,13 +80,14 @@ public final class ApplyBridge {
     }
 
     /**
-     * Reads a CHW region of float32 values.
+     * Reads a CHW region of float32 values, checking that the reader wrote every one.
      *
      * @param x left edge
      * @param y top edge
      * @param w region width
      * @param h region height
      * @return the buffer holding the region from offset 0, in native order
+     * @throws IllegalStateException if the reader left values unwritten
      */
     public ByteBuffer read(int x, int y, int w, int h) {
         int values = Math.multiplyExact(Math.multiplyExact(channels, w), h);
@@ -85,8 +95,28 @@ public final class ApplyBridge {
         if (scratch == null || scratch.capacity() < bytes) {
             scratch = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
         }
+        // The marker goes in and is looked for as raw bits: as a float a NaN's payload may not survive.
+        IntBuffer bits = scratch.asIntBuffer();
+        for (int i = 0; i < values; i++) {
+            bits.put(i, UNWRITTEN);
+        }
         FloatBuffer dest = scratch.asFloatBuffer().limit(values).slice();
         reader.read(x, y, w, h, dest);
+        int unwritten = 0;
+        int first = -1;
+        for (int i = 0; i < values; i++) {
+            if (bits.get(i) == UNWRITTEN) {
+                unwritten++;
+                if (first < 0) {
+                    first = i;
+                }
+            }
+        }
+        if (unwritten > 0) {
+            throw new IllegalStateException("RegionReader.read(x=" + x + ", y=" + y + ", w=" + w + ", h=" + h
+                    + ") left " + unwritten + " of " + values + " values unwritten (first at index " + first
+                    + ": channel " + first / (w * h) + ", row " + first / w % h + ", column " + first % w + ")");
+        }
         return scratch;
     }
 
