@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHECK(cond, what)                                                              \
     do {                                                                               \
@@ -251,6 +252,62 @@ static void check_whole_image(const DlcPredictor *predictor, const char *data_di
     dlc_job_free(job);
 }
 
+/* Sizes and values no model can take get a clear status and write nothing:
+ * tiles too large or off the stride, NaN pixels, settings out of range and a
+ * metadata.json that contradicts itself. */
+static void check_hostile_inputs(const DlcPredictor *predictor, const char *model, const char *data_dir, const char *work) {
+    static float tile[TILE * TILE];
+    static uint8_t class_map[TILE * TILE];
+    const DlcBuffer none = {NULL, 0};
+    DlcTileLayout layout = {1, 1, TILE, TILE, DLC_ORDER_CHW, DLC_DTYPE_F32};
+    char image[PATH_LEN], refused[PATH_LEN], bad_model[PATH_LEN], path[PATH_LEN], text[1 << 16];
+    char *json = NULL;
+    DlcPredictor *opened = NULL;
+    FILE *file;
+    size_t n;
+    char *at;
+
+    join(image, data_dir, "validation/images/patch_0003.tiff");
+    join(refused, work, "hostile");
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, refused, "{\"tile_size\":1048576}", NULL, NULL), DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "tile_size must be a positive multiple of 32 up to 8192, got 1048576"), "the tile limit is named");
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, refused, "{\"tile_size\":100}", NULL, NULL), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, refused, "{\"batch_size\":1000000}", NULL, NULL), DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "batch_size must be from 1 to 4096"), "the batch limit is named");
+    CHECK(!file_exists(refused, "class_map.png"), "a refused run writes nothing");
+    EXPECT_STATUS(dlc_estimate_json("{\"tile_size\":100}", 1, 2, 0, &json), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_train(data_dir, refused, "{\"samples_per_epoch\":0}", NULL, NULL, &json), DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "samples_per_epoch must be from 1 to 16777216, got 0"), "zero samples are refused");
+    EXPECT_STATUS(dlc_train(data_dir, refused, "{\"samples_per_epoch\":2147483647}", NULL, NULL, &json), DLC_INVALID_ARGUMENT);
+
+    tile[TILE + 3] = NAN;
+    memset(class_map, 0xAB, sizeof class_map);
+    EXPECT_STATUS(dlc_predictor_predict(predictor, in(tile, sizeof tile), &layout, none, DLC_PROBABILITY_FORMAT_FLOAT32,
+                                        out(class_map, sizeof class_map)),
+                  DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "1 non-finite value (NaN or infinity), the first at tile 0, channel 0, row 1, column 3"),
+          "the NaN is found where it is");
+    CHECK(class_map[0] == 0xAB, "nothing is written on failure");
+
+    /* A copy of the model whose metadata.json claims a tile size that overflows an int. */
+    join(bad_model, work, "bad-model");
+    CHECK(mkdir(bad_model, 0700) == 0, "the copy's folder is made");
+    join(path, model, "metadata.json");
+    CHECK((file = fopen(path, "rb")) != NULL, "the metadata opens");
+    n = fread(text, 1, sizeof text - 16, file);
+    fclose(file);
+    text[n] = '\0';
+    CHECK((at = strstr(text, "\"tile_size\": 64,")) != NULL, "the metadata names its tile size");
+    memmove(at + strlen("\"tile_size\": 4294967296,"), at + strlen("\"tile_size\": 64,"), strlen(at + strlen("\"tile_size\": 64,")) + 1);
+    memcpy(at, "\"tile_size\": 4294967296,", strlen("\"tile_size\": 4294967296,"));
+    join(path, bad_model, "metadata.json");
+    CHECK((file = fopen(path, "wb")) != NULL && fputs(text, file) >= 0 && fclose(file) == 0, "the bad metadata is written");
+    EXPECT_STATUS(dlc_predictor_open(bad_model, NULL, &opened), DLC_IO);
+    CHECK(strstr(dlc_last_error(), "invalid metadata: tile_size must be a positive multiple of 32 up to 8192, got 4294967296"),
+          "the inconsistent field is named");
+    CHECK(opened == NULL, "no predictor");
+}
+
 /* Registry and bundles: the trained model is listed and valid, and the model
  * opened from a bundle of it predicts; a damaged bundle is refused. */
 static void check_registry_and_bundle(const char *model, const char *work, int classes) {
@@ -373,6 +430,7 @@ int main(int argc, char **argv) {
     dlc_string_free(info);
     check_prediction(predictor, classes);
     check_whole_image(predictor, argv[1], argv[2]);
+    check_hostile_inputs(predictor, model, argv[1], argv[2]);
     dlc_predictor_free(predictor);
 
     join(onnx, model, "model.onnx");

@@ -23,11 +23,25 @@ public final class PredictorOptions {
         TORCH
     }
 
+    /**
+     * What the engine does with NaN or infinite input values, in tiles and in
+     * the regions of an image. A network spreads one such value into NaN
+     * probabilities around it, which would read as background, so they are
+     * never passed on silently.
+     */
+    public enum NonFinite {
+        /** Fail with {@link IllegalArgumentException} naming their count and the first one's position. */
+        REFUSE,
+        /** Read them as 0, before normalization. */
+        ZERO
+    }
+
     private final Backend backend;
     private final String device;
     private final boolean fp16;
     private final int threads;
     private final int concurrentRuns;
+    private final NonFinite nonFinite;
     private final long reservationBytes;
     private final Duration reservationTimeout;
 
@@ -37,6 +51,7 @@ public final class PredictorOptions {
         fp16 = b.fp16;
         threads = b.threads;
         concurrentRuns = b.concurrentRuns;
+        nonFinite = b.nonFinite;
         reservationBytes = b.reservationBytes;
         reservationTimeout = b.reservationTimeout;
     }
@@ -76,6 +91,11 @@ public final class PredictorOptions {
         return concurrentRuns;
     }
 
+    /** @return what happens to NaN or infinite input values */
+    public NonFinite nonFinite() {
+        return nonFinite;
+    }
+
     /** @return GPU memory booked while the predictor is open; 0 when none is made or the estimate is booked */
     public long gpuReservationBytes() {
         return reservationBytes;
@@ -94,6 +114,7 @@ public final class PredictorOptions {
         json.put("fp16", fp16);
         json.put("threads", threads == 0 ? null : threads);
         json.put("concurrent_runs", concurrentRuns);
+        json.put("non_finite", JsonFields.jsonName(nonFinite));
         json.put("gpu_reservation", reservationTimeout == null ? null
                 : JsonFields.objectOf("bytes", reservationBytes == 0 ? null : reservationBytes, "timeout_ms", reservationTimeout.toMillis()));
         return Json.write(json);
@@ -121,6 +142,7 @@ public final class PredictorOptions {
         private boolean fp16;
         private int threads;
         private int concurrentRuns = 1;
+        private NonFinite nonFinite = NonFinite.REFUSE;
         private long reservationBytes;
         private Duration reservationTimeout;
 
@@ -214,6 +236,15 @@ public final class PredictorOptions {
          */
         public Builder concurrentRuns(int concurrentRuns) {
             this.concurrentRuns = concurrentRuns;
+            return this;
+        }
+
+        /**
+         * @param nonFinite what to do with NaN or infinite input values (default {@link NonFinite#REFUSE})
+         * @return this builder
+         */
+        public Builder nonFinite(NonFinite nonFinite) {
+            this.nonFinite = Objects.requireNonNull(nonFinite, "nonFinite");
             return this;
         }
 

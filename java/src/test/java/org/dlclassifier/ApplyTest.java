@@ -212,8 +212,8 @@ public class ApplyTest {
     }
 
     @Test
-    public void aReaderMayWriteAnyNaN() throws IOException {
-        // NaNs other than the unwritten marker are values like any other, even the marker's neighbours.
+    public void nanPixelsAreRefusedWithTheirPlaceUnlessReadAsZero() throws IOException {
+        // NaNs next to the unwritten marker are values, not unwritten: the engine sees them.
         float[] nans = {Float.NaN, Float.intBitsToFloat(0x7fc0deae), Float.intBitsToFloat(0xffc0dead)};
         ImageReader nanReader = new ImageReader() {
             @Override
@@ -224,8 +224,21 @@ public class ApplyTest {
                 }
             }
         };
-        predictor.apply(nanReader, out("nan"), ApplyOptions.builder().noOverlay().measurements(false).build());
-        assertFalse(nanReader.reads.isEmpty());
+        ApplyOptions options = ApplyOptions.builder().noOverlay().measurements(false).build();
+        Path refused = out("nan");
+        try {
+            predictor.apply(nanReader, refused, options);
+            fail("NaN pixels were accepted");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("the image holds 3 non-finite values (NaN or infinity), the first at x=0, y=0, channel 0"));
+            assertTrue(e.getMessage(), e.getMessage().contains("non_finite"));
+        }
+        assertFalse("nothing is written", Files.exists(refused) && Files.list(refused).findAny().isPresent());
+        PredictorOptions zero = PredictorOptions.builder().device("cpu").threads(2).nonFinite(PredictorOptions.NonFinite.ZERO).build();
+        try (Predictor lenient = Predictor.open(nucleiModel(), zero)) {
+            ApplyResult result = lenient.apply(nanReader, out("nan-zero"), options);
+            assertTrue(Files.exists(result.files().get(0)));
+        }
     }
 
     @Test
@@ -264,7 +277,7 @@ public class ApplyTest {
         expectIllegalArgument("input channels", () -> predictor.apply(rgb, out("x"), ApplyOptions.defaults()));
         expectIllegalArgument("overlap", () -> predictor.apply(nucleiImage(), out("x"),
                 ApplyOptions.builder().tileSize(128).overlap(128).build()));
-        expectIllegalArgument("batch size", () -> predictor.apply(nucleiImage(), out("x"),
+        expectIllegalArgument("batch_size must be from 1 to 4096, got 0", () -> predictor.apply(nucleiImage(), out("x"),
                 ApplyOptions.builder().batchSize(0).build()));
         expectIllegalArgument("truth mask", () -> predictor.apply(nucleiImage(), out("x"),
                 ApplyOptions.builder().truthMask(TrainingFixtures.nuclei().resolve("validation/masks")

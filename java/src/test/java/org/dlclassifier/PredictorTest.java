@@ -253,8 +253,9 @@ public class PredictorTest {
         assertTrue(layout.toString().contains("CHW"));
 
         PredictorOptions options = PredictorOptions.builder().backend(PredictorOptions.Backend.TORCH).device("cuda:1")
-                .fp16(true).threads(3).concurrentRuns(2).build();
-        assertEquals("{\"backend\":\"torch\",\"device\":\"cuda:1\",\"fp16\":true,\"threads\":3,\"concurrent_runs\":2,\"gpu_reservation\":null}",
+                .fp16(true).threads(3).concurrentRuns(2).nonFinite(PredictorOptions.NonFinite.ZERO).build();
+        assertEquals("{\"backend\":\"torch\",\"device\":\"cuda:1\",\"fp16\":true,\"threads\":3,\"concurrent_runs\":2,"
+                + "\"non_finite\":\"zero\",\"gpu_reservation\":null}",
                 options.toJson());
         assertEquals(PredictorOptions.Backend.TORCH, options.backend());
         assertEquals("cuda:1", options.device());
