@@ -3,6 +3,7 @@
 use clap::Args;
 use dlclassifier::data::{read_image, read_mask};
 use dlclassifier::inference::InferenceOptions;
+use dlclassifier::non_finite::NonFinite;
 use dlclassifier::job::JobControl;
 use dlclassifier::tasks::pixel::apply::{apply_to_image, OutputOptions};
 use dlclassifier::tasks::pixel::outputs::{PixelSize, SampleType};
@@ -55,6 +56,9 @@ pub struct InferArgs {
     /// Half precision (GPU only).
     #[arg(long)]
     fp16: bool,
+    /// Read NaN and infinite pixels as 0 instead of refusing the image.
+    #[arg(long)]
+    nan_as_zero: bool,
     /// Also write probabilities.tif, as float32 or uint8.
     #[arg(long)]
     probabilities: Option<String>,
@@ -82,6 +86,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         device: a.device.parse()?,
         fp16: a.fp16,
         threads: a.threads,
+        non_finite: if a.nan_as_zero { NonFinite::Zero } else { NonFinite::Refuse },
         ..Default::default()
     };
     let predictor = match (&a.model, &a.onnx) {
@@ -90,7 +95,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         (None, None) => return Err(Error::config("give --model or --onnx")),
     };
     let tiling = TilingOptions { blend: a.blend.parse()?, batch_size: a.batch, tta: a.tta, ..predictor.info().tiling(a.tile, a.overlap) };
-    tiling.validate()?;
+    tiling.validate_for(predictor.info().fixed_size.map(|(side, _)| side))?;
     let probabilities = a
         .probabilities
         .as_deref()

@@ -75,8 +75,21 @@ fn infer_and_export(model: &std::path::Path) {
     let out = run(&["export", "--model", m]);
     assert!(out.status.success() && model.join("model.onnx").is_file(), "{}", stderr(&out));
 
+    // A float image with one NaN: refused where it is, or read as zero on request.
+    let nan = model.parent().unwrap().join("nan.tif");
+    let mut pixels = vec![100f32; 64 * 64];
+    pixels[2 * 64 + 5] = f32::NAN;
+    let file = std::fs::File::create(&nan).unwrap();
+    tiff::encoder::TiffEncoder::new(file).unwrap().write_image::<tiff::encoder::colortype::Gray32Float>(64, 64, &pixels).unwrap();
+    let nan = nan.to_str().unwrap();
+    let out = run(&["infer", "--model", m, "--image", nan, "--out", res, "--nan-as-zero"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
     let rgb = data("ihc-dab/full/image.png");
-    let cases: [(&[&str], &str, i32); 5] = [
+    let cases: [(&[&str], &str, i32); 8] = [
+        (&["infer", "--model", m, "--image", nan, "--out", res], "the image holds 1 non-finite value (NaN or infinity), the first at x=5, y=2, channel 0", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "1048576"], "tile_size must be a positive multiple of 32 up to 8192, got 1048576", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--batch", "0"], "batch_size must be from 1 to 4096, got 0", 1),
         (&["infer", "--model", "/nonexistent", "--image", image, "--out", res], "metadata.json is missing", 3),
         (&["infer", "--model", m, "--image", rgb.to_str().unwrap(), "--out", res], "expects 1 input channels but the image has 3", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--blend", "soft"], "unknown blend mode 'soft'", 1),
@@ -105,10 +118,11 @@ fn bad_input_gives_one_line_and_a_failing_exit_code() {
     let ihc = data("ihc-dab");
     let (ihc, out) = (ihc.to_str().unwrap(), out_dir.to_str().unwrap());
     let weights = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str, i32); 9] = [
+    let cases: [(&[&str], &str, i32); 10] = [
         (&["train", "--data", "/nonexistent", "--out", out], "/nonexistent", 3),
         (&["train", "--data", ihc, "--out", out, "--encoder", "vgg99"], "unknown encoder 'vgg99'", 1),
         (&["train", "--data", ihc, "--out", out, "--tile-size", "100"], "multiple of 32", 1),
+        (&["train", "--data", ihc, "--out", out, "--samples-per-epoch", "0"], "samples_per_epoch must be from 1 to 16777216, got 0", 1),
         (&["train", "--data", ihc, "--out", out, "--device", "cuda:7"], "CUDA", 1),
         (&["train", "--data", ihc, "--out", out, "--encoder-lr-factor", "2"], "encoder_lr_factor must be in (0, 1]", 1),
         (&["train", "--data", ihc, "--out", out, "--architecture", "segformer"], "unknown architecture 'segformer'", 1),

@@ -9,6 +9,7 @@ use dlclassifier::inference::{Backend, BackendChoice, InferenceOptions, OnnxBack
 use dlclassifier::job::JobControl;
 use dlclassifier::model_dir::{self, ModelMetadata};
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
+use dlclassifier::non_finite::NonFinite;
 use dlclassifier::normalization::Normalizer;
 use dlclassifier::settings;
 use dlclassifier::tasks::pixel::{self, open_cached, tiles, Dtype, Order, Outputs, Predictor, ProbabilityFormat, TileLayout};
@@ -65,13 +66,13 @@ fn the_engine_normalizes_tiles_exactly_as_training_did() {
     stats.apply(&mut expected).unwrap();
     let norm = Normalizer::from_stats(stats);
     let bytes = hwc_bytes(&image);
-    let decoded = tiles::decode(&bytes, &layout(1, &image, Order::Hwc, Dtype::U8), &norm, tiles::Padding::to_multiple(32)).unwrap();
+    let decoded = tiles::decode(&bytes, &layout(1, &image, Order::Hwc, Dtype::U8), &norm, tiles::Padding::to_multiple(32), NonFinite::Refuse).unwrap();
     assert_eq!(decoded.slice(s![0, .., .., ..]), expected, "bit-identical to training's normalization");
     // Every dtype and order carries the same values to the same input.
     let chw_f32: Vec<u8> = image.iter().flat_map(|v| v.to_ne_bytes()).collect();
     let hwc_u16: Vec<u8> = image.view().permuted_axes([1, 2, 0]).iter().flat_map(|&v| (v as u16).to_ne_bytes()).collect();
     for (buf, order, dtype) in [(chw_f32, Order::Chw, Dtype::F32), (hwc_u16, Order::Hwc, Dtype::U16)] {
-        assert_eq!(tiles::decode(&buf, &layout(1, &image, order, dtype), &norm, tiles::Padding::to_multiple(32)).unwrap(), decoded, "{order:?} {dtype:?}");
+        assert_eq!(tiles::decode(&buf, &layout(1, &image, order, dtype), &norm, tiles::Padding::to_multiple(32), NonFinite::Refuse).unwrap(), decoded, "{order:?} {dtype:?}");
     }
 }
 
@@ -82,7 +83,7 @@ fn tile_predictions_equal_the_trained_network_on_training_normalized_input() {
     let image = crop(80, 100);
     let mut normalized = image.clone();
     meta.input_config.normalization.apply(&mut normalized).unwrap();
-    let padded = tiles::decode_array(normalized.insert_axis(ndarray::Axis(0)).view(), &Normalizer::identity(3), tiles::Padding::to_multiple(32)).unwrap();
+    let padded = tiles::decode_array(normalized.insert_axis(ndarray::Axis(0)).view(), &Normalizer::identity(3), tiles::Padding::to_multiple(32), NonFinite::Refuse).unwrap();
     let mut vs = VarStore::new(Device::Cpu);
     let net = SegmentationModel::new(&vs.root(), meta.spec()).unwrap();
     vs.load(model().join(model_dir::WEIGHTS_FILE)).unwrap();
@@ -280,7 +281,7 @@ fn bad_input_and_broken_model_files_give_clear_errors() {
 fn rust_and_python_onnxruntime_compute_the_same_logits() {
     let predictor = Predictor::open(model(), &InferenceOptions { threads: Some(1), ..cpu(BackendChoice::Onnx) }).unwrap();
     let image = crop(96, 128).insert_axis(ndarray::Axis(0));
-    let input = tiles::decode_array(image.view(), predictor.normalizer(), tiles::Padding::to_multiple(32)).unwrap();
+    let input = tiles::decode_array(image.view(), predictor.normalizer(), tiles::Padding::to_multiple(32), NonFinite::Refuse).unwrap();
     let logits = run(predictor.backend(), input.view());
     let dir = tempfile::tempdir().unwrap();
     let io = dir.path().join("io.safetensors");

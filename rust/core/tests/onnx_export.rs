@@ -4,7 +4,7 @@
 
 mod common;
 
-use dlclassifier::model_dir::{self, ArchitectureMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
+use dlclassifier::model_dir::{self, class_color, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
 use dlclassifier::models::{Architecture, EncoderKind, ModelSpec, SegmentationModel};
 use dlclassifier::normalization::{NormalizationConfig, NormalizationStats};
 use dlclassifier::models::export_onnx;
@@ -144,7 +144,7 @@ fn metadata(spec: ModelSpec) -> ModelMetadata {
                 p_high: stats(1.0),
             },
         },
-        classes: vec![],
+        classes: (0..spec.num_classes as usize).map(|index| ClassMeta { index, name: format!("class {index}"), color: class_color(index) }).collect(),
         tile_size: 64,
         downsample: 1.0,
         status: RunStatus::Completed,

@@ -11,5 +11,7 @@ mod c;
 #[macro_use]
 mod jni;
 mod api;
+#[cfg(test)]
+mod crash_guard;
 mod error;
 mod handles;
