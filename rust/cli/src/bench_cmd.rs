@@ -12,22 +12,31 @@ use tch::{Device, Kind, Tensor};
 
 #[derive(Args)]
 pub struct BenchArgs {
+    /// Encoder of the benchmarked UNet.
     #[arg(long, default_value = "resnet18")]
     encoder: String,
+    /// Input channels.
     #[arg(long, default_value_t = 1)]
     in_channels: i64,
+    /// Classes.
     #[arg(long, default_value_t = 2)]
     classes: i64,
+    /// Tile side in pixels.
     #[arg(long, default_value_t = 256)]
     tile: i64,
+    /// Tiles per step.
     #[arg(long, default_value_t = 4)]
     batch: i64,
+    /// CPU threads.
     #[arg(long, default_value_t = 1)]
     threads: i32,
+    /// Untimed steps first.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
+    /// Timed steps.
     #[arg(long, default_value_t = 10)]
     steps: usize,
+    /// Seed of the synthetic batches and weights.
     #[arg(long, default_value_t = 0)]
     seed: i64,
 }

@@ -22,14 +22,19 @@ pub struct BenchInferArgs {
     /// 8-bit image to cut the tiles from.
     #[arg(long)]
     image: PathBuf,
+    /// Tile side in pixels.
     #[arg(long, default_value_t = 256)]
     tile: usize,
+    /// Tiles per run.
     #[arg(long, default_value_t = 4)]
     batch: usize,
+    /// CPU threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Untimed runs first.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
+    /// Timed runs.
     #[arg(long, default_value_t = 10)]
     steps: usize,
     /// Also write the tiles (raw uint8 HWC) and the normalization as JSON here,

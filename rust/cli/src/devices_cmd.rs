@@ -53,17 +53,22 @@ pub fn devices(args: DevicesArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct EstimateArgs {
+    /// Encoder of the model.
     #[arg(long, default_value = "resnet34")]
     encoder: String,
+    /// Architecture of the model.
     #[arg(long, default_value = "unet")]
     architecture: String,
     /// Tile side in pixels.
     #[arg(long, default_value_t = 512)]
     tile: usize,
+    /// Tiles per batch.
     #[arg(long, default_value_t = 8)]
     batch: usize,
+    /// Input channels of the images.
     #[arg(long, default_value_t = 3)]
     channels: i64,
+    /// Classes the model predicts.
     #[arg(long, default_value_t = 2)]
     classes: i64,
     /// Mixed precision (training) or fp16 (inference), as on a CUDA device.
@@ -78,13 +83,16 @@ pub struct EstimateArgs {
     /// As --budget, in GiB.
     #[arg(long)]
     budget_gib: Option<f64>,
+    /// Print JSON instead of a summary.
     #[arg(long)]
     json: bool,
 }
 
 pub fn estimate(args: EstimateArgs) -> Result<()> {
     let spec = ModelSpec {
+        /// Architecture of the model.
         architecture: args.architecture.parse()?,
+        /// Encoder of the model.
         encoder: args.encoder.parse()?,
         in_channels: args.channels,
         num_classes: args.classes,

@@ -51,6 +51,7 @@ pub struct InferArgs {
     /// auto, cpu, cuda, cuda:N or mps.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Intra-op CPU threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
     /// Half precision (GPU only).
@@ -62,8 +63,10 @@ pub struct InferArgs {
     /// Also write probabilities.tif, as float32 or uint8.
     #[arg(long)]
     probabilities: Option<String>,
+    /// Do not write class_map.png.
     #[arg(long)]
     no_class_map: bool,
+    /// Do not write overlay.png.
     #[arg(long)]
     no_overlay: bool,
     /// Overlay opacity, 0-255.
@@ -85,6 +88,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         backend: a.backend.parse()?,
         device: a.device.parse()?,
         fp16: a.fp16,
+        /// Intra-op CPU threads (default: all cores).
         threads: a.threads,
         non_finite: if a.nan_as_zero { NonFinite::Zero } else { NonFinite::Refuse },
         ..Default::default()

@@ -8,7 +8,7 @@ mod infer_cmd;
 mod models_cmd;
 mod train_cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -56,7 +56,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command().mut_subcommand("train", train_cmd::with_defaults);
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     let level = match cli.verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
@@ -86,5 +87,47 @@ fn main() -> ExitCode {
             // 8 out of memory); clap's own usage errors exit with 2.
             ExitCode::from(e.class().code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every option of every command, with `train`'s defaults added.
+    fn all_args() -> Vec<(String, clap::Arg)> {
+        fn walk(path: String, command: &clap::Command, out: &mut Vec<(String, clap::Arg)>) {
+            out.extend(command.get_arguments().map(|a| (path.clone(), a.clone())));
+            for sub in command.get_subcommands() {
+                walk(format!("{path} {}", sub.get_name()), sub, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk("dlclassifier".into(), &Cli::command().mut_subcommand("train", train_cmd::with_defaults), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_option_says_what_it_does() {
+        let silent: Vec<String> = all_args()
+            .into_iter()
+            .filter(|(_, a)| a.get_help().is_none_or(|h| h.to_string().trim().is_empty()))
+            .map(|(path, a)| format!("{path} --{}", a.get_id()))
+            .collect();
+        assert!(silent.is_empty(), "options without a description: {silent:?}");
+    }
+
+    #[test]
+    fn train_help_shows_the_engines_defaults() {
+        let defaults = dlclassifier::settings::TrainingConfig::default();
+        let help = |id: &str| {
+            let (_, arg) = all_args().into_iter().find(|(p, a)| p == "dlclassifier train" && a.get_id() == id).expect("a train option");
+            arg.get_help().expect("a help").to_string()
+        };
+        assert!(help("epochs").ends_with(&format!("[default: {}]", defaults.epochs)), "{}", help("epochs"));
+        assert!(help("tile_size").ends_with(&format!("[default: {}]", defaults.tile_size)));
+        assert!(help("batch_size").ends_with(&format!("[default: {}]", defaults.batch_size)));
+        assert!(help("encoder").contains(&format!("[default: {}]", defaults.encoder)));
+        assert!(help("patience").ends_with("[default: 10]"));
     }
 }

@@ -9,13 +9,15 @@ use std::path::PathBuf;
 pub enum ModelsCommand {
     /// List the model folders under ROOT (e.g. a QuPath project's classifiers/), newest first.
     List {
+        /// Folder to search for model folders.
         root: PathBuf,
         /// One JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Check a model folder or a bundle; exits 1 with every reason when it is invalid.
+    /// Check a model folder or a bundle; exits 3 with every reason when it is invalid.
     Verify {
+        /// A model folder or a bundle (.zip).
         path: PathBuf,
         /// Largest total uncompressed size a bundle may have, in bytes.
         #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
@@ -23,22 +25,30 @@ pub enum ModelsCommand {
     },
     /// Pack model folders into a zip bundle with a checksummed manifest.
     Bundle {
+        /// The zip file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Name recorded in the bundle manifest.
         #[arg(long)]
         name: String,
+        /// Version recorded in the bundle manifest.
         #[arg(long, default_value = "1.0")]
         version: String,
+        /// Description recorded in the bundle manifest.
         #[arg(long, default_value = "")]
         description: String,
+        /// The model folders to pack.
         #[arg(required = true)]
         models: Vec<PathBuf>,
     },
     /// Verify a bundle and unpack it into a new folder (default: beside it, named after it).
     Unbundle {
+        /// The bundle (.zip).
         bundle: PathBuf,
+        /// Folder to unpack into, which must not exist (default: the bundle's path without its extension).
         #[arg(long)]
         to: Option<PathBuf>,
+        /// The largest total uncompressed size accepted.
         #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
         max_bytes: u64,
     },

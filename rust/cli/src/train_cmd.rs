@@ -23,30 +23,36 @@ pub struct TrainArgs {
     /// Start from the settings a previous model was trained with.
     #[arg(long)]
     from_model: Option<PathBuf>,
+    /// Model name recorded in metadata.json (default: the --out folder's name).
     #[arg(long)]
     name: Option<String>,
-    /// unet (default), unet++, deeplabv3, deeplabv3+, fpn, pspnet, manet, linknet, pan.
+    /// unet, unet++, deeplabv3, deeplabv3+, fpn, pspnet, manet, linknet or pan.
     #[arg(long)]
     architecture: Option<String>,
-    /// Encoder: resnet18, resnet34, resnet50, resnext50_32x4d, se_resnet50, mobilenet_v2,
-    /// efficientnet-b0 .. efficientnet-b4, densenet121, vgg16_bn, mit_b0, mit_b2.
-    #[arg(long)]
+    /// Encoder (the Python extension's --backbone): resnet18, resnet34, resnet50, resnext50_32x4d,
+    /// se_resnet50, mobilenet_v2, efficientnet-b0 .. efficientnet-b4, densenet121, vgg16_bn, mit_b0, mit_b2.
+    #[arg(long, visible_alias = "backbone")]
     encoder: Option<String>,
+    /// Epochs to train at most; early stopping may end the run sooner.
     #[arg(long)]
     epochs: Option<usize>,
+    /// Training crops per optimizer step, 1 to 4096.
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Training crop size, a multiple of 32.
+    /// Side of the square training crops, a multiple of 32 up to 8192.
     #[arg(long)]
     tile_size: Option<usize>,
+    /// Random crops drawn per epoch, 1 to 16777216.
     #[arg(long)]
     samples_per_epoch: Option<usize>,
+    /// Peak learning rate of AdamW.
     #[arg(long)]
     learning_rate: Option<f64>,
     /// Encoder learning rate relative to --learning-rate, in (0, 1]
     /// (discriminative learning rates; see `catalog --recommend`).
     #[arg(long)]
     encoder_lr_factor: Option<f64>,
+    /// AdamW weight decay.
     #[arg(long)]
     weight_decay: Option<f64>,
     /// cross_entropy or ce_dice.
@@ -58,6 +64,7 @@ pub struct TrainArgs {
     /// Early-stopping patience in epochs.
     #[arg(long)]
     patience: Option<usize>,
+    /// Train every epoch; keep the best one's weights all the same.
     #[arg(long)]
     no_early_stopping: bool,
     /// Encoder freeze groups to keep fixed (see `dlclassifier catalog`).
@@ -77,8 +84,10 @@ pub struct TrainArgs {
     /// auto, cpu, cuda, cuda:N or mps.
     #[arg(long)]
     device: Option<String>,
+    /// CPU threads of libtorch.
     #[arg(long)]
     threads: Option<usize>,
+    /// Seed of every random choice (crops, augmentation, initial weights).
     #[arg(long)]
     seed: Option<u64>,
     /// Disable mixed precision on CUDA.
@@ -93,6 +102,27 @@ pub struct TrainArgs {
     /// Print one JSON line per epoch instead of a progress bar.
     #[arg(long)]
     json: bool,
+}
+
+/// `train`'s arguments with the engine's default of each setting in its
+/// help, read from `TrainingConfig::default()` so that the help cannot drift.
+pub fn with_defaults(command: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(TrainingConfig::default()).expect("the defaults serialize");
+    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let mut shown: Vec<(&str, String)> = ["architecture", "encoder", "epochs", "batch_size", "tile_size", "learning_rate", "encoder_lr_factor", "weight_decay", "loss", "device", "seed"]
+        .into_iter()
+        .map(|id| (id, text(&defaults[id])))
+        .collect();
+    shown.push(("scheduler", text(&defaults["scheduler"]["type"])));
+    shown.push(("patience", text(&defaults["early_stopping"]["patience"])));
+    shown.push(("samples_per_epoch", "enough to cover each training image's area about once".into()));
+    shown.push(("threads", "all cores".into()));
+    shown.into_iter().fold(command, |command, (id, value)| {
+        command.mut_arg(id, |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(format!("{help} [default: {value}]"))
+        })
+    })
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
