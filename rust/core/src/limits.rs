@@ -6,6 +6,7 @@
 use crate::device::system_memory;
 use crate::models::OUTPUT_STRIDE;
 use crate::{Error, Result};
+use std::sync::OnceLock;
 
 /// The largest tile side: a 3-channel float batch of 8 such tiles is 6 GiB
 /// before the network's activations; larger tiles give no better context.
@@ -31,8 +32,10 @@ pub fn product(factors: &[usize]) -> Option<u64> {
 /// Refuses a working set of `bytes` (`None`: too large to count) that
 /// cannot fit in this machine's memory; `what` says what needs it.
 pub fn check_memory(what: &str, bytes: Option<u64>) -> Result<()> {
-    // Without /proc/meminfo only overflow is refused; allocations still fail cleanly.
-    let total = system_memory().map(|m| m.total).unwrap_or(u64::MAX);
+    // Read once: tile calls check on every batch. Without /proc/meminfo only
+    // overflow is refused.
+    static TOTAL: OnceLock<u64> = OnceLock::new();
+    let total = *TOTAL.get_or_init(|| system_memory().map(|m| m.total).unwrap_or(u64::MAX));
     match bytes {
         Some(b) if b <= total => Ok(()),
         Some(b) => Err(Error::OutOfMemory(format!("{what} needs {} but this machine has {} of memory", gib(b), gib(total)))),
