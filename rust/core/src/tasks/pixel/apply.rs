@@ -125,14 +125,14 @@ pub fn apply_to_image(
     let info = predictor.info();
     // Before anything is written.
     tiling.validate_for(info.fixed_size.map(|(side, _)| side))?;
-    tiling.check_memory(reader.width(), reader.height(), reader.channels(), info.num_classes)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
+    tiling.check_memory(w, h, reader.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
         }
     }
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut files = Vec::new();
     let mut file = |name: &str| {
         files.push(out_dir.join(name));
