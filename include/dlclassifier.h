@@ -577,6 +577,19 @@ int dlc_train(const char *data_dir,
               char **out);
 
 /**
+ * What a run with `config` (JSON training settings, or NULL for the
+ * defaults) would use on `data_dir`, without training: JSON
+ * `{"config" (every setting resolved: the tile size, epoch size and
+ * intensity augmentation chosen from the data), "steps_per_epoch",
+ * "choices": [{"setting", "value", "reason", "chosen"}]}`. Free `*out`
+ * with `dlc_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_training_plan_json(const char *data_dir, const char *config, char **out);
+
+/**
  * `base` (training settings as JSON) with the top-level fields of
  * `changes` replaced, checked, and written back with every default
  * filled in. Merging here keeps exact JSON numbers (a 64-bit seed) that

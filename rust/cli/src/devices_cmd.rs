@@ -90,9 +90,7 @@ pub struct EstimateArgs {
 
 pub fn estimate(args: EstimateArgs) -> Result<()> {
     let spec = ModelSpec {
-        /// Architecture of the model.
         architecture: args.architecture.parse()?,
-        /// Encoder of the model.
         encoder: args.encoder.parse()?,
         in_channels: args.channels,
         num_classes: args.classes,

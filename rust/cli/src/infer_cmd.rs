@@ -88,7 +88,6 @@ pub fn run(a: InferArgs) -> Result<()> {
         backend: a.backend.parse()?,
         device: a.device.parse()?,
         fp16: a.fp16,
-        /// Intra-op CPU threads (default: all cores).
         threads: a.threads,
         non_finite: if a.nan_as_zero { NonFinite::Zero } else { NonFinite::Refuse },
         ..Default::default()

@@ -125,9 +125,35 @@ mod tests {
             arg.get_help().expect("a help").to_string()
         };
         assert!(help("epochs").ends_with(&format!("[default: {}]", defaults.epochs)), "{}", help("epochs"));
-        assert!(help("tile_size").ends_with(&format!("[default: {}]", defaults.tile_size)));
+        assert!(help("tile_size").contains("[default: half the smallest training image side"));
         assert!(help("batch_size").ends_with(&format!("[default: {}]", defaults.batch_size)));
         assert!(help("encoder").contains(&format!("[default: {}]", defaults.encoder)));
-        assert!(help("patience").ends_with("[default: 10]"));
+        assert!(help("patience").ends_with(&format!("[default: {}]", defaults.early_stopping.unwrap().patience)));
+        assert!(help("intensity_mode").ends_with("[default: auto]"));
+    }
+
+    /// The rendered `train --help`: every option but the required ones and
+    /// clap's own has a description and a default.
+    #[test]
+    fn train_help_text_gives_every_option_a_default() {
+        let mut command = Cli::command().mut_subcommand("train", train_cmd::with_defaults);
+        let text = command.find_subcommand_mut("train").expect("train").render_long_help().to_string();
+        let mut options: Vec<(String, String)> = Vec::new();
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('-') && line.len() - trimmed.len() <= 6 {
+                options.push((trimmed.split_whitespace().find(|w| w.starts_with("--")).unwrap_or(trimmed).to_string(), String::new()));
+            } else if let Some((_, help)) = options.last_mut() {
+                help.push_str(trimmed);
+                help.push(' ');
+            }
+        }
+        assert!(options.len() > 30, "{text}");
+        let exempt = ["--data", "--out", "--verbose...", "--help"];
+        let missing: Vec<_> = options
+            .iter()
+            .filter(|(name, help)| !exempt.contains(&name.as_str()) && !(help.len() > 20 && help.contains("[default: ")))
+            .collect();
+        assert!(missing.is_empty(), "options without a description or default: {missing:?}");
     }
 }

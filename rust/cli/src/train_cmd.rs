@@ -2,9 +2,9 @@
 
 use clap::Args;
 use dlclassifier::data::TrainingData;
-use dlclassifier::settings::{EarlyStopping, LossKind, SchedulerConfig, TrainingConfig};
+use dlclassifier::settings::{EarlyStopping, LossKind, SchedulerConfig, TrainingConfig, DEFAULT_TILE_SIZE};
 use dlclassifier::job::JobControl;
-use dlclassifier::tasks::pixel;
+use dlclassifier::tasks::pixel::{self, TrainingPlan, MIN_AUTO_TILE, MIN_STEPS_PER_EPOCH};
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -15,15 +15,18 @@ pub struct TrainArgs {
     #[arg(long)]
     data: PathBuf,
     /// Model folder to create.
+    #[arg(long, required_unless_present = "plan")]
+    out: Option<PathBuf>,
+    /// Print the settings the run would use, and why, then stop without training.
     #[arg(long)]
-    out: PathBuf,
+    plan: bool,
     /// Start from the settings in a JSON file (TrainingConfig fields).
     #[arg(long, conflicts_with = "from_model")]
     config: Option<PathBuf>,
     /// Start from the settings a previous model was trained with.
     #[arg(long)]
     from_model: Option<PathBuf>,
-    /// Model name recorded in metadata.json (default: the --out folder's name).
+    /// Model name recorded in metadata.json.
     #[arg(long)]
     name: Option<String>,
     /// unet, unet++, deeplabv3, deeplabv3+, fpn, pspnet, manet, linknet or pan.
@@ -40,7 +43,7 @@ pub struct TrainArgs {
     #[arg(long)]
     batch_size: Option<usize>,
     /// Side of the square training crops, a multiple of 32 up to 8192.
-    #[arg(long)]
+    #[arg(long, visible_alias = "patch-size")]
     tile_size: Option<usize>,
     /// Random crops drawn per epoch, 1 to 16777216.
     #[arg(long)]
@@ -58,9 +61,14 @@ pub struct TrainArgs {
     /// cross_entropy or ce_dice.
     #[arg(long)]
     loss: Option<String>,
-    /// onecycle, cosine, step or none.
+    /// onecycle, cosine, step or none (the Python extension's names and
+    /// labels, e.g. "One Cycle", are accepted).
     #[arg(long)]
     scheduler: Option<String>,
+    /// Intensity augmentation: auto (from the images), brightfield (colour
+    /// jitter), fluorescence (per-channel scaling) or none.
+    #[arg(long)]
+    intensity_mode: Option<String>,
     /// Early-stopping patience in epochs.
     #[arg(long)]
     patience: Option<usize>,
@@ -77,8 +85,7 @@ pub struct TrainArgs {
     /// catalog` (imagenet, lunit-swav...) found in --weights-dir, or a file.
     #[arg(long)]
     encoder_weights: Option<String>,
-    /// Folder of named weight files (default $DLC_WEIGHTS_DIR, else
-    /// ~/.cache/dlclassifier/weights).
+    /// Folder of named weight files.
     #[arg(long)]
     weights_dir: Option<PathBuf>,
     /// auto, cpu, cuda, cuda:N or mps.
@@ -104,19 +111,34 @@ pub struct TrainArgs {
     json: bool,
 }
 
-/// `train`'s arguments with the engine's default of each setting in its
-/// help, read from `TrainingConfig::default()` so that the help cannot drift.
+/// `train`'s options with the default of each in its help: the engine's
+/// values read from `TrainingConfig::default()`, so that the help cannot
+/// drift, and what leaving the others out means.
 pub fn with_defaults(command: clap::Command) -> clap::Command {
     let defaults = serde_json::to_value(TrainingConfig::default()).expect("the defaults serialize");
     let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-    let mut shown: Vec<(&str, String)> = ["architecture", "encoder", "epochs", "batch_size", "tile_size", "learning_rate", "encoder_lr_factor", "weight_decay", "loss", "device", "seed"]
+    let mut shown: Vec<(&str, String)> = ["architecture", "encoder", "epochs", "batch_size", "learning_rate", "encoder_lr_factor", "weight_decay", "loss", "device", "seed"]
         .into_iter()
         .map(|id| (id, text(&defaults[id])))
         .collect();
-    shown.push(("scheduler", text(&defaults["scheduler"]["type"])));
-    shown.push(("patience", text(&defaults["early_stopping"]["patience"])));
-    shown.push(("samples_per_epoch", "enough to cover each training image's area about once".into()));
-    shown.push(("threads", "all cores".into()));
+    shown.extend([
+        ("scheduler", text(&defaults["scheduler"]["type"])),
+        ("patience", text(&defaults["early_stopping"]["patience"])),
+        ("intensity_mode", text(&defaults["augmentation"]["intensity_mode"])),
+        ("tile_size", format!("half the smallest training image side, {MIN_AUTO_TILE} to {DEFAULT_TILE_SIZE} (see --plan)")),
+        ("samples_per_epoch", format!("enough to cover the training images once, at least {MIN_STEPS_PER_EPOCH} batches")),
+        ("threads", "all cores".into()),
+        ("name", "the --out folder's name".into()),
+        ("config", "none: the engine's defaults".into()),
+        ("from_model", "none".into()),
+        ("freeze", "none".into()),
+        ("init_weights", "none: random initialisation".into()),
+        ("encoder_weights", "none".into()),
+        ("weights_dir", "$DLC_WEIGHTS_DIR, else ~/.cache/dlclassifier/weights".into()),
+    ]);
+    for flag in ["plan", "no_early_stopping", "no_amp", "no_resume", "overwrite", "json"] {
+        shown.push((flag, "off".into()));
+    }
     shown.into_iter().fold(command, |command, (id, value)| {
         command.mut_arg(id, |arg| {
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
@@ -150,12 +172,18 @@ impl TrainArgs {
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = &self.$field { c.$field = v.clone(); })* };
         }
-        set!(epochs, batch_size, tile_size, learning_rate, encoder_lr_factor, weight_decay, seed);
+        set!(epochs, batch_size, learning_rate, encoder_lr_factor, weight_decay, seed);
+        if let Some(v) = self.tile_size {
+            c.tile_size = Some(v);
+        }
+        if let Some(v) = &self.intensity_mode {
+            c.augmentation.intensity_mode = parse_json("intensity mode", v)?;
+        }
         if let Some(v) = self.samples_per_epoch {
             c.samples_per_epoch = Some(v);
         }
         if let Some(v) = &self.loss {
-            c.loss = parse_json::<LossKind>("loss", v)?;
+            c.loss = LossKind::from_name(v)?;
         }
         if let Some(v) = &self.scheduler {
             c.scheduler = SchedulerConfig::from_name(v)?;
@@ -195,13 +223,25 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
     let data = TrainingData::load(&args.data)?;
+    let plan = pixel::plan(&data, &config)?;
+    if args.json {
+        if args.plan {
+            println!("{}", serde_json::to_string(&plan).unwrap_or_default());
+        }
+    } else {
+        print_plan(&plan);
+    }
+    let Some(out) = &args.out else { return Ok(()) };
+    if args.plan {
+        return Ok(());
+    }
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(config.epochs as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
             .expect("valid template"),
     );
     let control = JobControl::new();
-    let outcome = pixel::train(&data, &config, &args.out, &control, &mut |r| {
+    let outcome = pixel::train(&data, &config, out, &control, &mut |r| {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         }
@@ -223,4 +263,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
         best.map_or(0.0, |b| b.metrics.pixel_accuracy),
     );
     Ok(())
+}
+
+/// The plan as a table on stderr: the setting, its value, and why.
+fn print_plan(plan: &TrainingPlan) {
+    eprintln!("training plan (* chosen from the data):");
+    for c in &plan.choices {
+        eprintln!("  {}{:<28} {:<12} {}", if c.chosen { '*' } else { ' ' }, c.setting, c.value, c.reason);
+    }
 }

@@ -1,5 +1,6 @@
 //! Training-time augmentation of (image, mask) pairs: random flips, 90°
-//! rotations, elastic deformation, colour jitter and random crops. Every
+//! rotations, elastic deformation, colour jitter (brightfield) or channel
+//! intensity scaling (fluorescence), and random crops. Every
 //! geometric transform moves image and mask together, and the mask is only
 //! ever resampled by nearest neighbour, so it never gains values it did not have.
 
@@ -20,15 +21,71 @@ pub struct AugmentConfig {
     pub flip_vertical: bool,
     /// Rotate by a uniformly drawn multiple of 90° (square samples only, so shapes hold).
     pub rotate90: bool,
-    /// Applied to 3-channel RGB images only; off unless given.
+    /// Which intensity augmentation runs, as the Python extension's
+    /// `intensity_mode` names them.
+    pub intensity_mode: IntensityMode,
+    /// Parameters of the brightfield colour jitter; `None` takes the defaults.
     pub color_jitter: Option<ColorJitter>,
+    /// Parameters of the fluorescence intensity scaling; `None` takes the defaults.
+    pub intensity_jitter: Option<IntensityJitter>,
     /// Off unless given.
     pub elastic: Option<Elastic>,
 }
 
 impl Default for AugmentConfig {
     fn default() -> Self {
-        AugmentConfig { flip_horizontal: true, flip_vertical: true, rotate90: true, color_jitter: None, elastic: None }
+        AugmentConfig {
+            flip_horizontal: true,
+            flip_vertical: true,
+            rotate90: true,
+            intensity_mode: IntensityMode::Auto,
+            color_jitter: None,
+            intensity_jitter: None,
+            elastic: None,
+        }
+    }
+}
+
+/// The intensity augmentation that suits an imaging modality.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntensityMode {
+    /// Chosen by the training plan from the data: brightfield for 8-bit
+    /// RGB, fluorescence otherwise. An [`Augmenter`] given `Auto` applies none.
+    #[default]
+    Auto,
+    /// Stained RGB (H&E, IHC): [`ColorJitter`] of brightness, contrast and
+    /// saturation, as staining and scanners vary. Needs 3 channels.
+    Brightfield,
+    /// Each channel scaled by its own factor ([`IntensityJitter`]), as
+    /// exposure, labelling and gain vary per channel.
+    Fluorescence,
+    None,
+}
+
+impl IntensityMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            IntensityMode::Auto => "auto",
+            IntensityMode::Brightfield => "brightfield",
+            IntensityMode::Fluorescence => "fluorescence",
+            IntensityMode::None => "none",
+        }
+    }
+}
+
+/// Per-channel intensity factors drawn from `[max(0, 1 - scale), 1 + scale]`.
+/// Scaling commutes with the normalizations that have no offset, and
+/// otherwise still models a gain change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IntensityJitter {
+    pub scale: f32,
+}
+
+impl Default for IntensityJitter {
+    fn default() -> Self {
+        IntensityJitter { scale: 0.2 }
     }
 }
 
@@ -70,6 +127,11 @@ impl Default for Elastic {
 impl AugmentConfig {
     /// Rejects parameters that would panic or produce NaN mid-training.
     pub fn validate(&self) -> Result<()> {
+        if let Some(j) = &self.intensity_jitter {
+            if !(j.scale.is_finite() && j.scale >= 0.0) {
+                return Err(Error::config(format!("intensity_jitter.scale must be finite and >= 0, got {}", j.scale)));
+            }
+        }
         if let Some(j) = &self.color_jitter {
             for (name, v) in [("brightness", j.brightness), ("contrast", j.contrast), ("saturation", j.saturation)] {
                 if !(v.is_finite() && v >= 0.0) {
@@ -113,12 +175,11 @@ impl Augmenter {
         self
     }
 
-    /// Augments a CHW image and its HW mask. `is_rgb` enables colour jitter
-    /// and requires 3 channels.
-    pub fn augment(&mut self, image: Array3<f32>, mask: Array2<u8>, is_rgb: bool) -> (Array3<f32>, Array2<u8>) {
+    /// Augments a CHW image and its HW mask. The brightfield mode requires
+    /// 3 channels (the training plan checks it).
+    pub fn augment(&mut self, image: Array3<f32>, mask: Array2<u8>) -> (Array3<f32>, Array2<u8>) {
         let (channels, h, w) = image.dim();
         assert_eq!(mask.dim(), (h, w), "mask and image sizes differ");
-        assert!(!is_rgb || channels == 3, "an RGB image needs 3 channels, got {channels}");
         let (mut image, mut mask) = (image, mask);
         if self.config.flip_horizontal && self.rng.random_bool(0.5) {
             image.invert_axis(Axis(2));
@@ -138,8 +199,19 @@ impl Augmenter {
                 (image, mask) = elastic(&image, &mask, e.alpha, e.sigma, &mut self.rng);
             }
         }
-        if let (Some(j), true) = (&self.config.color_jitter, is_rgb) {
-            color_jitter(&mut image, j, &mut self.rng);
+        match self.config.intensity_mode {
+            IntensityMode::Brightfield => {
+                assert_eq!(channels, 3, "brightfield colour jitter needs RGB");
+                color_jitter(&mut image, &self.config.color_jitter.clone().unwrap_or_default(), &mut self.rng);
+            }
+            IntensityMode::Fluorescence => {
+                let scale = self.config.intensity_jitter.as_ref().map_or(IntensityJitter::default().scale, |j| j.scale);
+                for mut channel in image.axis_iter_mut(Axis(0)) {
+                    let f = self.rng.random_range((1.0 - scale).max(0.0)..=1.0 + scale);
+                    channel.mapv_inplace(|v| v * f);
+                }
+            }
+            IntensityMode::Auto | IntensityMode::None => {}
         }
         (standard_layout(image), standard_layout(mask))
     }
@@ -311,7 +383,7 @@ mod tests {
     fn outcomes(config: &AugmentConfig, image: &Array3<f32>, mask: &Array2<u8>) -> Vec<(Array3<f32>, Array2<u8>)> {
         let mut seen: Vec<(Array3<f32>, Array2<u8>)> = Vec::new();
         for seed in 0..40 {
-            let out = Augmenter::new(config.clone(), seed).augment(image.clone(), mask.clone(), false);
+            let out = Augmenter::new(config.clone(), seed).augment(image.clone(), mask.clone());
             assert!(out.0.is_standard_layout() && out.1.is_standard_layout());
             if !seen.contains(&out) {
                 seen.push(out);
@@ -329,7 +401,7 @@ mod tests {
     fn defaults() {
         let c = AugmentConfig::default();
         assert!(c.flip_horizontal && c.flip_vertical && c.rotate90);
-        assert_eq!((c.color_jitter, c.elastic), (None, None));
+        assert_eq!((c.intensity_mode, c.color_jitter, c.elastic), (IntensityMode::Auto, None, None));
         assert_eq!(serde_json::from_str::<AugmentConfig>("{}").unwrap(), AugmentConfig::default());
         let c: AugmentConfig = serde_json::from_str(r#"{"rotate90": false, "elastic": {"alpha": 10}}"#).unwrap();
         assert_eq!(c.elastic, Some(Elastic { alpha: 10.0, ..Default::default() }));
@@ -428,7 +500,7 @@ mod tests {
         let mask = Array2::from_shape_fn((40, 40), |(y, x)| label(y as f32, x as f32));
         for seed in 0..8 {
             let mut aug = Augmenter::new(config.clone(), seed);
-            let (im, m) = aug.augment(image.clone(), mask.clone(), false);
+            let (im, m) = aug.augment(image.clone(), mask.clone());
             assert_ne!(im, image, "seed {seed} changed nothing");
             assert_image_and_mask_agree(&im, &m, 255);
             for tile in [24, 56] {
@@ -444,17 +516,17 @@ mod tests {
         let image = coordinates(32, 32);
         let mask = Array2::from_shape_fn((32, 32), |(y, x)| [0u8, 2, 255][(y * 7 + x * 3) % 3]);
         let e = |alpha| only(|c| c.elastic = Some(Elastic { alpha, sigma: 2.0, probability: 1.0 }));
-        let (_, m) = Augmenter::new(e(500.0), 3).augment(image.clone(), mask.clone(), false);
+        let (_, m) = Augmenter::new(e(500.0), 3).augment(image.clone(), mask.clone());
         assert_ne!(m, mask);
         assert!(m.iter().all(|v| [0, 2, 255].contains(v)));
-        let (im, m) = Augmenter::new(e(0.0), 3).augment(image.clone(), mask.clone(), false);
+        let (im, m) = Augmenter::new(e(0.0), 3).augment(image.clone(), mask.clone());
         assert_eq!((im, m), (image, mask));
     }
 
     #[test]
     fn same_seed_same_output_different_seed_differs() {
         let config = AugmentConfig {
-            color_jitter: Some(ColorJitter::default()),
+            intensity_mode: IntensityMode::Brightfield,
             elastic: Some(Elastic::default()),
             ..Default::default()
         };
@@ -462,25 +534,33 @@ mod tests {
         let mask = Array2::from_shape_fn((16, 16), |(y, x)| ((y + x) % 2) as u8);
         let run = |seed| {
             let mut aug = Augmenter::new(config.clone(), seed);
-            (0..5).map(|_| aug.augment(image.clone(), mask.clone(), true)).collect::<Vec<_>>()
+            (0..5).map(|_| aug.augment(image.clone(), mask.clone())).collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
     }
 
     #[test]
-    fn jitter_needs_rgb() {
-        let config = only(|c| c.color_jitter = Some(ColorJitter { brightness: 0.5, contrast: 0.5, saturation: 0.5 }));
-        let image = Array3::from_shape_fn((3, 4, 4), |(c, y, x)| (c * 16 + y * 4 + x) as f32);
+    fn the_intensity_mode_picks_the_intensity_augmentation() {
+        let image = Array3::from_shape_fn((3, 4, 4), |(c, y, x)| 1.0 + (c * 16 + y * 4 + x) as f32);
         let mask = Array2::zeros((4, 4));
-        let mut aug = Augmenter::new(config, 1);
-        assert_eq!(aug.augment(image.clone(), mask.clone(), false).0, image);
-        assert_ne!(aug.augment(image.clone(), mask.clone(), true).0, image);
+        let with = |mode| Augmenter::new(only(|c| c.intensity_mode = mode), 1).augment(image.clone(), mask.clone()).0;
+        assert_eq!(with(IntensityMode::Auto), image, "unresolved: nothing");
+        assert_eq!(with(IntensityMode::None), image);
+        assert_ne!(with(IntensityMode::Brightfield), image);
+        // Fluorescence: one factor per channel, in range, not all the same.
+        let out = with(IntensityMode::Fluorescence);
+        let factors: Vec<f32> = (0..3).map(|c| out[[c, 0, 0]] / image[[c, 0, 0]]).collect();
+        for (c, f) in factors.iter().enumerate() {
+            assert!((0.8..=1.2).contains(f), "{f}");
+            assert!(out.index_axis(Axis(0), c).iter().zip(image.index_axis(Axis(0), c)).all(|(o, i)| (o / i - f).abs() < 1e-5));
+        }
+        assert!(factors[0] != factors[1] || factors[1] != factors[2]);
     }
 
     fn jitter_once(j: ColorJitter, image: &Array3<f32>, seed: u64) -> Array3<f32> {
-        let mut aug = Augmenter::new(only(|c| c.color_jitter = Some(j)), seed);
-        aug.augment(image.clone(), Array2::zeros((image.dim().1, image.dim().2)), true).0
+        let mut aug = Augmenter::new(only(|c| (c.intensity_mode, c.color_jitter) = (IntensityMode::Brightfield, Some(j))), seed);
+        aug.augment(image.clone(), Array2::zeros((image.dim().1, image.dim().2))).0
     }
 
     #[test]
@@ -572,6 +652,7 @@ mod tests {
             only(|c| c.elastic = Some(Elastic { sigma: 0.0, ..Default::default() })),
             only(|c| c.elastic = Some(Elastic { probability: 1.5, ..Default::default() })),
             only(|c| c.color_jitter = Some(ColorJitter { contrast: -0.1, ..Default::default() })),
+            only(|c| c.intensity_jitter = Some(IntensityJitter { scale: f32::NAN })),
         ];
         for config in bad {
             assert!(config.validate().is_err(), "{config:?}");

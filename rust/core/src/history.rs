@@ -18,9 +18,27 @@ pub struct EpochRecord {
     pub elapsed_s: f64,
     pub best_epoch: usize,
     pub best_score: f64,
-    /// Epochs since the monitored metric last improved.
+    /// The monitored metric averaged over early stopping's window.
+    #[serde(default)]
+    pub smoothed_score: f64,
+    /// Epochs since `smoothed_score` last improved.
     pub epochs_without_improvement: usize,
     pub is_best: bool,
+    /// Training crops this epoch and the optimizer steps they made.
+    #[serde(default)]
+    pub samples: usize,
+    #[serde(default)]
+    pub steps: usize,
+}
+
+impl EpochRecord {
+    /// The epoch's value of the metric that picks the best epoch.
+    pub fn score(&self, monitor: crate::settings::MonitorMetric) -> f64 {
+        match monitor {
+            crate::settings::MonitorMetric::MeanIou => self.metrics.mean_iou,
+            crate::settings::MonitorMetric::ValLoss => self.val_loss,
+        }
+    }
 }
 
 /// The metrics reported per epoch.

@@ -235,12 +235,12 @@ fn config_spec(config: &TrainingConfig, in_channels: i64, num_classes: i64) -> M
 /// [`estimate_training`] for a training configuration and data with
 /// `in_channels` channels and `num_classes` classes.
 pub fn estimate_for_config(config: &TrainingConfig, in_channels: i64, num_classes: i64) -> Result<MemoryEstimate> {
-    estimate_training(config_spec(config, in_channels, num_classes), config.tile_size, config.batch_size, trains_in_half(config))
+    estimate_training(config_spec(config, in_channels, num_classes), config.tile(), config.batch_size, trains_in_half(config))
 }
 
 /// [`suggest_batch`] for training with `config` (its batch size ignored).
 pub fn suggest_batch_for_config(config: &TrainingConfig, in_channels: i64, num_classes: i64, budget: u64) -> Result<MemoryEstimate> {
-    suggest_batch(config_spec(config, in_channels, num_classes), config.tile_size, trains_in_half(config), false, budget)
+    suggest_batch(config_spec(config, in_channels, num_classes), config.tile(), trains_in_half(config), false, budget)
 }
 
 /// The largest batch whose estimated peak (training, or inference when

@@ -24,7 +24,7 @@ static MODEL: Lazy<(tempfile::TempDir, PathBuf)> = Lazy::new(|| {
     let data = TrainingData::load(data("ihc-dab")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("ihc");
-    let config = settings::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(8), ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 1, tile_size: Some(64), samples_per_epoch: Some(8), ..quick_config() };
     pixel::train(&data, &config, &dir, &JobControl::new(), &mut |_| {}).unwrap();
     (out, dir)
 });

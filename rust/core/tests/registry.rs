@@ -35,7 +35,7 @@ fn registry_and_bundles_on_trained_models() {
     let root = tempfile::tempdir().unwrap();
     let models = root.path().join("classifiers");
     let newer = models.join("ihc");
-    let config = settings::TrainingConfig { epochs: 1, tile_size: 64, samples_per_epoch: Some(4), ..quick_config() };
+    let config = settings::TrainingConfig { epochs: 1, tile_size: Some(64), samples_per_epoch: Some(4), ..quick_config() };
     pixel::train(&TrainingData::load(data("ihc-dab")).unwrap(), &config, &newer, &JobControl::new(), &mut |_| {}).unwrap();
     let older = models.join("ihc-old");
     copy_dir(&newer, &older);

@@ -160,7 +160,7 @@ fn a_torchvision_file_is_a_named_pretrained_encoder_for_training() {
         weights_dir: Some(weights_dir.path().to_path_buf()),
         // Frozen, so the trained model still holds the file's encoder weights.
         frozen_groups: EncoderKind::ResNet18.freeze_groups().iter().map(|g| g.name.to_string()).collect(),
-        tile_size: 64,
+        tile_size: Some(64),
         batch_size: 2,
         epochs: 1,
         samples_per_epoch: Some(4),

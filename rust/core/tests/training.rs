@@ -40,12 +40,15 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     assert_eq!(meta.input_config.bit_depth, Some(16));
     assert_eq!(meta.classes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["Background", "Nucleus"]);
     assert_eq!(meta.classes[1].color, "#FF0000");
-    assert_eq!(meta.training, config);
+    let resolved = pixel::plan(&data, &config).unwrap().config;
+    assert_eq!((resolved.tile_size, resolved.samples_per_epoch), (Some(128), Some(16)), "given tile; epoch of 4 batches of 4");
+    assert_eq!(meta.training, resolved, "the plan's choices are recorded");
+    assert!(history_has_epoch_sizes(&outcome.history, 16, 4));
     assert_eq!(meta.input_config.normalization, outcome.metadata.input_config.normalization);
     let raw: serde_json::Value = model_dir::read_json(&dir.join(model_dir::METADATA_FILE)).unwrap();
     assert_eq!(raw["input_config"]["normalization"]["strategy"], "percentile_99", "the Python extension's layout");
     assert!(raw["input_config"]["normalization"]["p_high"][0].as_f64().unwrap() > 0.0);
-    assert_eq!(settings::TrainingConfig::from_model(&dir).unwrap(), config);
+    assert_eq!(settings::TrainingConfig::from_model(&dir).unwrap(), resolved);
     let history: Vec<EpochRecord> = model_dir::read_json(&dir.join(model_dir::HISTORY_FILE)).unwrap();
     assert_eq!(history, outcome.history);
 
@@ -58,6 +61,10 @@ fn nuclei_reaches_mean_iou_080_and_writes_a_complete_model() {
     let ours = tch::no_grad(|| model.forward_t(&x, false));
     let theirs = traced.forward_ts(&[&x]).unwrap();
     assert!((&ours - &theirs).abs().max().double_value(&[]) < 1e-4);
+}
+
+fn history_has_epoch_sizes(history: &[EpochRecord], samples: usize, steps: usize) -> bool {
+    history.iter().all(|r| (r.samples, r.steps) == (samples, steps))
 }
 
 #[test]
@@ -97,7 +104,7 @@ fn sparse_scribbles_train_and_unlabeled_pixels_never_reach_the_loss() {
 
     // And the sparse set trains end to end (images are ~100 px: crops are padded).
     let out = tempfile::tempdir().unwrap();
-    let config = settings::TrainingConfig { tile_size: 96, epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
+    let config = settings::TrainingConfig { tile_size: Some(96), epochs: 3, loss: LossKind::CrossEntropy, ..quick_config() };
     let outcome = pixel::train(&data, &config, &out.path().join("m"), &JobControl::new(), &mut |_| {}).unwrap();
     assert!(outcome.history.iter().all(|r| r.train_loss.is_finite() && r.val_loss.is_finite()));
     assert!(outcome.history[2].train_loss < outcome.history[0].train_loss);
@@ -163,12 +170,14 @@ fn cancel_keeps_the_best_epoch_and_a_killed_run_resumes() {
 fn pause_holds_between_epochs_and_early_stopping_restores_the_best() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    // No epoch can beat the first by 10 in loss: stop after `patience` more.
+    // No epoch can beat the first by 10 in loss: stop after `patience` more,
+    // judged epoch by epoch; a constant learning rate has no warm-up to wait for.
     let config = settings::TrainingConfig {
         epochs: 10,
         samples_per_epoch: Some(4),
         monitor: MonitorMetric::ValLoss,
-        early_stopping: Some(EarlyStopping { patience: 2, min_delta: 10.0 }),
+        early_stopping: Some(EarlyStopping { patience: 2, min_delta: 10.0, smoothing: 1 }),
+        scheduler: settings::SchedulerConfig::None,
         ..quick_config()
     };
     let control = JobControl::new();
@@ -194,6 +203,11 @@ fn pause_holds_between_epochs_and_early_stopping_restores_the_best() {
     assert_eq!(outcome.history.len(), 3);
     assert_eq!(outcome.metadata.best_epoch.as_ref().unwrap().epoch, 1);
     assert_eq!(outcome.history[2].epochs_without_improvement, 2);
+
+    // One-cycle warms up over the first 3 of 10 epochs: no stop before 3 + 2.
+    let warming = settings::TrainingConfig { scheduler: settings::SchedulerConfig::default(), ..config };
+    let outcome = pixel::train(&data, &warming, &out.path().join("w"), &JobControl::new(), &mut |_| {}).unwrap();
+    assert_eq!((outcome.metadata.status, outcome.history.len()), (RunStatus::EarlyStopped, 5));
 }
 
 #[test]
@@ -233,7 +247,7 @@ fn frozen_groups_keep_their_weights() {
 fn bad_settings_and_existing_outputs_are_refused_before_training() {
     let data = TrainingData::load(data("nuclei-dsb2018")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let err = pixel::train(&data, &settings::TrainingConfig { tile_size: 100, ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
+    let err = pixel::train(&data, &settings::TrainingConfig { tile_size: Some(100), ..quick_config() }, &out.path().join("a"), &JobControl::new(), &mut |_| {})
         .unwrap_err()
         .to_string();
     assert!(err.contains("multiple of 32"), "{err}");

@@ -102,6 +102,24 @@ impl SegmentationModel {
         self.decoder.decode(o, &features)
     }
 
+    /// PreciseBN (Wu & Johnson, 2021): sets every BatchNorm's running
+    /// statistics to the plain average of the batch statistics of `batches`
+    /// under the current weights. During training they are an exponential
+    /// average over steps whose weights kept changing; after the few, small
+    /// batches of a typical run that lag is what makes eval-mode predictions
+    /// on whole images fall short of what the weights can do. Returns the
+    /// number of batches used; with none, nothing changes.
+    pub fn calibrate_batch_norm(&self, batches: impl IntoIterator<Item = Tensor>) -> usize {
+        tch::no_grad(|| {
+            let mut count = 0;
+            for batch in batches {
+                let _ = self.forward(&mut Eager::calibrating(1.0 / (count + 1) as f64), &batch);
+                count += 1;
+            }
+            count
+        })
+    }
+
     /// Adds the eval-mode forward pass to `g`, reading the value `input`;
     /// returns the name of the logits.
     pub fn record(&self, g: &mut GraphBuilder, input: &str) -> String {

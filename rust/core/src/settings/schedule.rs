@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub enum SchedulerConfig {
     /// `torch.optim.lr_scheduler.OneCycleLR` (cosine annealing), stepped per batch;
     /// the configured learning rate is the peak.
-    #[serde(rename = "onecycle")]
+    #[serde(rename = "onecycle", alias = "one_cycle", alias = "onecyclelr")]
     OneCycle {
         #[serde(default = "defaults::pct_start")]
         pct_start: f64,
@@ -20,6 +20,7 @@ pub enum SchedulerConfig {
         final_div_factor: f64,
     },
     /// `CosineAnnealingWarmRestarts`, with fractional epochs per batch.
+    #[serde(alias = "cosine_annealing", alias = "cosineannealingwarmrestarts")]
     Cosine {
         #[serde(default = "defaults::t0")]
         t0: usize,
@@ -29,6 +30,7 @@ pub enum SchedulerConfig {
         eta_min: f64,
     },
     /// `StepLR`: multiply by `gamma` every `step_size` epochs.
+    #[serde(alias = "step_decay", alias = "steplr")]
     Step {
         #[serde(default = "defaults::step_size")]
         step_size: usize,
@@ -61,11 +63,15 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// Parses a name (`onecycle`, `cosine`, `step`, `none`) into the schedule with default parameters.
+    /// Parses a name (`onecycle`, `cosine`, `step`, `none`, or the Python
+    /// extension's dialog labels such as "One Cycle") into the schedule with
+    /// default parameters.
     pub fn from_name(name: &str) -> Result<Self> {
-        let json = format!("{{\"type\":\"{}\"}}", name.trim().to_ascii_lowercase());
-        serde_json::from_str(&json)
-            .map_err(|_| Error::config(format!("unknown scheduler '{name}'; use onecycle, cosine, step or none")))
+        let key = super::name_key(name);
+        serde_json::from_value(serde_json::json!({ "type": key })).map_err(|_| {
+            let hint = if key.contains("plateau") { " (the Python extension's ReduceLROnPlateau is not available here)" } else { "" };
+            Error::config(format!("unknown scheduler '{name}'{hint}; use onecycle, cosine, step or none"))
+        })
     }
 
     /// Checks parameters that would give a nonsensical schedule.
@@ -82,5 +88,23 @@ impl SchedulerConfig {
             return Err(Error::config(format!("invalid scheduler parameters: {self:?}")));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_the_extensions_labels_parse() {
+        let one_cycle = SchedulerConfig::default();
+        for name in ["onecycle", "One Cycle", "OneCycleLR", " ONECYCLE "] {
+            assert_eq!(SchedulerConfig::from_name(name).unwrap(), one_cycle, "{name}");
+        }
+        assert!(matches!(SchedulerConfig::from_name("Cosine Annealing").unwrap(), SchedulerConfig::Cosine { .. }));
+        assert!(matches!(SchedulerConfig::from_name("Step Decay").unwrap(), SchedulerConfig::Step { .. }));
+        assert_eq!(SchedulerConfig::from_name("None").unwrap(), SchedulerConfig::None);
+        assert!(SchedulerConfig::from_name("Reduce on Plateau").unwrap_err().to_string().contains("ReduceLROnPlateau is not available"));
+        assert!(SchedulerConfig::from_name("warp").unwrap_err().to_string().contains("unknown scheduler 'warp'"));
     }
 }

@@ -21,19 +21,33 @@ pub enum MonitorMetric {
     ValLoss,
 }
 
-/// Stop when the monitored metric has not improved by `min_delta` for `patience` epochs.
+/// Stop when the monitored metric, averaged over the last `smoothing`
+/// epochs, has not improved by `min_delta` for `patience` epochs; never
+/// while the learning rate is still warming up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EarlyStopping {
+    /// The Python extension's default.
     pub patience: usize,
     pub min_delta: f64,
+    /// Epochs averaged, so that one lucky or unlucky epoch decides nothing; 1 judges each epoch alone.
+    pub smoothing: usize,
 }
 
 impl Default for EarlyStopping {
     fn default() -> Self {
-        EarlyStopping { patience: 10, min_delta: 1e-3 }
+        EarlyStopping { patience: 15, min_delta: 1e-3, smoothing: 3 }
     }
 }
+
+/// Crops per optimizer step unless given: small batches give the few
+/// tiles of a typical annotation set more steps, and BatchNorm calibration
+/// (see `SegmentationModel::calibrate_batch_norm`) removes their train/eval gap.
+pub const DEFAULT_BATCH_SIZE: usize = 4;
+
+/// The tile side of a configuration that names none and has no data to fit
+/// it to (memory estimates); the training plan fits one to the data.
+pub const DEFAULT_TILE_SIZE: usize = 256;
 
 /// All settings of a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,13 +67,15 @@ pub struct TrainingConfig {
     /// Where named weight sets are looked for; default `DLC_WEIGHTS_DIR`,
     /// else `~/.cache/dlclassifier/weights`.
     pub weights_dir: Option<PathBuf>,
-    /// Side of the square training crops; a multiple of 32.
-    pub tile_size: usize,
+    /// Side of the square training crops; a multiple of 32. `None`: fitted
+    /// to the training images by the training plan.
+    pub tile_size: Option<usize>,
     /// Downsample factor the tiles were exported at; recorded for inference.
     pub downsample: f64,
     pub batch_size: usize,
     pub epochs: usize,
-    /// Random crops drawn per epoch; `None` covers each training image's area about once.
+    /// Random crops drawn per epoch; `None`: the training plan's choice, enough
+    /// to cover each training image's area once and at least a few batches.
     pub samples_per_epoch: Option<usize>,
     /// Peak learning rate of AdamW.
     pub learning_rate: f64,
@@ -107,9 +123,9 @@ impl Default for TrainingConfig {
             init_weights: None,
             encoder_weights: None,
             weights_dir: None,
-            tile_size: 256,
+            tile_size: None,
             downsample: 1.0,
-            batch_size: 8,
+            batch_size: DEFAULT_BATCH_SIZE,
             epochs: 50,
             samples_per_epoch: None,
             learning_rate: 1e-3,
@@ -137,17 +153,29 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// The training tile side: the configured one, else [`DEFAULT_TILE_SIZE`].
+    pub fn tile(&self) -> usize {
+        self.tile_size.unwrap_or(DEFAULT_TILE_SIZE)
+    }
+
     /// Rejects settings that cannot work, before any data is touched.
     pub fn validate(&self) -> Result<()> {
-        check_tile_size("tile_size", self.tile_size, None)?;
-        let min = self.architecture.min_input_size() as usize;
-        if self.tile_size < min {
-            return Err(Error::config(format!("{} needs tile_size of at least {min}, got {}", self.architecture, self.tile_size)));
+        if let Some(tile) = self.tile_size {
+            check_tile_size("tile_size", tile, None)?;
+            let min = self.architecture.min_input_size() as usize;
+            if tile < min {
+                return Err(Error::config(format!("{} needs tile_size of at least {min}, got {tile}", self.architecture)));
+            }
         }
         self.architecture.check(self.encoder)?;
         check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
         if let Some(samples) = self.samples_per_epoch {
             check_count("samples_per_epoch", samples, MAX_SAMPLES_PER_EPOCH)?;
+        }
+        if let Some(es) = &self.early_stopping {
+            if es.smoothing == 0 {
+                return Err(Error::config("early_stopping.smoothing must be at least 1"));
+            }
         }
         if self.epochs == 0 {
             return Err(Error::config("epochs must be at least 1"));
@@ -213,7 +241,7 @@ mod tests {
         let c: TrainingConfig = serde_json::from_str(r#"{"encoder":"mobilenet_v2","epochs":3,"scheduler":{"type":"step","gamma":0.5}}"#).unwrap();
         assert_eq!(c.encoder, EncoderKind::MobileNetV2);
         assert_eq!(c.scheduler, SchedulerConfig::Step { step_size: 10, gamma: 0.5 });
-        assert_eq!(c.batch_size, 8);
+        assert_eq!(c.batch_size, DEFAULT_BATCH_SIZE);
         let err = serde_json::from_str::<TrainingConfig>(r#"{"epoch":3}"#).unwrap_err().to_string();
         assert!(err.contains("unknown field `epoch`"), "{err}");
     }
@@ -225,13 +253,14 @@ mod tests {
             f(&mut c);
             c.validate().unwrap_err().to_string()
         };
-        assert!(bad(|c| c.tile_size = 100).contains("multiple of 32"));
+        assert!(bad(|c| c.tile_size = Some(100)).contains("multiple of 32"));
+        assert!(bad(|c| c.early_stopping = Some(EarlyStopping { smoothing: 0, ..Default::default() })).contains("smoothing"));
         assert!(bad(|c| c.batch_size = 0).contains("batch_size"));
         assert!(bad(|c| c.learning_rate = -1.0).contains("learning_rate"));
         assert!(bad(|c| c.encoder_lr_factor = 0.0).contains("encoder_lr_factor"));
         assert!(bad(|c| {
             c.architecture = Architecture::Pan;
-            c.tile_size = 64;
+            c.tile_size = Some(64);
         })
         .contains("pan needs tile_size of at least 128"));
         assert!(bad(|c| {

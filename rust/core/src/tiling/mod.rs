@@ -71,7 +71,7 @@ impl TilingOptions {
 
 /// What tiled inference runs per batch: raw (un-normalised) f32 tiles
 /// `[N, C, T, T]` in, class probabilities `[N, K, T, T]` out.
-pub trait TileModel: Sync {
+pub trait TileModel {
     fn in_channels(&self) -> usize;
     fn num_classes(&self) -> usize;
     fn predict(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>>;

@@ -2,6 +2,7 @@
 //! on a helper thread so that augmentation overlaps the model's compute.
 
 use crate::augment::{AugmentConfig, Augmenter};
+use crate::tiling::{read_reflected, InMemoryImage, TileGrid};
 use ndarray::{Array2, Array3};
 use rand::seq::SliceRandom;
 use rand::{rngs::StdRng, SeedableRng};
@@ -9,7 +10,8 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
 
-/// Host-side batch: images `[B, C, T, T]` and labels `[B, T, T]`, flattened.
+/// Host-side batch: images `[B, C, T, T]` and labels `[B, T, T]` (none
+/// for calibration batches), flattened.
 pub struct HostBatch {
     pub images: Vec<f32>,
     pub labels: Vec<i64>,
@@ -19,35 +21,64 @@ pub struct HostBatch {
 impl HostBatch {
     /// Copies the batch to `device` as a float image tensor and an int64 label tensor.
     pub fn to_tensors(&self, channels: usize, tile: usize, device: Device) -> (Tensor, Tensor) {
-        let (b, c, t) = (self.count as i64, channels as i64, tile as i64);
-        let x = Tensor::from_slice(&self.images).view([b, c, t, t]).to_device(device);
+        let (b, t) = (self.count as i64, tile as i64);
         let y = Tensor::from_slice(&self.labels).view([b, t, t]).to_device(device);
-        (x.to_kind(Kind::Float), y)
+        (self.image_tensor(channels, tile, device), y)
+    }
+
+    /// The images alone, as a float tensor on `device`.
+    pub fn image_tensor(&self, channels: usize, tile: usize, device: Device) -> Tensor {
+        let (b, c, t) = (self.count as i64, channels as i64, tile as i64);
+        Tensor::from_slice(&self.images).view([b, c, t, t]).to_device(device).to_kind(Kind::Float)
     }
 }
 
 /// The normalized training set, shared with the batch thread.
 pub struct TrainingImages {
     pub samples: Vec<(Array3<f32>, Array2<u8>)>,
-    pub is_rgb: bool,
     /// Label of crop padding.
     pub unlabeled: u8,
-}
-
-/// Crops drawn per epoch when the user does not say: enough to cover every
-/// training image's area about once.
-pub fn default_samples_per_epoch(images: &TrainingImages, tile: usize) -> usize {
-    images
-        .samples
-        .iter()
-        .map(|(img, _)| tiles_covering(img.shape()[1], img.shape()[2], tile))
-        .sum()
 }
 
 /// Tiles of side `tile` that cover an image's area about once: at least 1.
 pub(crate) fn tiles_covering(height: usize, width: usize, tile: usize) -> usize {
     let area = (height * width) as f64;
     ((area / (tile * tile) as f64).round() as usize).max(1)
+}
+
+/// At most this many crops calibrate BatchNorm: enough for stable
+/// statistics, few enough to cost less than a training step per epoch.
+const MAX_CALIBRATION_CROPS: usize = 32;
+
+/// The fixed, unaugmented crops BatchNorm statistics are calibrated on
+/// (see `SegmentationModel::calibrate_batch_norm`): a grid of `tile` crops over
+/// every training image, reflection-padded where an image is smaller,
+/// evenly thinned to at most [`MAX_CALIBRATION_CROPS`], in batches as training
+/// forms them.
+pub fn calibration_batches(images: &TrainingImages, tile: usize, batch_size: usize) -> crate::Result<Vec<HostBatch>> {
+    let mut crops = Vec::new();
+    for (index, (image, _)) in images.samples.iter().enumerate() {
+        let grid = TileGrid::new(image.dim().1, image.dim().2, tile, 0)?;
+        crops.extend((0..grid.rows).flat_map(|r| (0..grid.cols).map(move |c| (index, grid.origin(c), grid.origin(r)))));
+    }
+    let keep = crops.len().min(MAX_CALIBRATION_CROPS);
+    let chosen: Vec<_> = (0..keep).map(|i| crops[i * crops.len() / keep]).collect();
+    let order: Vec<usize> = (0..chosen.len()).collect();
+    let (mut batches, mut current) = (Vec::new(), None);
+    for chunk in batch_chunks(&order, batch_size.max(2)) {
+        let mut batch = HostBatch { images: Vec::new(), labels: Vec::new(), count: chunk.len() };
+        for &i in chunk {
+            let (index, x, y) = chosen[i];
+            // Crops come in image order: each image is copied once.
+            if current.as_ref().is_none_or(|(held, _)| *held != index) {
+                current = Some((index, InMemoryImage(images.samples[index].0.clone())));
+            }
+            let image = &current.as_ref().expect("just set").1;
+            batch.images.extend(read_reflected(image, x, y, tile, tile)?.iter());
+        }
+        batches.push(batch);
+    }
+    Ok(batches)
 }
 
 /// `order` in batches of `batch_size`, except that a last batch of one joins
@@ -91,7 +122,7 @@ pub fn epoch_batches(
             for &i in chunk {
                 let (image, mask) = &images.samples[i];
                 let (image, mask) = augmenter.random_crop(image.clone(), mask.clone(), tile);
-                let (image, mask) = augmenter.augment(image, mask, images.is_rgb);
+                let (image, mask) = augmenter.augment(image, mask);
                 batch.images.extend(image.iter());
                 batch.labels.extend(mask.iter().map(|&v| v as i64));
             }

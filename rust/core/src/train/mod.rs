@@ -1,9 +1,10 @@
 //! Training machinery that any task's training loop builds on: augmented
 //! batches, the optimizer step with its loss, learning-rate schedules,
-//! checkpoints for resuming and transfer-learning recommendations.
+//! early stopping, checkpoints for resuming and transfer-learning recommendations.
 
 pub(crate) mod batches;
 pub(crate) mod checkpoint;
+pub mod early_stopping;
 mod grad_scaler;
 mod loss;
 mod scheduler;

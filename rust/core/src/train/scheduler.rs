@@ -23,6 +23,15 @@ impl Scheduler {
         Scheduler { config, base_lr, steps_per_epoch, total_steps: epochs.max(1) * steps_per_epoch }
     }
 
+    /// Whole epochs until the learning rate has warmed up to its peak (0
+    /// for schedules that start at it): early stopping waits them out.
+    pub fn warmup_epochs(&self) -> usize {
+        match self.config {
+            SchedulerConfig::OneCycle { pct_start, .. } => (pct_start * self.total_steps as f64 / self.steps_per_epoch as f64).ceil() as usize,
+            _ => 0,
+        }
+    }
+
     /// The learning rate for batch `step` (0-based) of epoch `epoch` (0-based).
     pub fn lr(&self, epoch: usize, step: usize) -> f64 {
         match self.config {

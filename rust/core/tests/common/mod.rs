@@ -17,7 +17,7 @@ pub fn repo() -> PathBuf {
 pub fn quick_config() -> TrainingConfig {
     TrainingConfig {
         encoder: dlclassifier::models::EncoderKind::ResNet18,
-        tile_size: 128,
+        tile_size: Some(128),
         batch_size: 4,
         epochs: 2,
         threads: Some(2),

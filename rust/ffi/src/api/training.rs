@@ -56,6 +56,19 @@ bridge_fn! {
 }
 
 bridge_fn! {
+    /// What a run with `config` (JSON training settings, or NULL for the
+    /// defaults) would use on `data_dir`, without training: JSON
+    /// `{"config" (every setting resolved: the tile size, epoch size and
+    /// intensity augmentation chosen from the data), "steps_per_epoch",
+    /// "choices": [{"setting", "value", "reason", "chosen"}]}`. Free `*out`
+    /// with `dlc_string_free`.
+    fn training_plan_json(data_dir: path, config: json[TrainingConfig]) -> json[task::TrainingPlan] {
+        let config = checked(config)?;
+        Ok(task::plan(&TrainingData::load(&data_dir)?, &config)?)
+    }
+}
+
+bridge_fn! {
     /// `base` (training settings as JSON) with the top-level fields of
     /// `changes` replaced, checked, and written back with every default
     /// filled in. Merging here keeps exact JSON numbers (a 64-bit seed) that

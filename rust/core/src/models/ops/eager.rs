@@ -1,27 +1,48 @@
-//! [`Ops`] computed with tch: what training, evaluation and TorchScript
-//! tracing run. BatchNorm uses batch statistics and regularisers act only
-//! in training mode.
+//! [`Ops`] computed with tch: what training, evaluation, BatchNorm
+//! calibration and TorchScript tracing run. BatchNorm uses batch statistics
+//! in training and calibration, and regularisers act only in training mode.
 
 use super::Ops;
 use crate::models::modules::{BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, LayerNorm};
 use tch::nn::{Linear, Module, ModuleT};
 use tch::{Kind, Tensor};
 
-/// Plain tensor calls, in training or eval mode.
+/// Plain tensor calls, in training, eval or calibration mode.
 #[derive(Debug, Clone, Copy)]
 pub struct Eager {
     train: bool,
+    /// Calibration: BatchNorm normalises with batch statistics and folds
+    /// them into its running statistics with this momentum; all else is eval.
+    calibration_momentum: Option<f64>,
 }
 
 impl Eager {
     pub fn new(train: bool) -> Eager {
-        Eager { train }
+        Eager { train, calibration_momentum: None }
+    }
+
+    /// An eval-mode pass that updates BatchNorm running statistics by
+    /// `momentum` (1 replaces them; `1 / (k + 1)` on the k-th of a series of
+    /// batches makes them the plain average of the series).
+    pub fn calibrating(momentum: f64) -> Eager {
+        Eager { train: false, calibration_momentum: Some(momentum) }
     }
 
     fn norm(&self, y: Tensor, bn: Option<&BatchNorm2d>) -> Tensor {
         match bn {
-            Some(bn) => bn.inner.forward_t(&y, self.train),
+            Some(bn) => self.apply_batch_norm(&y, bn),
             None => y,
+        }
+    }
+
+    fn apply_batch_norm(&self, x: &Tensor, bn: &BatchNorm2d) -> Tensor {
+        match self.calibration_momentum {
+            None => bn.inner.forward_t(x, self.train),
+            Some(momentum) => {
+                let b = &bn.inner;
+                let cudnn = true;
+                x.batch_norm(b.ws.as_ref(), b.bs.as_ref(), Some(&b.running_mean), Some(&b.running_var), true, momentum, bn.eps, cudnn)
+            }
         }
     }
 }
@@ -48,7 +69,7 @@ impl Ops for Eager {
     }
 
     fn batch_norm(&mut self, x: &Tensor, bn: &BatchNorm2d) -> Tensor {
-        bn.inner.forward_t(x, self.train)
+        self.apply_batch_norm(x, bn)
     }
 
     fn group_norm(&mut self, x: &Tensor, gn: &GroupNorm) -> Tensor {

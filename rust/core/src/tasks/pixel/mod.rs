@@ -9,13 +9,16 @@ mod imported;
 mod metrics;
 mod model_info;
 pub mod outputs;
+mod plan;
 mod predictor;
 pub mod tiles;
 mod trainer;
+mod validation;
 
 pub use cache::{clear_cache, open_cached};
 pub use metrics::ConfusionMatrix;
 pub use model_info::ModelInfo;
+pub use plan::{plan, Choice, TrainingPlan, MIN_AUTO_TILE, MIN_STEPS_PER_EPOCH};
 pub use predictor::Predictor;
 pub use tiles::{Dtype, Order, Outputs, ProbabilityFormat, TileLayout};
 pub use trainer::{train, TrainingOutcome};

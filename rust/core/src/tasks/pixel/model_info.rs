@@ -33,14 +33,21 @@ impl ModelInfo {
     /// one, else to its training tile size but at least 256 pixels (more
     /// context per tile, fewer tiles); the overlap to [`default_overlap`] of the tile.
     pub fn tiling(&self, tile_size: Option<usize>, overlap: Option<usize>) -> TilingOptions {
-        let stride = OUTPUT_STRIDE as usize;
         let tile = match (tile_size, self.fixed_size) {
             (Some(t), _) => t,
             (None, Some((h, _))) => h,
-            (None, None) => self.tile_size.max(256).div_ceil(stride) * stride,
+            (None, None) => inference_tiling(self.tile_size).tile_size,
         };
         TilingOptions { tile_size: tile, overlap: overlap.unwrap_or(default_overlap(tile)), ..TilingOptions::default() }
     }
+}
+
+/// The default tiling of a size-agnostic model trained at `training_tile`;
+/// training validates with it too.
+pub(crate) fn inference_tiling(training_tile: usize) -> TilingOptions {
+    let stride = OUTPUT_STRIDE as usize;
+    let tile = training_tile.max(256).div_ceil(stride) * stride;
+    TilingOptions { tile_size: tile, overlap: default_overlap(tile), ..TilingOptions::default() }
 }
 
 #[cfg(test)]

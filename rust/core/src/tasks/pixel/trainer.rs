@@ -1,27 +1,30 @@
 //! The pixel classifier's training loop: AdamW on a segmentation model,
-//! per-epoch validation, best-model tracking, early stopping, checkpoints and
-//! the final model folder.
+//! BatchNorm calibration and validation after each epoch, best-model
+//! tracking, early stopping, checkpoints and the final model folder.
 
-use super::metrics::ConfusionMatrix;
+use super::validation::ValidationSet;
 use crate::data::TrainingData;
-use crate::history::{EpochRecord, SegmentationMetrics};
+use crate::history::EpochRecord;
 use crate::job::JobControl;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
-use crate::models::{self, pretrained, weights, ModelSpec, SegmentationModel, OUTPUT_STRIDE};
+use crate::models::{self, pretrained, weights, ModelSpec, SegmentationModel};
 use crate::normalization::{NormalizationConfig, NormalizationStats};
 use crate::settings::{MonitorMetric, TrainingConfig};
 use crate::limits;
-use crate::train::batches::{batch_count, default_samples_per_epoch, epoch_batches, TrainingImages};
+use crate::train::batches::{calibration_batches, epoch_batches, TrainingImages};
+use crate::train::early_stopping;
+use super::plan::{plan, Choice};
 use crate::train::checkpoint::{checkpoint_dir, RunState};
 use crate::train::{Loss, Scheduler, StepRunner};
 use crate::{Error, Result};
-use ndarray::{Array2, Array3};
+use crate::tiling::InMemoryImage;
+use ndarray::Array3;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::nn::{ModuleT, VarStore};
-use tch::{Device, Kind, Tensor};
+use tch::nn::VarStore;
+use tch::Device;
 
 /// A finished run: where the model is and how it got there.
 #[derive(Debug, Clone, Serialize)]
@@ -29,12 +32,8 @@ pub struct TrainingOutcome {
     pub model_dir: PathBuf,
     pub metadata: ModelMetadata,
     pub history: Vec<EpochRecord>,
-}
-
-/// One validation image on the device, padded to a multiple of the model stride.
-struct ValidationItem {
-    image: Tensor,
-    labels: Tensor,
+    /// The training plan's settings and their reasons.
+    pub plan: Vec<Choice>,
 }
 
 /// Trains a model on `data` and writes it to `out_dir` (atomically). Calls
@@ -47,7 +46,12 @@ pub fn train(
     control: &JobControl,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<TrainingOutcome> {
-    config.validate()?;
+    let plan = plan(data, config)?;
+    for c in &plan.choices {
+        tracing::info!(setting = %c.setting, value = %c.value, chosen = c.chosen, reason = %c.reason, "training plan");
+    }
+    let config = &plan.config;
+    let (samples, steps_per_epoch, tile) = (config.samples_per_epoch.unwrap_or(1), plan.steps_per_epoch, config.tile());
     let encoder_weights = config
         .encoder_weights
         .as_deref()
@@ -93,7 +97,7 @@ pub fn train(
     let resumed = if config.resume { RunState::load(&ckpt_dir, &mut vs, &mut best_vs)? } else { None };
     let (normalization, mut history) = match resumed {
         Some(state) => {
-            if state.spec != spec || state.config.tile_size != config.tile_size {
+            if state.spec != spec || state.config.tile_size != config.tile_size || state.config.samples_per_epoch != config.samples_per_epoch {
                 return Err(Error::data(&ckpt_dir, "checkpoint of a run with other model settings; delete it or disable resume"));
             }
             tracing::info!(epochs_done = state.history.len(), "resuming interrupted run");
@@ -105,18 +109,17 @@ pub fn train(
 
     let train_images = Arc::new(TrainingImages {
         samples: data.train.iter().map(|s| Ok((normalized(&s.image, &normalization)?, s.mask.clone()))).collect::<Result<_>>()?,
-        is_rgb: channels == 3,
         unlabeled: data.config.unlabeled_index,
     });
-    let validation = validation_items(data, &normalization, device)?;
+    let validation = validation_set(data, &normalization, tile)?;
+    let calibration = calibration_batches(&train_images, tile, config.batch_size)?;
     let class_weights = class_weights(data, config, num_classes)?;
     let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
-    let (batch, tile) = (config.batch_size, config.tile_size);
+    let batch = config.batch_size;
     let what = format!("a training batch of {batch} {channels}-channel {tile}x{tile} tiles");
     limits::check_memory(&what, limits::product(&[batch, channels, tile, tile, 4]))?;
-    let samples = config.samples_per_epoch.unwrap_or_else(|| default_samples_per_epoch(&train_images, config.tile_size).max(1));
-    let steps_per_epoch = batch_count(samples, config.batch_size);
     let scheduler = Scheduler::new(config.scheduler.clone(), config.learning_rate, config.epochs, steps_per_epoch);
+    let warmup_epochs = scheduler.warmup_epochs();
     let mut runner = StepRunner::with_encoder_lr_factor(
         &vs,
         loss_fn.clone(),
@@ -141,13 +144,13 @@ pub fn train(
         let mut lr = config.learning_rate;
         let mut loss_sum = 0.0;
         let mut steps = 0usize;
-        let batches = epoch_batches(train_images.clone(), config.augmentation.clone(), config.seed, epoch, samples, config.batch_size, config.tile_size);
+        let batches = epoch_batches(train_images.clone(), config.augmentation.clone(), config.seed, epoch, samples, config.batch_size, tile);
         for (step, batch) in batches.iter().enumerate() {
             if control.is_cancelled() {
                 break;
             }
             lr = scheduler.lr(epoch, step);
-            let (x, y) = batch.to_tensors(channels, config.tile_size, device);
+            let (x, y) = batch.to_tensors(channels, tile, device);
             loss_sum += runner.step(&model, &x, &y, lr);
             steps += 1;
         }
@@ -155,7 +158,8 @@ pub fn train(
             status = RunStatus::Cancelled;
             break;
         }
-        let Some((val_loss, metrics)) = validate(&model, &validation, &loss_fn, num_classes, ignore, control) else {
+        model.calibrate_batch_norm(calibration.iter().map(|b| b.image_tensor(channels, tile, device)));
+        let Some((val_loss, metrics)) = validation.evaluate(&model, &loss_fn, device, control)? else {
             status = RunStatus::Cancelled;
             break;
         };
@@ -164,6 +168,8 @@ pub fn train(
             MonitorMetric::ValLoss => val_loss,
         };
         let last = history.last();
+        let scores: Vec<f64> = history.iter().map(|r| r.score(config.monitor)).chain([score]).collect();
+        let standing = early_stopping::standing(&scores, config.monitor, config.early_stopping.as_ref());
         let min_delta = config.early_stopping.as_ref().map_or(0.0, |e| e.min_delta);
         let improved = match last {
             None => true,
@@ -185,8 +191,11 @@ pub fn train(
             elapsed_s: elapsed_before + start.elapsed().as_secs_f64(),
             best_epoch: if improved { epoch + 1 } else { last.map_or(0, |l| l.best_epoch) },
             best_score: if improved { score } else { last.map_or(score, |l| l.best_score) },
-            epochs_without_improvement: if improved { 0 } else { last.map_or(0, |l| l.epochs_without_improvement) + 1 },
+            smoothed_score: standing.smoothed,
+            epochs_without_improvement: standing.epochs_without_improvement,
             is_best: improved,
+            samples,
+            steps,
         };
         tracing::info!(epoch = record.epoch, train_loss = record.train_loss, val_loss, mean_iou = record.metrics.mean_iou, lr, "epoch done");
         crate::device::log_memory("epoch end", device);
@@ -194,7 +203,7 @@ pub fn train(
         RunState { spec, normalization: normalization.clone(), config: config.clone(), history: history.clone() }.save(&ckpt_dir, &vs, &best_vs, improved)?;
         on_epoch(&record);
         if let Some(es) = &config.early_stopping {
-            if record.epochs_without_improvement >= es.patience {
+            if early_stopping::should_stop(standing, es, history.len(), warmup_epochs) {
                 status = RunStatus::EarlyStopped;
                 break;
             }
@@ -213,7 +222,7 @@ pub fn train(
         // hands back its model sooner.
         std::thread::scope(|scope| {
             let torchscript = scope.spawn(|| {
-                model_dir::export_torchscript(spec, &vs, config.tile_size as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))
+                model_dir::export_torchscript(spec, &vs, tile as i64, &dir.join(model_dir::TORCHSCRIPT_FILE))
             });
             models::export_onnx(spec, &vs, &dir.join(model_dir::ONNX_FILE))?;
             metadata.write(dir)?;
@@ -223,7 +232,7 @@ pub fn train(
         })
     })?;
     let _ = std::fs::remove_dir_all(&ckpt_dir);
-    Ok(TrainingOutcome { model_dir: out_dir.to_path_buf(), metadata, history })
+    Ok(TrainingOutcome { model_dir: out_dir.to_path_buf(), metadata, history, plan: plan.choices })
 }
 
 fn compute_normalization(data: &TrainingData, config: &NormalizationConfig) -> Result<NormalizationStats> {
@@ -269,79 +278,10 @@ fn class_weights(data: &TrainingData, config: &TrainingConfig, classes: usize) -
     Ok(Some(weights))
 }
 
-/// Pads each validation image to a multiple of the model stride (reflection
-/// for the image, unlabeled for the mask) and moves it to the device once.
-fn validation_items(data: &TrainingData, stats: &NormalizationStats, device: Device) -> Result<Vec<ValidationItem>> {
-    let stride = OUTPUT_STRIDE;
-    let ignore = data.config.unlabeled_index as i64;
-    data.validation
-        .iter()
-        .map(|s| {
-            let image = normalized(&s.image, stats)?;
-            let (c, h, w) = image.dim();
-            let (ph, pw) = (pad_to(h as i64, stride), pad_to(w as i64, stride));
-            let x = Tensor::from_slice(image.as_standard_layout().as_slice().expect("contiguous")).view([1, c as i64, h as i64, w as i64]);
-            let x = pad_reflect(&x, ph, pw);
-            let labels = mask_tensor(&s.mask).to_kind(Kind::Int64);
-            let y = Tensor::full([h as i64 + ph, w as i64 + pw], ignore, (Kind::Int64, Device::Cpu));
-            y.narrow(0, 0, h as i64).narrow(1, 0, w as i64).copy_(&labels);
-            Ok(ValidationItem { image: x.to_device(device), labels: y.unsqueeze(0).to_device(device) })
-        })
-        .collect()
-}
-
-fn pad_to(size: i64, stride: i64) -> i64 {
-    (stride - size % stride) % stride
-}
-
-/// Reflection padding needs a pad smaller than the image; repeat for tiny images.
-fn pad_reflect(x: &Tensor, mut ph: i64, mut pw: i64) -> Tensor {
-    let mut x = x.shallow_clone();
-    while ph > 0 || pw > 0 {
-        let size = x.size();
-        let (sh, sw) = ((ph).min(size[2] - 1), (pw).min(size[3] - 1));
-        x = if sh > 0 || sw > 0 { x.reflection_pad2d([0, sw, 0, sh]) } else { x.replication_pad2d([0, pw, 0, ph]) };
-        if sh == 0 && sw == 0 {
-            break;
-        }
-        ph -= sh;
-        pw -= sw;
-    }
-    x
-}
-
-fn mask_tensor(mask: &Array2<u8>) -> Tensor {
-    let (h, w) = mask.dim();
-    Tensor::from_slice(mask.as_standard_layout().as_slice().expect("contiguous")).view([h as i64, w as i64])
-}
-
-/// Loss and metrics over the validation set, or `None` when the job is
-/// cancelled meanwhile: large validation images must not delay a cancel.
-fn validate(
-    model: &SegmentationModel,
-    items: &[ValidationItem],
-    loss_fn: &Loss,
-    classes: usize,
-    ignore: i64,
-    control: &JobControl,
-) -> Option<(f64, SegmentationMetrics)> {
-    let mut cm = ConfusionMatrix::new(classes);
-    let mut weighted_loss = 0.0;
-    let mut labelled = 0i64;
-    tch::no_grad(|| {
-        for item in items {
-            if control.is_cancelled() {
-                return None;
-            }
-            let logits = model.forward_t(&item.image, false);
-            let n = item.labels.ne(ignore).sum(Kind::Int64).int64_value(&[]);
-            weighted_loss += loss_fn.compute(&logits, &item.labels).double_value(&[]) * n as f64;
-            labelled += n;
-            cm.add(&logits, &item.labels, ignore);
-        }
-        Some(())
-    })?;
-    Some((weighted_loss / labelled.max(1) as f64, cm.metrics()))
+/// The normalized validation images, scored as inference will tile them.
+fn validation_set(data: &TrainingData, stats: &NormalizationStats, tile: usize) -> Result<ValidationSet> {
+    let images = data.validation.iter().map(|s| Ok((InMemoryImage(normalized(&s.image, stats)?), s.mask.clone()))).collect::<Result<_>>()?;
+    Ok(ValidationSet::new(images, tile, data.config.num_classes(), data.config.unlabeled_index))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -385,7 +325,7 @@ fn build_metadata(
             .iter()
             .map(|c| ClassMeta { index: c.index, name: c.name.clone(), color: format!("#{:02X}{:02X}{:02X}", c.color[0], c.color[1], c.color[2]) })
             .collect(),
-        tile_size: config.tile_size,
+        tile_size: config.tile(),
         downsample: config.downsample,
         status,
         epochs_trained: history.len(),
@@ -412,32 +352,5 @@ mod tests {
         assert_eq!(class_weights(&data, &config, 2).unwrap(), None);
         config.class_weight_multipliers = Some(vec![1.0]);
         assert!(class_weights(&data, &config, 2).unwrap_err().to_string().contains("1 class weight multipliers given for 2 classes"));
-    }
-
-    #[test]
-    fn validation_stops_when_the_job_is_cancelled() {
-        let vs = VarStore::new(Device::Cpu);
-        let spec = ModelSpec { architecture: crate::models::Architecture::Unet, encoder: crate::models::EncoderKind::ResNet18, in_channels: 1, num_classes: 2 };
-        let model = SegmentationModel::new(&vs.root(), spec).unwrap();
-        let item = || ValidationItem {
-            image: Tensor::randn([1, 1, 32, 32], (Kind::Float, Device::Cpu)),
-            labels: Tensor::ones([1, 32, 32], (Kind::Int64, Device::Cpu)),
-        };
-        let items = [item(), item()];
-        let loss = Loss::new(crate::settings::LossKind::CrossEntropy, None, 255, Device::Cpu);
-        let control = JobControl::new();
-        let (val_loss, metrics) = validate(&model, &items, &loss, 2, 255, &control).unwrap();
-        assert!(val_loss.is_finite() && metrics.per_class_iou.len() == 2);
-        control.cancel();
-        assert!(validate(&model, &items, &loss, 2, 255, &control).is_none());
-    }
-
-    #[test]
-    fn reflection_padding_reaches_multiples_of_the_stride_even_for_tiny_images() {
-        let x = Tensor::arange(3 * 5, (Kind::Float, Device::Cpu)).view([1, 1, 3, 5]);
-        let padded = pad_reflect(&x, pad_to(3, 32), pad_to(5, 32));
-        assert_eq!(padded.size(), [1, 1, 32, 32]);
-        assert_eq!(padded.narrow(2, 0, 3).narrow(3, 0, 5), x);
-        assert_eq!(pad_to(64, 32), 0);
     }
 }
