@@ -15,7 +15,7 @@ GRADLE ?= gradle --offline
 # Gradle needs JAVA_HOME.
 gradle = JAVA_HOME="$${JAVA_HOME:-$$(dirname "$$(dirname "$$(readlink -f "$$(command -v javac)")")")}" $(GRADLE) -p java
 
-.PHONY: all deps build java header test test-rust demo bench clean
+.PHONY: all deps build java header test test-rust demo bench quality clean
 
 all: build
 
@@ -48,6 +48,12 @@ demo: deps java
 bench: deps java
 	$(CARGO) build --release -p dlclassifier-cli
 	DLC_JAR="$$(ls java/build/libs/dlclassifier-*.jar)" scripts/bench.sh
+	scripts/quality.sh
+
+# Model quality at default settings alone (half an hour on 2 cores), to bench/QUALITY.md.
+quality: deps
+	$(CARGO) build --release -p dlclassifier-cli
+	scripts/quality.sh
 
 clean:
 	$(CARGO) clean

@@ -12,4 +12,4 @@ export JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v 
 mkdir -p "$OUT"
 DATA=data/nuclei-dsb2018
 groovy -cp "$JAR" tests/groovy/train_and_apply.groovy data=$DATA out="$OUT" \
-  image=$DATA/full/image.tif truth=$DATA/full/mask.png epochs=20 tile=128 encoder=resnet18
+  image=$DATA/full/image.tif truth=$DATA/full/mask.png

@@ -365,6 +365,22 @@ static void check_catalog(void) {
     EXPECT_STATUS(dlc_catalog_json(NULL), DLC_INVALID_ARGUMENT);
 }
 
+/* The training plan: what a run would use on the data, and why, without training. */
+static void check_plan(const char *data_dir) {
+    char *plan = NULL;
+    EXPECT_STATUS(dlc_training_plan_json(data_dir, NULL, &plan), DLC_OK);
+    CHECK(json_number(plan, "tile_size") == 96.0, "the tile fits the 100-pixel training images");
+    CHECK(json_number(plan, "samples_per_epoch") == 16.0 && json_number(plan, "steps_per_epoch") == 4.0,
+          "an epoch is at least 4 batches");
+    CHECK(strstr(plan, "\"reason\"") != NULL, "each choice says why");
+    dlc_string_free(plan);
+    EXPECT_STATUS(dlc_training_plan_json(data_dir, "{\"tile_size\": 64}", &plan), DLC_OK);
+    CHECK(json_number(plan, "tile_size") == 64.0, "a given tile is kept");
+    dlc_string_free(plan);
+    EXPECT_STATUS(dlc_training_plan_json(data_dir, "{\"tile_size\": 50}", &plan), DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_training_plan_json("/nonexistent/data", NULL, &plan), DLC_IO);
+}
+
 /* A model that loads but whose run fails is the engine's failure, not the caller's or a file's. */
 static void check_backend_failure(const char *failing_onnx) {
     static uint8_t tiles[TILE * TILE], class_map[TILE * TILE];
@@ -411,6 +427,7 @@ int main(int argc, char **argv) {
     listener.user_data = &seen;
     check_errors_before_training(argv[1], argv[2]);
     check_catalog();
+    check_plan(argv[1]);
 
     join(model, argv[2], "model");
     EXPECT_STATUS(dlc_job_new(&job), DLC_OK);

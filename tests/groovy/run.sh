@@ -11,6 +11,6 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 DATA=data/nuclei-dsb2018
 groovy -cp "$JAR" tests/groovy/train_and_apply.groovy data=$DATA out="$WORK" \
-  image=$DATA/full/image.tif truth=$DATA/full/mask.png epochs=1 samples=8
+  image=$DATA/full/image.tif truth=$DATA/full/mask.png epochs=1 samples=8 encoder=resnet18
 groovy -cp "$JAR" tests/groovy/predict_tiles.groovy "$WORK/model" $DATA/full/image.tif
 echo "groovy scripts: ok"

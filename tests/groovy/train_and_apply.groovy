@@ -4,7 +4,11 @@
 // `make test`, with one short epoch.
 //
 //   groovy -cp dlclassifier.jar train_and_apply.groovy data=DIR out=DIR image=FILE \
-//       [truth=MASK.png] [epochs=20] [samples=N] [tile=128] [encoder=resnet18]
+//       [truth=MASK.png] [epochs=N] [samples=N] [tile=N] [batch=N] [encoder=NAME]
+//
+// Settings not given keep the engine's defaults (UNet-resnet34, 50 epochs
+// with early stopping); the tile size and the crops per epoch are then
+// chosen from the training data (the plan printed first).
 
 import groovy.json.JsonOutput
 import java.awt.image.BufferedImage
@@ -29,24 +33,39 @@ int threads = Runtime.runtime.availableProcessors()
 Logger.getLogger(Logging.LOGGER_NAME).level = Level.WARNING
 Logging.refreshLevel()
 
-// Training: every option of the Python extension has a builder method.
-def config = TrainingConfig.builder()
-        .encoder(opt.encoder ?: 'resnet18')
-        .epochs((opt.epochs ?: '20') as int)
+// Training: every option of the Python extension has a builder method; null
+// leaves a setting to the engine.
+def builder = TrainingConfig.builder()
         .samplesPerEpoch(opt.samples ? opt.samples as Integer : null)
-        .tileSize((opt.tile ?: '128') as int)
-        .batchSize(4)
+        .tileSize(opt.tile ? opt.tile as Integer : null)
         .threads(threads)
         .resume(false)
         .overwrite(true)
-        .build()
-println "Training UNet-${config.encoder()} on ${data} (${config.epochs()} epochs)"
+if (opt.encoder) {
+    builder.encoder(opt.encoder)
+}
+if (opt.epochs) {
+    builder.epochs(opt.epochs as int)
+}
+if (opt.batch) {
+    builder.batchSize(opt.batch as int)
+}
+def config = builder.build()
+
+// What the run will use, with the reasons: the settings left open are chosen from the data.
+TrainingPlan plan = Trainer.plan(data, config)
+TrainingConfig resolved = plan.config()
+println "Training UNet-${config.encoder()} on ${data} (${config.epochs()} epochs of ${plan.stepsPerEpoch()} steps, " +
+        "tile ${resolved.tileSize().asInt}, batch ${resolved.batchSize()})"
+plan.choices().each { println "  ${it}" }
 TrainingJob job = Trainer.start(data, out.resolve('model'), config)
 job.addListener({ EpochMetrics m ->
-    printf('  epoch %2d/%d  train loss %.3f  val loss %.3f  mean IoU %.3f%s%n', m.epoch(), m.totalEpochs(),
-            m.trainLoss(), m.valLoss(), m.meanIoU(), m.isBest() ? '  (best)' : '')
+    printf('  epoch %2d/%d  %d crops in %d steps  train loss %.3f  val loss %.3f  mean IoU %.3f%s%n', m.epoch(),
+            m.totalEpochs(), m.samples(), m.steps(), m.trainLoss(), m.valLoss(), m.meanIoU(), m.isBest() ? '  (best)' : '')
 } as TrainingListener)
 TrainingResult trained = job.await()
+assert trained.plan() == plan.choices() : 'the run followed another plan'
+assert trained.model().trainingConfig() == resolved : 'the model records other settings than the plan'
 EpochMetrics best = trained.bestEpoch()
 printf('Best epoch %d: validation mean IoU %.3f, pixel accuracy %.3f%n', best.epoch(), best.meanIoU(), best.pixelAccuracy())
 ['model.pt', 'model.onnx', 'metadata.json', 'training_history.json'].each {
@@ -88,6 +107,8 @@ try {
     metrics.toFile().text = JsonOutput.prettyPrint(JsonOutput.toJson([
             model         : trained.modelDir().toString(),
             status        : trained.status().toString(),
+            tile_size     : trained.model().tileSize(),
+            plan          : trained.plan().collect { [setting: it.setting(), value: it.value(), chosen: it.chosen()] },
             best_epoch    : [epoch: best.epoch(), mean_iou: best.meanIoU(), pixel_accuracy: best.pixelAccuracy()],
             image         : imageFile.toString(),
             tiles         : result.tiles(),

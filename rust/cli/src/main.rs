@@ -125,7 +125,7 @@ mod tests {
             arg.get_help().expect("a help").to_string()
         };
         assert!(help("epochs").ends_with(&format!("[default: {}]", defaults.epochs)), "{}", help("epochs"));
-        assert!(help("tile_size").contains("[default: half the smallest training image side"));
+        assert!(help("tile_size").contains("[default: the smallest training image side"));
         assert!(help("batch_size").ends_with(&format!("[default: {}]", defaults.batch_size)));
         assert!(help("encoder").contains(&format!("[default: {}]", defaults.encoder)));
         assert!(help("patience").ends_with(&format!("[default: {}]", defaults.early_stopping.unwrap().patience)));

@@ -4,7 +4,7 @@ use clap::Args;
 use dlclassifier::data::TrainingData;
 use dlclassifier::settings::{EarlyStopping, LossKind, SchedulerConfig, TrainingConfig, DEFAULT_TILE_SIZE};
 use dlclassifier::job::JobControl;
-use dlclassifier::tasks::pixel::{self, TrainingPlan, MIN_AUTO_TILE, MIN_STEPS_PER_EPOCH};
+use dlclassifier::tasks::pixel::{self, TrainingPlan, MIN_STEPS_PER_EPOCH};
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -97,6 +97,10 @@ pub struct TrainArgs {
     /// Seed of every random choice (crops, augmentation, initial weights).
     #[arg(long)]
     seed: Option<u64>,
+    /// Keep BatchNorm's running statistics from training steps instead of
+    /// recomputing them on the training images before each validation.
+    #[arg(long)]
+    no_bn_calibration: bool,
     /// Disable mixed precision on CUDA.
     #[arg(long)]
     no_amp: bool,
@@ -125,7 +129,7 @@ pub fn with_defaults(command: clap::Command) -> clap::Command {
         ("scheduler", text(&defaults["scheduler"]["type"])),
         ("patience", text(&defaults["early_stopping"]["patience"])),
         ("intensity_mode", text(&defaults["augmentation"]["intensity_mode"])),
-        ("tile_size", format!("half the smallest training image side, {MIN_AUTO_TILE} to {DEFAULT_TILE_SIZE} (see --plan)")),
+        ("tile_size", format!("the smallest training image side in multiples of 32, at most {DEFAULT_TILE_SIZE} (see --plan)")),
         ("samples_per_epoch", format!("enough to cover the training images once, at least {MIN_STEPS_PER_EPOCH} batches")),
         ("threads", "all cores".into()),
         ("name", "the --out folder's name".into()),
@@ -136,7 +140,7 @@ pub fn with_defaults(command: clap::Command) -> clap::Command {
         ("encoder_weights", "none".into()),
         ("weights_dir", "$DLC_WEIGHTS_DIR, else ~/.cache/dlclassifier/weights".into()),
     ]);
-    for flag in ["plan", "no_early_stopping", "no_amp", "no_resume", "overwrite", "json"] {
+    for flag in ["plan", "no_early_stopping", "no_bn_calibration", "no_amp", "no_resume", "overwrite", "json"] {
         shown.push((flag, "off".into()));
     }
     shown.into_iter().fold(command, |command, (id, value)| {
@@ -212,6 +216,9 @@ impl TrainArgs {
         if let Some(t) = self.threads {
             c.threads = Some(t);
         }
+        if self.no_bn_calibration {
+            c.calibrate_batch_norm = false;
+        }
         if self.no_amp {
             c.amp = false;
         }
@@ -223,7 +230,12 @@ impl TrainArgs {
 pub fn run(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
     let data = TrainingData::load(&args.data)?;
-    let plan = pixel::plan(&data, &config)?;
+    // Training prints the plan only once every check has passed, so bad
+    // input still gets one error line.
+    let plan = match (&args.out, args.plan) {
+        (Some(out), false) => pixel::preflight(&data, &config, out)?.plan,
+        _ => pixel::plan(&data, &config)?,
+    };
     if args.json {
         if args.plan {
             println!("{}", serde_json::to_string(&plan).unwrap_or_default());
@@ -231,10 +243,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     } else {
         print_plan(&plan);
     }
-    let Some(out) = &args.out else { return Ok(()) };
-    if args.plan {
-        return Ok(());
-    }
+    let (Some(out), false) = (&args.out, args.plan) else { return Ok(()) };
     let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(config.epochs as u64) };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} epoch {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")

@@ -94,6 +94,12 @@ pub struct TrainingConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Names of encoder freeze groups (see the catalog) kept fixed during training.
     pub frozen_groups: Vec<String>,
+    /// Before each validation, set BatchNorm statistics to their average over
+    /// the training images under the current weights (PreciseBN; see
+    /// `SegmentationModel::calibrate_batch_norm`). Off keeps the running
+    /// averages of training steps, as PyTorch does, which lag behind the
+    /// weights on short runs and small batches.
+    pub calibrate_batch_norm: bool,
     /// Maximum global gradient norm; `None` disables clipping.
     pub gradient_clip: Option<f64>,
     pub seed: u64,
@@ -138,6 +144,7 @@ impl Default for TrainingConfig {
             monitor: MonitorMetric::MeanIou,
             early_stopping: Some(EarlyStopping::default()),
             frozen_groups: Vec::new(),
+            calibrate_batch_norm: true,
             gradient_clip: Some(1.0),
             seed: 42,
             device: DeviceChoice::Auto,

@@ -99,7 +99,7 @@ mod tests {
         let base = config_canonical_json(r#"{"epochs":3,"seed":18446744073709551615}"#.into(), "{}".into()).unwrap();
         let json: Value = serde_json::from_str(&config_canonical_json(base, r#"{"encoder":"resnet18"}"#.into()).unwrap()).unwrap();
         assert_eq!((json["epochs"].as_u64(), json["seed"].as_u64()), (Some(3), Some(u64::MAX)));
-        assert_eq!((json["encoder"].as_str(), json["batch_size"].as_u64()), (Some("resnet18"), Some(8)));
+        assert_eq!((json["encoder"].as_str(), json["batch_size"].as_u64()), (Some("resnet18"), Some(dlclassifier::settings::DEFAULT_BATCH_SIZE as u64)));
         for (json, needle) in [
             (r#"{"encoder":"resnet99"}"#, "resnet99"),
             (r#"{"epoch":3}"#, "unknown field `epoch`"),

@@ -13,7 +13,7 @@ use crate::settings::{MonitorMetric, TrainingConfig};
 use crate::limits;
 use crate::train::batches::{calibration_batches, epoch_batches, TrainingImages};
 use crate::train::early_stopping;
-use super::plan::{plan, Choice};
+use super::plan::{plan, Choice, TrainingPlan};
 use crate::train::checkpoint::{checkpoint_dir, RunState};
 use crate::train::{Loss, Scheduler, StepRunner};
 use crate::{Error, Result};
@@ -36,6 +36,29 @@ pub struct TrainingOutcome {
     pub plan: Vec<Choice>,
 }
 
+/// What a run is checked against before anything is built: the plan, the
+/// pretrained weights file, the output folder and the device.
+pub struct Preflight {
+    pub plan: TrainingPlan,
+    encoder_weights: Option<PathBuf>,
+    device: Device,
+}
+
+/// Every check a run makes before it starts, so a caller can show the plan
+/// only for a run that will go ahead.
+pub fn preflight(data: &TrainingData, config: &TrainingConfig, out_dir: &Path) -> Result<Preflight> {
+    let plan = plan(data, config)?;
+    let c = &plan.config;
+    let encoder_weights = c
+        .encoder_weights
+        .as_deref()
+        .map(|w| pretrained::resolve(c.encoder, w, pretrained::weights_dir(c.weights_dir.as_deref()).as_deref()))
+        .transpose()?;
+    model_dir::ensure_writable(out_dir, c.overwrite)?;
+    let device = c.device.resolve()?;
+    Ok(Preflight { plan, encoder_weights, device })
+}
+
 /// Trains a model on `data` and writes it to `out_dir` (atomically). Calls
 /// `on_epoch` after every epoch. Honours `control`: a cancelled run still
 /// writes the best model so far, unless no epoch finished.
@@ -46,23 +69,16 @@ pub fn train(
     control: &JobControl,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<TrainingOutcome> {
-    let plan = plan(data, config)?;
+    let Preflight { plan, encoder_weights, device } = preflight(data, config, out_dir)?;
     for c in &plan.choices {
         tracing::info!(setting = %c.setting, value = %c.value, chosen = c.chosen, reason = %c.reason, "training plan");
     }
     let config = &plan.config;
     let (samples, steps_per_epoch, tile) = (config.samples_per_epoch.unwrap_or(1), plan.steps_per_epoch, config.tile());
-    let encoder_weights = config
-        .encoder_weights
-        .as_deref()
-        .map(|w| pretrained::resolve(config.encoder, w, pretrained::weights_dir(config.weights_dir.as_deref()).as_deref()))
-        .transpose()?;
-    model_dir::ensure_writable(out_dir, config.overwrite)?;
     if let Some(n) = config.threads {
         tch::set_num_threads(n as i32);
     }
     tch::manual_seed(config.seed as i64);
-    let device = config.device.resolve()?;
     let num_classes = data.config.num_classes();
     let channels = data.num_channels();
     let ignore = data.config.unlabeled_index as i64;
@@ -158,7 +174,9 @@ pub fn train(
             status = RunStatus::Cancelled;
             break;
         }
-        model.calibrate_batch_norm(calibration.iter().map(|b| b.image_tensor(channels, tile, device)));
+        if config.calibrate_batch_norm {
+            model.calibrate_batch_norm(calibration.iter().map(|b| b.image_tensor(channels, tile, device)));
+        }
         let Some((val_loss, metrics)) = validation.evaluate(&model, &loss_fn, device, control)? else {
             status = RunStatus::Cancelled;
             break;

@@ -4,9 +4,9 @@ import java.util.Locale;
 import org.dlclassifier.internal.JsonName;
 
 /**
- * What one finished epoch achieved: losses, validation metrics over the
- * labelled pixels of the validation images, and the early-stopping state.
- * One entry of a model's {@code training_history.json}.
+ * What one finished epoch achieved: how much it trained, losses,
+ * validation metrics over the labelled pixels of the validation images, and
+ * the early-stopping state. One entry of a model's {@code training_history.json}.
  */
 public final class EpochMetrics {
     private int epoch;
@@ -23,9 +23,12 @@ public final class EpochMetrics {
     private double elapsedSeconds;
     private int bestEpoch;
     private double bestScore;
+    private double smoothedScore;
     private int epochsWithoutImprovement;
     @JsonName("is_best")
     private boolean best;
+    private int samples;
+    private int steps;
 
     /** Filled from the engine's JSON by {@link org.dlclassifier.internal.JsonMapper}. */
     private EpochMetrics() {
@@ -89,7 +92,15 @@ public final class EpochMetrics {
         return bestScore;
     }
 
-    /** @return epochs since the monitored metric last improved */
+    /**
+     * @return the monitored metric averaged over early stopping's window of recent
+     *     epochs ({@link TrainingConfig#earlyStoppingSmoothing()}), which early stopping judges
+     */
+    public double smoothedScore() {
+        return smoothedScore;
+    }
+
+    /** @return epochs since {@link #smoothedScore()} last improved */
     public int epochsWithoutImprovement() {
         return epochsWithoutImprovement;
     }
@@ -97,6 +108,16 @@ public final class EpochMetrics {
     /** @return whether this epoch improved on all earlier ones (its weights are kept) */
     public boolean isBest() {
         return best;
+    }
+
+    /** @return the training crops drawn this epoch */
+    public int samples() {
+        return samples;
+    }
+
+    /** @return the optimizer steps (batches) this epoch made */
+    public int steps() {
+        return steps;
     }
 
     @Override

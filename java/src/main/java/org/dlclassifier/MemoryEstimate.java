@@ -43,6 +43,9 @@ public final class MemoryEstimate {
     /**
      * Estimates training with {@code config} (architecture, encoder, tile
      * size, batch size; mixed precision when AMP is on and the device is CUDA).
+     * A config that leaves the tile size to the data is estimated at 256, the
+     * largest tile the engine chooses; {@code Trainer.plan(...).config()} gives
+     * the one a run will use.
      *
      * @param config the training settings
      * @param channels input channels of the data

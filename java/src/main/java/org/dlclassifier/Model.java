@@ -164,7 +164,10 @@ public final class Model {
         return JsonFields.string(metadata, "trained_on");
     }
 
-    /** @return the full training settings, to train again from them */
+    /**
+     * @return the full training settings as the run resolved them (tile size, crops per
+     *     epoch and intensity mode included), to train again from them
+     */
     public TrainingConfig trainingConfig() {
         return trainingConfig;
     }

@@ -2,7 +2,10 @@ package org.dlclassifier;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.dlclassifier.internal.Json;
+import org.dlclassifier.internal.Native;
 
 /**
  * Trains pixel classifiers on QuPath training-data exports: a folder with
@@ -10,12 +13,31 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code validation/images} and {@code validation/masks}. The result is a
  * model folder ({@code model.pt}, {@code model.onnx}, {@code metadata.json},
  * {@code training_history.json}, ...) written atomically: it appears complete
- * or not at all.
+ * or not at all. {@link #plan} shows beforehand what a run will use.
  */
 public final class Trainer {
     private static final AtomicInteger THREADS = new AtomicInteger();
 
     private Trainer() {
+    }
+
+    /**
+     * What training with {@code config} would use on {@code dataDir}, without
+     * training: the settings left open (tile size, crops per epoch, intensity
+     * augmentation) chosen from the data, the steps per epoch, and the reasons.
+     * Reads the whole training data, as training does.
+     *
+     * @param dataDir the training-data export
+     * @param config the settings
+     * @return the plan
+     * @throws IOException for unreadable training data
+     * @throws IllegalArgumentException for settings that cannot work with the data
+     *     (say, brightfield augmentation of images that are not RGB)
+     */
+    public static TrainingPlan plan(Path dataDir, TrainingConfig config) throws IOException {
+        String data = Objects.requireNonNull(dataDir, "dataDir").toAbsolutePath().toString();
+        String settings = Objects.requireNonNull(config, "config").toJson();
+        return TrainingPlan.of(Json.parseObject(Native.trainingPlanJson(data, settings)));
     }
 
     /**

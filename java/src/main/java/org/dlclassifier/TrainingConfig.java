@@ -33,6 +33,13 @@ import org.dlclassifier.internal.Native;
  * <p>The JSON form ({@link #toJson()}, {@link #fromJson(String)}) is the
  * engine's: the {@code training} block of a model's {@code metadata.json}.
  * Two configs are equal when their settings are.
+ *
+ * <p>Some settings are left to the engine unless given: the tile size, the
+ * crops per epoch and the intensity augmentation
+ * ({@link Augmentation.IntensityMode#AUTO}) are chosen from the training data
+ * when training starts. {@link Trainer#plan(Path, TrainingConfig)} shows those
+ * choices, with their reasons, before training; the model's
+ * {@code metadata.json} records the settings as resolved.
  */
 public final class TrainingConfig {
     /** The loss minimised in training; both skip unlabeled pixels and use the class weights. */
@@ -125,9 +132,12 @@ public final class TrainingConfig {
         return transfer().encoderWeights();
     }
 
-    /** @return the side of the square training crops in pixels */
-    public int tileSize() {
-        return JsonFields.integer(values, "tile_size");
+    /**
+     * @return the side of the square training crops in pixels, if given; empty:
+     *     chosen from the training data when training starts (see {@link Trainer#plan})
+     */
+    public OptionalInt tileSize() {
+        return JsonFields.optionalInteger(values, "tile_size");
     }
 
     /** @return the downsample factor the training tiles were exported at */
@@ -145,7 +155,10 @@ public final class TrainingConfig {
         return JsonFields.integer(values, "epochs");
     }
 
-    /** @return crops drawn per epoch, if set (else enough to cover each training image about once) */
+    /**
+     * @return crops drawn per epoch, if given; empty: chosen from the training data when
+     *     training starts (enough to cover the training images once, at least 4 batches)
+     */
     public OptionalInt samplesPerEpoch() {
         return JsonFields.optionalInteger(values, "samples_per_epoch");
     }
@@ -208,7 +221,10 @@ public final class TrainingConfig {
         return JsonFields.enumValue(Monitor.class, values, "monitor");
     }
 
-    /** @return epochs without improvement before training stops, if early stopping is on */
+    /**
+     * @return epochs without improvement of the smoothed metric before training stops,
+     *     if early stopping is on
+     */
     public OptionalInt earlyStoppingPatience() {
         Map<String, Object> e = JsonFields.object(values, "early_stopping");
         return e == null ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(e, "patience"));
@@ -218,6 +234,15 @@ public final class TrainingConfig {
     public OptionalDouble earlyStoppingMinDelta() {
         Map<String, Object> e = JsonFields.object(values, "early_stopping");
         return e == null ? OptionalDouble.empty() : OptionalDouble.of(JsonFields.number(e, "min_delta"));
+    }
+
+    /**
+     * @return how many epochs' monitored metric early stopping averages before judging
+     *     an improvement (1: each epoch alone), if early stopping is on
+     */
+    public OptionalInt earlyStoppingSmoothing() {
+        Map<String, Object> e = JsonFields.object(values, "early_stopping");
+        return e == null ? OptionalInt.empty() : OptionalInt.of(JsonFields.integer(e, "smoothing"));
     }
 
     /** @return the encoder freeze groups kept fixed */
@@ -243,6 +268,15 @@ public final class TrainingConfig {
     /** @return the device: {@code auto}, {@code cpu}, {@code cuda:N} or {@code mps} */
     public String device() {
         return JsonFields.string(values, "device");
+    }
+
+    /**
+     * @return whether BatchNorm statistics are recomputed over the training images
+     *     before each validation (PreciseBN), so validation and the saved model use
+     *     statistics that match the current weights
+     */
+    public boolean calibrateBatchNorm() {
+        return JsonFields.bool(values, "calibrate_batch_norm");
     }
 
     /** @return whether mixed precision is used (on CUDA only) */
@@ -387,10 +421,12 @@ public final class TrainingConfig {
         }
 
         /**
-         * @param tileSize side of the square training crops, a multiple of 32 (default 256)
+         * @param tileSize side of the square training crops, a multiple of 32; null: chosen
+         *     from the training images' sizes when training starts (default; see
+         *     {@link Trainer#plan} for the choice and its reason)
          * @return this builder
          */
-        public Builder tileSize(int tileSize) {
+        public Builder tileSize(Integer tileSize) {
             return set("tile_size", tileSize);
         }
 
@@ -403,7 +439,7 @@ public final class TrainingConfig {
         }
 
         /**
-         * @param batchSize crops per batch (default 8)
+         * @param batchSize crops per batch (default 4)
          * @return this builder
          */
         public Builder batchSize(int batchSize) {
@@ -419,8 +455,9 @@ public final class TrainingConfig {
         }
 
         /**
-         * @param samples random crops per epoch; null: enough to cover each training
-         *     image's area about once (default)
+         * @param samples random crops per epoch; null: chosen from the training data when
+         *     training starts (default): enough to cover the training images' area once,
+         *     and at least 4 batches
          * @return this builder
          */
         public Builder samplesPerEpoch(Integer samples) {
@@ -525,16 +562,33 @@ public final class TrainingConfig {
         }
 
         /**
-         * Stops training when the monitored metric has not improved by more
-         * than {@code minDelta} for {@code patience} epochs, keeping the best
-         * epoch (default: on, patience 10, min delta 0.001).
+         * As {@link #earlyStopping(int, double, int)}, averaging the default 3 epochs.
          *
          * @param patience epochs without improvement
          * @param minDelta smallest change that counts as an improvement
          * @return this builder
          */
         public Builder earlyStopping(int patience, double minDelta) {
+            // The engine fills the absent smoothing with its default.
             return set("early_stopping", JsonFields.objectOf("patience", patience, "min_delta", minDelta));
+        }
+
+        /**
+         * Stops training when the monitored metric, averaged over the last
+         * {@code smoothing} epochs, has not improved by more than
+         * {@code minDelta} for {@code patience} epochs, keeping the best epoch.
+         * It never stops before the learning-rate warm-up has ended and
+         * {@code patience} more epochs have run (default: on, patience 15,
+         * min delta 0.001, smoothing 3).
+         *
+         * @param patience epochs without improvement
+         * @param minDelta smallest change that counts as an improvement
+         * @param smoothing epochs averaged, at least 1 (1 judges each epoch alone)
+         * @return this builder
+         */
+        public Builder earlyStopping(int patience, double minDelta, int smoothing) {
+            return set("early_stopping",
+                    JsonFields.objectOf("patience", patience, "min_delta", minDelta, "smoothing", smoothing));
         }
 
         /**
@@ -577,6 +631,17 @@ public final class TrainingConfig {
          */
         public Builder device(String device) {
             return setNonNull("device", device);
+        }
+
+        /**
+         * @param calibrate recompute BatchNorm statistics over the training images before
+         *     each validation (default true); false keeps the running averages of the
+         *     training steps, as PyTorch does, which lag behind the weights on short runs
+         *     with small batches
+         * @return this builder
+         */
+        public Builder calibrateBatchNorm(boolean calibrate) {
+            return set("calibrate_batch_norm", calibrate);
         }
 
         /**

@@ -5,6 +5,7 @@ import java.nio.file.Paths;
 import java.util.List;
 import java.util.Map;
 import org.dlclassifier.internal.JsonFields;
+import org.dlclassifier.internal.JsonMapper;
 
 /**
  * A written model folder and how training got there. A run stopped by
@@ -23,14 +24,17 @@ public final class TrainingResult {
     }
 
     private final Model model;
+    private final List<TrainingPlan.Choice> plan;
 
-    private TrainingResult(Model model) {
+    private TrainingResult(Model model, List<TrainingPlan.Choice> plan) {
         this.model = model;
+        this.plan = plan;
     }
 
-    /** From the engine's answer to training: {@code {"model_dir", "metadata", "history"}}. */
+    /** From the engine's answer to training: {@code {"model_dir", "metadata", "history", "plan"}}. */
     static TrainingResult of(Map<String, Object> json) {
-        return new TrainingResult(Model.of(Paths.get(JsonFields.string(json, "model_dir")), json));
+        return new TrainingResult(Model.of(Paths.get(JsonFields.string(json, "model_dir")), json),
+                JsonMapper.readList(TrainingPlan.Choice.class, json.get("plan")));
     }
 
     /** @return the model folder ({@code model.pt}, {@code model.onnx}, {@code metadata.json}, ...) */
@@ -62,6 +66,15 @@ public final class TrainingResult {
     /** @return every epoch of the run, including earlier sessions of a resumed run */
     public List<EpochMetrics> history() {
         return model.history();
+    }
+
+    /**
+     * @return the training plan this run followed: the settings that matter, each with its
+     *     value and reason, as {@link Trainer#plan} gives them; its resolved settings are
+     *     {@code model().trainingConfig()}. Unmodifiable
+     */
+    public List<TrainingPlan.Choice> plan() {
+        return plan;
     }
 
     @Override

@@ -35,12 +35,16 @@ public class JsonMapperTest {
 
         EpochMetrics m = read(EpochMetrics.class, "{\"epoch\":2,\"total_epochs\":5,\"train_loss\":0.5,\"val_loss\":null,"
                 + "\"pixel_accuracy\":1,\"per_class_iou\":[0.25,null],\"mean_iou\":0.25,\"learning_rate\":1e-3,"
-                + "\"elapsed_s\":3.5,\"best_epoch\":2,\"best_score\":0.25,\"epochs_without_improvement\":0,\"is_best\":true}");
+                + "\"elapsed_s\":3.5,\"best_epoch\":2,\"best_score\":0.25,\"smoothed_score\":0.2,\"epochs_without_improvement\":0,"
+                + "\"is_best\":true,\"samples\":16,\"steps\":4}");
         assertTrue(m.isBest());
         assertEquals(3.5, m.elapsedSeconds(), 0);
         assertTrue("a NaN metric arrives as null", Double.isNaN(m.valLoss()));
         assertEquals(1.0, m.pixelAccuracy(), 0);
         assertTrue(Double.isNaN(m.perClassIoU()[1]));
+        assertEquals(0.2, m.smoothedScore(), 0);
+        assertEquals(16, m.samples());
+        assertEquals(4, m.steps());
 
         ApplyResult r = read(ApplyResult.class, "{\"files\":[\"/o/a.png\"],\"measurements\":{\"total_pixels\":"
                 + "9007199254740993,\"area_unit\":null,\"classes\":[{\"index\":1,\"name\":\"x\",\"pixels\":3,"

@@ -46,7 +46,9 @@ public class ModelTest {
         assertEquals(1, model.history().size());
         assertEquals(model.bestEpoch().get().meanIoU(), model.history().get(0).meanIoU(), 0);
         assertEquals("resnet18", model.trainingConfig().encoder());
-        assertEquals(64, model.trainingConfig().tileSize());
+        assertEquals(64, model.trainingConfig().tileSize().getAsInt());
+        assertEquals("resolved by the training plan", Augmentation.IntensityMode.FLUORESCENCE,
+                model.trainingConfig().augmentation().intensityMode());
         assertEquals("nuclei", Json.parseObject(model.metadataJson()).get("name"));
         assertTrue(model.toString().contains("unet/resnet18"));
 

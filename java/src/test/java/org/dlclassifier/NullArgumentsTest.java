@@ -66,6 +66,7 @@ public class NullArgumentsTest {
             "TrainingConfig.Builder.normalization(Normalization) normalization",
             "TrainingConfig.Builder.samplesPerEpoch(Integer) samples",
             "TrainingConfig.Builder.threads(Integer) threads",
+            "TrainingConfig.Builder.tileSize(Integer) tileSize",
             "TrainingConfig.Builder.weightsDir(Path) folder",
             "TransferSettings.Builder.encoderWeights(String) weights",
             "TransferSettings.Builder.initWeights(Path) stateDict",

@@ -78,6 +78,13 @@ public class TrainerTest {
             assertTrue(m.bestEpoch() >= 1 && m.bestEpoch() <= m.epoch());
             assertEquals(m.isBest(), m.bestEpoch() == m.epoch());
             assertEquals(m.isBest() ? 0 : m.epoch() - m.bestEpoch(), m.epochsWithoutImprovement());
+            // Without early stopping each epoch is judged alone.
+            assertEquals(m.meanIoU(), m.smoothedScore(), 1e-12);
+            assertEquals("the given crops per epoch", 4, m.samples());
+            assertEquals("4 crops in batches of 2", 2, m.steps());
+            assertEquals(m.samples(), h.samples());
+            assertEquals(m.steps(), h.steps());
+            assertEquals(m.smoothedScore(), h.smoothedScore(), 0);
             assertEquals(m.epoch(), h.epoch());
             assertEquals(m.meanIoU(), h.meanIoU(), 0);
             assertEquals(m.valLoss(), h.valLoss(), 0);
@@ -88,8 +95,18 @@ public class TrainerTest {
         assertEquals(seen.get(1).bestEpoch(), best.epoch());
         assertEquals(best.meanIoU(), best.bestScore(), 0);
 
+        // The run followed the plan, and its model records the settings as resolved.
+        TrainingPlan plan = Trainer.plan(TrainingFixtures.nuclei(), config);
+        assertEquals(plan.choices(), result.plan());
+        TrainingPlan.Choice tile = result.plan().stream().filter(c -> c.setting().equals("tile_size")).findFirst().get();
+        assertEquals("64", tile.value());
+        assertFalse("given", tile.chosen());
+        assertTrue(result.plan().stream().anyMatch(c -> c.setting().equals("augmentation.intensity_mode") && c.chosen()));
         TrainingConfig reused = TrainingConfig.fromModel(dir);
-        assertEquals(config, reused);
+        assertEquals(plan.config(), reused);
+        assertEquals(plan.config(), model.trainingConfig());
+        assertEquals(Augmentation.IntensityMode.FLUORESCENCE, reused.augmentation().intensityMode());
+        assertEquals(config, reused.toBuilder().augmentation(config.augmentation()).build());
         assertEquals(reused, TrainingConfig.fromJson(reused.toJson()));
         try {
             Trainer.train(TrainingFixtures.nuclei(), dir, reused, null);
@@ -162,7 +179,7 @@ public class TrainerTest {
         assertTrue(String.valueOf(epochs), epochs >= 1 && epochs < 5);
         assertEquals(result.history().get(epochs - 1).bestEpoch(), result.bestEpoch().epoch());
         assertTrue(Files.isRegularFile(dir.resolve("model.onnx")));
-        assertEquals(slow(), TrainingConfig.fromModel(dir));
+        assertEquals(Trainer.plan(TrainingFixtures.nuclei(), slow()).config(), TrainingConfig.fromModel(dir));
         assertFalse("checkpoints are removed", Files.exists(out("cancelled.partial")));
     }
 

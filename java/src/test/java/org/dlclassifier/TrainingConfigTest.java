@@ -13,11 +13,13 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import org.dlclassifier.Augmentation.IntensityMode;
 import org.dlclassifier.Normalization.Strategy;
 import org.dlclassifier.TrainingConfig.Loss;
 import org.dlclassifier.TrainingConfig.Monitor;
@@ -49,9 +51,9 @@ public class TrainingConfigTest {
         assertEquals("unet", c.architecture());
         assertEquals("resnet34", c.encoder());
         assertEquals(Optional.empty(), c.initWeights());
-        assertEquals(256, c.tileSize());
+        assertEquals("chosen from the data", OptionalInt.empty(), c.tileSize());
         assertEquals(1.0, c.downsample(), 0);
-        assertEquals(8, c.batchSize());
+        assertEquals(4, c.batchSize());
         assertEquals(50, c.epochs());
         assertEquals(OptionalInt.empty(), c.samplesPerEpoch());
         assertEquals(1e-3, c.learningRate(), 0);
@@ -64,20 +66,24 @@ public class TrainingConfigTest {
         assertEquals("onecycle", c.scheduler().type());
         assertEquals(map("pct_start", 0.3, "div_factor", 25, "final_div_factor", 1e4), c.scheduler().parameters());
         assertEquals(Monitor.MEAN_IOU, c.monitor());
-        assertEquals(OptionalInt.of(10), c.earlyStoppingPatience());
+        assertEquals(OptionalInt.of(15), c.earlyStoppingPatience());
         assertEquals(OptionalDouble.of(1e-3), c.earlyStoppingMinDelta());
+        assertEquals(OptionalInt.of(3), c.earlyStoppingSmoothing());
         assertEquals(Collections.emptyList(), c.frozenGroups());
         assertEquals(OptionalDouble.of(1.0), c.gradientClip());
         assertEquals(42, c.seed());
         assertEquals("auto", c.device());
         assertTrue(c.amp());
+        assertTrue(c.calibrateBatchNorm());
         assertEquals(OptionalInt.empty(), c.threads());
         assertEquals(OptionalLong.empty(), c.gpuReservationBytes());
         assertEquals(Optional.empty(), c.gpuReservationTimeout());
         Augmentation a = c.augmentation();
         assertEquals(Augmentation.builder().build(), a);
         assertTrue(a.flipHorizontal() && a.flipVertical() && a.rotate90());
+        assertEquals(IntensityMode.AUTO, a.intensityMode());
         assertTrue(a.colorJitter().isEmpty() && a.elastic().isEmpty());
+        assertEquals(OptionalDouble.empty(), a.intensityJitter());
         assertEquals(Optional.empty(), c.normalization());
         assertTrue(c.resume());
         assertFalse(c.overwrite());
@@ -105,7 +111,8 @@ public class TrainingConfigTest {
         Path weights = Paths.get("/models/resnet18.safetensors");
         Augmentation augmentation = Augmentation.builder()
                 .flipHorizontal(false).flipVertical(false).rotate90(false)
-                .colorJitter(0.1, 0.2, 0.3).elastic(30, 5, 0.25).build();
+                .intensityMode(IntensityMode.BRIGHTFIELD).colorJitter(0.1, 0.2, 0.3).intensityJitter(0.4)
+                .elastic(30, 5, 0.25).build();
         Normalization normalization = Normalization.of(Strategy.Z_SCORE, true);
         TrainingConfig c = TrainingConfig.builder()
                 .name("nuclei").architecture("unet").encoder("mobilenet_v2").initWeights(weights)
@@ -113,14 +120,14 @@ public class TrainingConfigTest {
                 .learningRate(5e-4).encoderLrFactor(0.25).weightDecay(0).loss(Loss.CROSS_ENTROPY).useClassWeights(false)
                 .classWeightMultipliers(Arrays.asList(1.5, 0.25)).scheduler(Scheduler.cosine(5, 2, 1e-5))
                 .monitor(Monitor.VAL_LOSS).earlyStopping(4, 0.01).frozenGroups(Arrays.asList("stem"))
-                .gradientClip(null).seed(Long.MAX_VALUE).device("cuda:1").amp(false).threads(3)
+                .gradientClip(null).seed(Long.MAX_VALUE).device("cuda:1").amp(false).calibrateBatchNorm(false).threads(3)
                 .gpuReservation(6L << 30, Duration.ofMinutes(2))
                 .augmentation(augmentation).normalization(normalization).resume(false).overwrite(true)
                 .build();
         assertEquals(Optional.of("nuclei"), c.name());
         assertEquals("mobilenet_v2", c.encoder());
         assertEquals(Optional.of(weights.toAbsolutePath()), c.initWeights());
-        assertEquals(128, c.tileSize());
+        assertEquals(OptionalInt.of(128), c.tileSize());
         assertEquals(2.5, c.downsample(), 0);
         assertEquals(3, c.batchSize());
         assertEquals(7, c.epochs());
@@ -136,15 +143,19 @@ public class TrainingConfigTest {
         assertEquals(Monitor.VAL_LOSS, c.monitor());
         assertEquals(OptionalInt.of(4), c.earlyStoppingPatience());
         assertEquals(OptionalDouble.of(0.01), c.earlyStoppingMinDelta());
+        assertEquals("the two-argument form keeps the default", OptionalInt.of(3), c.earlyStoppingSmoothing());
         assertEquals(Arrays.asList("stem"), c.frozenGroups());
         assertEquals(OptionalDouble.empty(), c.gradientClip());
         assertEquals("cuda:1", c.device());
         assertFalse(c.amp());
+        assertFalse(c.calibrateBatchNorm());
         assertEquals(OptionalInt.of(3), c.threads());
         assertEquals(OptionalLong.of(6L << 30), c.gpuReservationBytes());
         assertEquals(Optional.of(Duration.ofMinutes(2)), c.gpuReservationTimeout());
         assertEquals(augmentation, c.augmentation());
+        assertEquals(IntensityMode.BRIGHTFIELD, c.augmentation().intensityMode());
         assertEquals(map("brightness", 0.1, "contrast", 0.2, "saturation", 0.3), c.augmentation().colorJitter());
+        assertEquals(OptionalDouble.of(0.4), c.augmentation().intensityJitter());
         assertEquals(map("alpha", 30, "sigma", 5, "probability", 0.25), c.augmentation().elastic());
         assertFalse(c.augmentation().flipHorizontal() || c.augmentation().flipVertical() || c.augmentation().rotate90());
         assertEquals(Optional.of(normalization), c.normalization());
@@ -158,17 +169,24 @@ public class TrainingConfigTest {
         assertEquals(c.hashCode(), parsed.hashCode());
         assertEquals(c.toJson(), parsed.toString());
         assertEquals(c, c.toBuilder().build());
+        TrainingConfig smoothed = c.toBuilder().earlyStopping(20, 0, 5).build();
+        assertEquals(OptionalInt.of(20), smoothed.earlyStoppingPatience());
+        assertEquals(OptionalDouble.of(0), smoothed.earlyStoppingMinDelta());
+        assertEquals(OptionalInt.of(5), smoothed.earlyStoppingSmoothing());
+        assertEquals(smoothed, TrainingConfig.fromJson(smoothed.toJson()));
         TrainingConfig changed = c.toBuilder().epochs(9).noEarlyStopping().build();
         assertNotEquals(c, changed);
         assertEquals(9, changed.epochs());
         assertEquals(OptionalInt.empty(), changed.earlyStoppingPatience());
         assertEquals(OptionalDouble.empty(), changed.earlyStoppingMinDelta());
+        assertEquals(OptionalInt.empty(), changed.earlyStoppingSmoothing());
         assertEquals(c.seed(), changed.seed());
         assertTrue(changed.toJson().contains("\"seed\":9223372036854775807"));
-        TrainingConfig unset = changed.toBuilder().name(null).initWeights(null).samplesPerEpoch(null)
+        TrainingConfig unset = changed.toBuilder().name(null).initWeights(null).tileSize(null).samplesPerEpoch(null)
                 .classWeightMultipliers(null).threads(null).normalization(null).gradientClip(0.5).noGpuReservation().build();
         assertEquals(Optional.empty(), unset.name());
         assertEquals(Optional.empty(), unset.initWeights());
+        assertEquals(OptionalInt.empty(), unset.tileSize());
         assertEquals(OptionalInt.empty(), unset.samplesPerEpoch());
         assertEquals(Optional.empty(), unset.classWeightMultipliers());
         assertEquals(OptionalInt.empty(), unset.threads());
@@ -208,12 +226,29 @@ public class TrainingConfigTest {
         assertEquals(f.hashCode(), Normalization.fixedRange(100, 4095).hashCode());
         assertTrue(f.toString(), f.toString().contains("\"fixed_max\":4095"));
 
-        Augmentation jitter = Augmentation.builder().colorJitter(0.2, 0.2, 0.2).build();
-        Augmentation plain = jitter.toBuilder().noColorJitter().noElastic().build();
+        Augmentation jitter = Augmentation.builder().colorJitter(0.2, 0.2, 0.2).intensityJitter(0.2).build();
+        // Parameters do not switch an intensity augmentation on: the mode decides.
+        assertEquals(IntensityMode.AUTO, jitter.intensityMode());
+        Augmentation plain = jitter.toBuilder().defaultColorJitter().defaultIntensityJitter().noElastic().build();
         assertEquals(Augmentation.builder().build(), plain);
         assertEquals(plain.hashCode(), Augmentation.builder().build().hashCode());
         assertNotEquals(jitter, plain);
         assertTrue(jitter.toString(), jitter.toString().contains("\"color_jitter\""));
+        for (IntensityMode mode : IntensityMode.values()) {
+            Augmentation a = Augmentation.builder().intensityMode(mode).build();
+            assertEquals(mode, a.intensityMode());
+            assertTrue(a.toString(), a.toString().contains("\"intensity_mode\":\"" + mode.name().toLowerCase(Locale.ROOT) + "\""));
+        }
+        assertNotEquals(Augmentation.builder().intensityMode(IntensityMode.NONE).build(), plain);
+    }
+
+    @Test
+    public void thePythonExtensionsNamesReadAsTheEnginesOwn() {
+        TrainingConfig c = TrainingConfig.fromJson("{\"loss\":\"ce\",\"scheduler\":{\"type\":\"cosine_annealing\"}}");
+        assertEquals(Loss.CROSS_ENTROPY, c.loss());
+        assertEquals(Scheduler.cosine(), c.scheduler());
+        assertEquals(Scheduler.oneCycle(), TrainingConfig.fromJson("{\"scheduler\":{\"type\":\"one_cycle\"}}").scheduler());
+        assertEquals(Scheduler.step(), TrainingConfig.fromJson("{\"scheduler\":{\"type\":\"step_decay\"}}").scheduler());
     }
 
     @Test
@@ -253,6 +288,8 @@ public class TrainingConfigTest {
         assertInvalid(() -> Scheduler.oneCycle(1.5, 25, 1e4), "scheduler");
         assertInvalid(() -> Augmentation.builder().elastic(30, 0, 0.5).build(), "sigma");
         assertInvalid(() -> Augmentation.builder().colorJitter(-1, 0, 0).build(), "brightness");
+        assertInvalid(() -> Augmentation.builder().intensityJitter(-0.5).build(), "intensity_jitter.scale");
+        assertInvalid(() -> TrainingConfig.builder().earlyStopping(5, 0, 0).build(), "smoothing");
         assertInvalid(() -> Normalization.fixedRange(5, 1), "min < max");
         assertInvalid(() -> Normalization.percentile(20, false), "clip_percentile");
     }

@@ -151,11 +151,22 @@ public final class Native {
      * @param job the job handle that steers the run
      * @param listener an object whose {@code onEpoch(String epochJson)} method (of any access) is called
      *     after each epoch on the calling thread, or null
-     * @return {@code {"model_dir": ..., "metadata": {...}, "history": [...]}}
+     * @return {@code {"model_dir": ..., "metadata": {...}, "history": [...], "plan": [...]}}
      * @throws IOException for unreadable training data or an existing output folder
      */
     public static native String train(String dataDir, String outDir, String configJson, long job, Object listener)
             throws IOException;
+
+    /**
+     * What a run would use on the data, without training.
+     *
+     * @param dataDir the training-data export
+     * @param configJson the training settings, or null for the defaults
+     * @return {@code {"config": {...every setting resolved...}, "steps_per_epoch": N,
+     *     "choices": [{"setting", "value", "reason", "chosen"}, ...]}}
+     * @throws IOException for unreadable training data
+     */
+    public static native String trainingPlanJson(String dataDir, String configJson) throws IOException;
 
     /**
      * @param baseJson training settings
