@@ -101,9 +101,12 @@ pub struct ColorJitter {
     pub saturation: f32,
 }
 
+/// 0.1 each: on ihc-dab, 0.2 (torchvision's usual amount) cost 0.05
+/// validation mean IoU against no jitter (0.899 against 0.953); 0.1 keeps
+/// most of it (0.930) and still varies the stain.
 impl Default for ColorJitter {
     fn default() -> Self {
-        ColorJitter { brightness: 0.2, contrast: 0.2, saturation: 0.2 }
+        ColorJitter { brightness: 0.1, contrast: 0.1, saturation: 0.1 }
     }
 }
 

@@ -73,7 +73,7 @@ public final class Augmentation extends SettingValue {
 
     /**
      * @return the {@code brightness}, {@code contrast} and {@code saturation} amounts of the
-     *     {@link IntensityMode#BRIGHTFIELD} colour jitter, if given; empty: the defaults (0.2 each).
+     *     {@link IntensityMode#BRIGHTFIELD} colour jitter, if given; empty: the defaults (0.1 each).
      *     They apply only in that mode.
      */
     public Map<String, Double> colorJitter() {
@@ -144,9 +144,9 @@ public final class Augmentation extends SettingValue {
          * {@code [max(0, 1 - amount), 1 + amount]}, as in torchvision. They do
          * not switch it on: the intensity mode decides whether it runs.
          *
-         * @param brightness amount, at least 0 (default 0.2)
-         * @param contrast amount, at least 0 (default 0.2)
-         * @param saturation amount, at least 0 (default 0.2)
+         * @param brightness amount, at least 0 (default 0.1)
+         * @param contrast amount, at least 0 (default 0.1)
+         * @param saturation amount, at least 0 (default 0.1)
          * @return this builder
          */
         public Builder colorJitter(double brightness, double contrast, double saturation) {
@@ -156,7 +156,7 @@ public final class Augmentation extends SettingValue {
         }
 
         /**
-         * Goes back to the default colour-jitter parameters (0.2 each). To run
+         * Goes back to the default colour-jitter parameters (0.1 each). To run
          * no intensity augmentation, use {@link #intensityMode(IntensityMode)}
          * with {@link IntensityMode#NONE}.
          *
