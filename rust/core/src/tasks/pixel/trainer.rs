@@ -128,7 +128,8 @@ pub fn train(
         unlabeled: data.config.unlabeled_index,
     });
     let validation = validation_set(data, &normalization, tile)?;
-    let calibration = calibration_batches(&train_images, tile, config.batch_size)?;
+    // Crops are cut only for a run that calibrates.
+    let calibration = if config.calibrate_batch_norm { calibration_batches(&train_images, tile, config.batch_size)? } else { Vec::new() };
     let class_weights = class_weights(data, config, num_classes)?;
     let loss_fn = Loss::new(config.loss, class_weights.as_deref(), ignore, device);
     let batch = config.batch_size;
