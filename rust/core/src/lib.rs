@@ -23,6 +23,7 @@ pub mod models;
 pub mod onnx;
 
 // Values that training, model folders and inference share.
+pub mod geometry;
 pub mod history;
 pub mod limits;
 pub mod settings;
