@@ -24,6 +24,7 @@ pub mod onnx;
 
 // Values that training, model folders and inference share.
 pub mod geometry;
+pub mod objects;
 pub mod history;
 pub mod limits;
 pub mod settings;

@@ -7,6 +7,8 @@
 //! GeoJSON's right-hand rule read the same coordinates. Exteriors are
 //! counter-clockwise, holes clockwise.
 
+pub mod simplify;
+
 use serde::{Deserialize, Serialize};
 
 /// A point `[x, y]`.

@@ -2,6 +2,7 @@
 
 use super::staged::write_file;
 use super::LabelSink;
+use crate::objects::output::csv_field;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -58,15 +59,6 @@ impl Measurements {
             let _ = writeln!(text, "{},{},{},{},{area},{}", c.index, csv_field(&c.name), c.pixels, c.fraction, csv_field(unit));
         }
         text
-    }
-}
-
-/// Quotes a CSV field when it needs it.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
     }
 }
 
