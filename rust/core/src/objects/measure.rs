@@ -142,9 +142,9 @@ pub fn builtin_names(calibration: Option<&Calibration>, probabilities: bool, cha
 }
 
 /// The built-in measurements, in [`builtin_names`]'s order.
-pub fn builtin_values(polygon: &Polygon, stats: &PixelStats, calibration: Option<&Calibration>, probabilities: bool) -> Vec<f64> {
+/// `perimeter` comes from [`perimeter`].
+pub fn builtin_values(polygon: &Polygon, perimeter: f64, stats: &PixelStats, calibration: Option<&Calibration>, probabilities: bool) -> Vec<f64> {
     let area = polygon.area();
-    let perimeter = perimeter(polygon);
     let circularity = if perimeter > 0.0 { (4.0 * std::f64::consts::PI * area / (perimeter * perimeter)).min(1.0) } else { 0.0 };
     let n = stats.pixels.max(1) as f64;
     let (cx, cy) = (stats.sum_x / n, stats.sum_y / n);
@@ -165,31 +165,88 @@ pub fn builtin_values(polygon: &Polygon, stats: &PixelStats, calibration: Option
     values
 }
 
-/// The outline's length measured through the midpoints of its pixel edges:
-/// each corner of the staircase is cut by a diagonal, which estimates the
-/// length of the smooth boundary the pixels sample (a staircase overstates
-/// a diagonal by up to 41%). Corners of simplified outlines are kept.
-pub fn perimeter(polygon: &Polygon) -> f64 {
-    std::iter::once(&polygon.exterior).chain(&polygon.holes).map(|r| ring_perimeter(r)).sum()
-}
-
-fn ring_perimeter(ring: &[[f64; 2]]) -> f64 {
-    let n = ring.len().saturating_sub(1);
-    if n < 3 {
-        return 0.0;
-    }
-    let mut length = 0.0;
-    for i in 0..n {
-        let (p, q, r) = (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]);
-        length += (r[0] - q[0]).hypot(r[1] - q[1]);
-        let on_grid = |a: [f64; 2], b: [f64; 2]| a[0] == b[0] || a[1] == b[1];
-        // A right-angle corner on the pixel grid: half a unit edge either side
-        // is replaced by the diagonal between their midpoints.
-        if on_grid(p, q) && on_grid(q, r) && [p, q, r].iter().all(|v| v[0].fract() == 0.0 && v[1].fract() == 0.0) {
-            length -= 1.0 - std::f64::consts::FRAC_1_SQRT_2;
+/// The perimeter as scikit-image's `regionprops` (and `perimeter` with
+/// 4-neighbourhood) estimates it from the pixels: each boundary pixel (one
+/// with a 4-neighbour outside the object) is weighted by how its 8
+/// neighbours continue the boundary (1 along a row or column, sqrt 2 along a
+/// diagonal, (1 + sqrt 2) / 2 at a bend). Only boundary pixels are visited.
+pub fn perimeter(runs: &[Run]) -> f64 {
+    let rows: Vec<&[Run]> = runs.chunk_by(|a, b| a.y == b.y).collect();
+    let empty: &[Run] = &[];
+    let row_at = |i: usize, dy: i64| -> &[Run] {
+        let y = rows[i][0].y as i64 + dy;
+        let j = i as i64 + dy;
+        if j >= 0 && (j as usize) < rows.len() && rows[j as usize][0].y as i64 == y {
+            rows[j as usize]
+        } else {
+            empty
+        }
+    };
+    let border: Vec<Vec<u32>> = (0..rows.len()).map(|i| border_pixels(rows[i], row_at(i, -1), row_at(i, 1))).collect();
+    let border_at = |i: usize, dy: i64| -> &[u32] {
+        let y = rows[i][0].y as i64 + dy;
+        let j = i as i64 + dy;
+        if j >= 0 && (j as usize) < rows.len() && rows[j as usize][0].y as i64 == y {
+            &border[j as usize]
+        } else {
+            &[]
+        }
+    };
+    let has = |set: &[u32], x: i64| x >= 0 && set.binary_search(&(x as u32)).is_ok();
+    let mut total = 0.0;
+    for i in 0..rows.len() {
+        let (above, here, below) = (border_at(i, -1), border_at(i, 0), border_at(i, 1));
+        for &x in here {
+            let x = x as i64;
+            let edge = [has(here, x - 1), has(here, x + 1), has(above, x), has(below, x)].iter().filter(|&&b| b).count();
+            let corner = [has(above, x - 1), has(above, x + 1), has(below, x - 1), has(below, x + 1)].iter().filter(|&&b| b).count();
+            total += match 1 + 2 * edge + 10 * corner {
+                5 | 7 | 15 | 17 | 25 | 27 => 1.0,
+                21 | 33 => std::f64::consts::SQRT_2,
+                13 | 23 => (1.0 + std::f64::consts::SQRT_2) / 2.0,
+                _ => 0.0,
+            };
         }
     }
-    length
+    total
+}
+
+/// The sorted columns of the pixels of `row` that have a 4-neighbour outside the object.
+fn border_pixels(row: &[Run], above: &[Run], below: &[Run]) -> Vec<u32> {
+    let mut xs = Vec::new();
+    for r in row {
+        xs.extend([r.x0, r.x1 - 1]);
+    }
+    for (a, b) in uncovered(row, above).into_iter().chain(uncovered(row, below)) {
+        xs.extend(a..b);
+    }
+    xs.sort_unstable();
+    xs.dedup();
+    xs
+}
+
+/// The column ranges of `a` that `b` does not cover (both sorted and disjoint).
+pub fn uncovered(a: &[Run], b: &[Run]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for r in a {
+        let (mut start, end) = (r.x0, r.x1);
+        while j < b.len() && b[j].x1 <= start {
+            j += 1;
+        }
+        let mut k = j;
+        while k < b.len() && b[k].x0 < end {
+            if b[k].x0 > start {
+                out.push((start, b[k].x0));
+            }
+            start = start.max(b[k].x1);
+            k += 1;
+        }
+        if start < end {
+            out.push((start, end));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -212,7 +269,7 @@ mod tests {
         assert_eq!((a.pixels, a.sum_x, a.sum_y), (3, 1.5 + 2.5 + 0.5, 0.5 + 0.5 + 1.5));
         assert_eq!(a.channels[0], ChannelStats { sum: 10.0, sum_squares: 4.0 + 9.0 + 25.0, min: 2.0, max: 5.0 });
         assert_eq!(a.probability_max, 0.9);
-        let values = builtin_values(&square(2.0), &a, None, true);
+        let values = builtin_values(&square(2.0), 8.0, &a, None, true);
         let names = builtin_names(None, true, &["DAPI".into()]);
         assert_eq!(values.len(), names.len());
         let get = |n: &str| values[names.iter().position(|m| m == n).unwrap()];
@@ -221,14 +278,31 @@ mod tests {
         assert_eq!((get("Area px^2"), get("Bounds width px")), (4.0, 2.0));
     }
 
+    fn block(x0: u32, x1: u32, rows: std::ops::Range<u32>) -> Vec<Run> {
+        rows.map(|y| Run { y, x0, x1 }).collect()
+    }
+
     #[test]
-    fn perimeters_cut_staircase_corners_and_calibrate() {
-        // A 10x10 square: 40 along the edges less 4 corners of (1 - 1/sqrt 2).
-        let p = perimeter(&square(10.0));
-        assert!((p - (40.0 - 4.0 * (1.0 - std::f64::consts::FRAC_1_SQRT_2))).abs() < 1e-12);
+    fn perimeters_weigh_boundary_pixels_as_scikit_image_does() {
+        // skimage.measure.perimeter(np.ones((10, 10)), 4) == 36: each of the 36 boundary pixels counts 1.
+        assert_eq!(perimeter(&block(0, 10, 0..10)), 36.0);
+        // Four 2x2 blocks touching at corners: skimage gives 16 (every pixel is on the boundary).
+        let stairs: Vec<Run> = (0..4u32).flat_map(|i| block(2 * i, 2 * i + 2, 2 * i..2 * i + 2)).collect();
+        assert_eq!(perimeter(&stairs), 16.0);
+        // An L of width 3: its inner bend weighs sqrt 2 (skimage: 27.414213562373096).
+        let mut l = block(0, 3, 0..6);
+        l.extend(block(0, 7, 6..9));
+        l.sort_unstable();
+        assert!((perimeter(&l) - 27.414213562373096).abs() < 1e-9, "{}", perimeter(&l));
+        assert_eq!(perimeter(&block(3, 4, 5..6)), 0.0, "a lone pixel, as scikit-image");
+        assert_eq!(uncovered(&block(0, 10, 0..1), &[Run { y: 1, x0: 2, x1: 4 }, Run { y: 1, x0: 6, x1: 12 }]), [(0, 2), (4, 6)]);
+    }
+
+    #[test]
+    fn calibrated_measurements_scale_by_the_pixel_size() {
         let cal = Calibration { pixel_size: 0.5, unit: "µm".into() };
         let stats = PixelStats { pixels: 100, sum_x: 500.0, sum_y: 500.0, ..Default::default() };
-        let values = builtin_values(&square(10.0), &stats, Some(&cal), false);
+        let values = builtin_values(&square(10.0), 40.0, &stats, Some(&cal), false);
         let names = builtin_names(Some(&cal), false, &[]);
         assert_eq!(values[names.iter().position(|n| n == "Area µm^2").unwrap()], 25.0);
         assert_eq!(values[names.iter().position(|n| n == "Centroid X µm").unwrap()], 2.5);

@@ -191,7 +191,9 @@ impl<'a> ObjectTracer<'a> {
             return Ok(());
         }
         let polygon = self.refine(polygon);
-        let mut measurements = measure::builtin_values(&polygon, &component.data, self.calibration.as_ref(), self.probabilities);
+        let perimeter = measure::perimeter(&component.runs);
+        let mut measurements =
+            measure::builtin_values(&polygon, perimeter, &component.data, self.calibration.as_ref(), self.probabilities);
         if !self.custom.is_empty() {
             let pixels = self.pixels(&component)?;
             let class = &self.classes[component.label as usize].name;

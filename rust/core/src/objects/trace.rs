@@ -10,6 +10,7 @@
 //! shell with a hole touching it, which is a valid polygon.
 
 use super::components::Run;
+use super::measure::uncovered;
 use crate::geometry::{signed_area, Polygon, Ring};
 use std::collections::HashMap;
 
@@ -94,11 +95,11 @@ fn edges(runs: &[Run]) -> Vec<(Vertex, Vertex)> {
         let above = if i > 0 && rows[i - 1][0].y as i64 == y - 1 { rows[i - 1] } else { empty };
         // Line y: starts of pixels in row y without a pixel above run +x;
         // ends of pixels above without one below run -x.
-        for (a, b) in difference(row, above) {
-            edges.push(((a, y), (b, y)));
+        for (a, b) in uncovered(row, above) {
+            edges.push(((a as i64, y), (b as i64, y)));
         }
-        for (a, b) in difference(above, row) {
-            edges.push(((b, y), (a, y)));
+        for (a, b) in uncovered(above, row) {
+            edges.push(((b as i64, y), (a as i64, y)));
         }
         for r in row.iter() {
             let (x0, x1) = (r.x0 as i64, r.x1 as i64);
@@ -118,30 +119,6 @@ fn edges(runs: &[Run]) -> Vec<(Vertex, Vertex)> {
 /// The runs grouped by row.
 fn rows(runs: &[Run]) -> Vec<&[Run]> {
     runs.chunk_by(|a, b| a.y == b.y).collect()
-}
-
-/// The column ranges covered by `a` but not by `b` (both sorted and disjoint).
-fn difference(a: &[Run], b: &[Run]) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    let mut j = 0;
-    for r in a {
-        let (mut start, end) = (r.x0, r.x1);
-        while j < b.len() && b[j].x1 <= start {
-            j += 1;
-        }
-        let mut k = j;
-        while k < b.len() && b[k].x0 < end {
-            if b[k].x0 > start {
-                out.push((start as i64, b[k].x0 as i64));
-            }
-            start = start.max(b[k].x1);
-            k += 1;
-        }
-        if start < end {
-            out.push((start as i64, end as i64));
-        }
-    }
-    out
 }
 
 /// A closed ring without the corners that lie on a straight line, as floats.

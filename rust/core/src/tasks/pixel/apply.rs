@@ -1,11 +1,15 @@
 //! Applying a model to a whole image: tiles are read, predicted and blended,
 //! and the chosen result files are written while finished rows stream in.
 
-use super::outputs::{class_colors, Agreement, ClassCounts, ClassMap, Measurements, Overlay, PixelSize, ProbabilityTiff, SampleType, Sinks};
+use super::outputs::{
+    class_colors, Agreement, ClassCounts, ClassMap, Measurements, ObjectFiles, ObjectSummary, Overlay, PixelSize, ProbabilityTiff, SampleType,
+    Sinks,
+};
 use super::{ModelInfo, Predictor};
 use crate::data::read_mask;
 use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
+use crate::objects::ObjectOptions;
 use crate::tiling::reader::FiniteRegions;
 use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
 use crate::{Error, Result};
@@ -18,6 +22,8 @@ pub const PROBABILITIES_FILE: &str = "probabilities.tif";
 pub const OVERLAY_FILE: &str = "overlay.png";
 pub const MEASUREMENTS_JSON: &str = "measurements.json";
 pub const MEASUREMENTS_CSV: &str = "measurements.csv";
+pub const OBJECTS_GEOJSON: &str = "objects.geojson";
+pub const OBJECTS_CSV: &str = "objects.csv";
 
 /// Unlabeled pixels of a truth mask, as in QuPath's training exports.
 const UNLABELED: u8 = 255;
@@ -38,11 +44,21 @@ pub struct OutputOptions {
     /// A `[H, W]` ground-truth class map (255 = unlabeled): the report then
     /// carries pixel accuracy and IoU of the prediction against it.
     pub truth: Option<Array2<u8>>,
+    /// `objects.geojson` and `objects.csv`: the predicted classes traced into measured objects.
+    pub objects: Option<ObjectOptions>,
 }
 
 impl Default for OutputOptions {
     fn default() -> Self {
-        OutputOptions { class_map: true, probabilities: None, overlay_alpha: Some(128), measurements: true, pixel_size: None, truth: None }
+        OutputOptions {
+            class_map: true,
+            probabilities: None,
+            overlay_alpha: Some(128),
+            measurements: true,
+            pixel_size: None,
+            truth: None,
+            objects: None,
+        }
     }
 }
 
@@ -66,6 +82,7 @@ pub struct ApplySettings {
     pub pixel_size: Option<PixelSize>,
     /// A truth mask file to score against.
     pub truth: Option<PathBuf>,
+    pub objects: Option<ObjectOptions>,
 }
 
 /// A field that is present, even as `null`.
@@ -95,6 +112,7 @@ impl ApplySettings {
             measurements: self.measurements.unwrap_or(default.measurements),
             pixel_size: self.pixel_size,
             truth: self.truth.map(read_mask).transpose()?,
+            objects: self.objects,
         })
     }
 }
@@ -106,6 +124,8 @@ pub struct ApplyReport {
     pub measurements: Measurements,
     /// Agreement with [`OutputOptions::truth`], when given.
     pub truth: Option<SegmentationMetrics>,
+    /// What [`OutputOptions::objects`] made.
+    pub objects: Option<ObjectSummary>,
     pub tiles: usize,
     pub seconds: f64,
 }
@@ -132,6 +152,13 @@ pub fn apply_to_image(
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
         }
     }
+    if let Some(size) = &outputs.pixel_size {
+        size.validate()?;
+    }
+    if let Some(o) = &outputs.objects {
+        super::outputs::objects::check(o, &info.classes, outputs.pixel_size.as_ref())?;
+    }
+    let reader = FiniteRegions { reader, policy: predictor.non_finite() };
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut files = Vec::new();
     let mut file = |name: &str| {
@@ -142,6 +169,19 @@ pub fn apply_to_image(
     let mut probabilities = outputs.probabilities.map(|t| ProbabilityTiff::create(&file(PROBABILITIES_FILE), k, w, h, t)).transpose()?;
     let mut overlay =
         outputs.overlay_alpha.map(|a| Overlay::create(&file(OVERLAY_FILE), w, h, &class_colors(&info.classes, a)?)).transpose()?;
+    let channel_names: Vec<String> = (1..=reader.channels()).map(|c| format!("Channel {c}")).collect();
+    let mut objects = match &outputs.objects {
+        Some(o) => Some(ObjectFiles::create(
+            &file(OBJECTS_GEOJSON),
+            &file(OBJECTS_CSV),
+            o,
+            &info.classes,
+            &reader,
+            channel_names,
+            outputs.pixel_size.as_ref(),
+        )?),
+        None => None,
+    };
     let mut counts = ClassCounts::new(k);
     let mut agreement = outputs.truth.clone().map(|t| Agreement::new(t, k, UNLABELED));
     let mut sinks = Sinks::new().labels(&mut counts);
@@ -157,8 +197,10 @@ pub fn apply_to_image(
     if let Some(s) = probabilities.as_mut() {
         sinks = sinks.probabilities(s);
     }
+    if let Some(s) = objects.as_mut() {
+        sinks = sinks.classified(s);
+    }
     let mut tiles = 0;
-    let reader = FiniteRegions { reader, policy: predictor.non_finite() };
     predict_image(&reader, predictor, tiling, &mut sinks, control, &mut |p| {
         tiles = p.tiles_total;
         on_progress(p)
@@ -171,7 +213,8 @@ pub fn apply_to_image(
         measurements.write_csv(&file(MEASUREMENTS_CSV))?;
     }
     let truth = agreement.map(|a| a.metrics());
-    Ok(ApplyReport { files, measurements, truth, tiles, seconds: start.elapsed().as_secs_f64() })
+    let objects = objects.map(|o| o.summary());
+    Ok(ApplyReport { files, measurements, truth, objects, tiles, seconds: start.elapsed().as_secs_f64() })
 }
 
 #[cfg(test)]

@@ -18,6 +18,18 @@ pub struct PixelSize {
     pub unit: String,
 }
 
+impl PixelSize {
+    /// Refuses sizes that are not positive numbers.
+    pub fn validate(&self) -> Result<()> {
+        for (axis, v) in [("width", self.width), ("height", self.height)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::config(format!("the pixel {axis} must be a positive number of {}, got {v}", self.unit)));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One class's share of the image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMeasurement {

@@ -3,12 +3,14 @@
 //! Every writer is a [`ProbabilitySink`] that holds at most a few rows; files
 //! are written under a temporary name and renamed into place by `finish`, so
 //! a failed or cancelled run leaves no half-written output. Outputs that need
-//! only the winning class are [`LabelSink`]s; [`Sinks`] feeds several outputs
-//! from one run and computes the labels once for all of them.
+//! only the winning class are [`LabelSink`]s, those that need both are
+//! [`ClassifiedSink`]s; [`Sinks`] feeds several outputs from one run and
+//! computes the labels once for all of them.
 
 pub mod agreement;
 pub mod class_map;
 pub mod measurements;
+pub mod objects;
 pub mod overlay;
 pub mod probability_tiff;
 mod staged;
@@ -16,6 +18,7 @@ mod staged;
 pub use agreement::Agreement;
 pub use class_map::ClassMap;
 pub use measurements::{ClassCounts, ClassMeasurement, Measurements, PixelSize};
+pub use objects::{ObjectFiles, ObjectSummary};
 pub use overlay::{class_colors, Overlay};
 pub use probability_tiff::{ProbabilityTiff, SampleType};
 
@@ -27,6 +30,13 @@ use ndarray::{Array2, ArrayView2, ArrayView3, Axis, Zip};
 /// `labels` is `[rows, W]` for image rows `y .. y + rows`.
 pub trait LabelSink {
     fn write_labels(&mut self, y: usize, labels: ArrayView2<u8>) -> Result<()>;
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Receives the probabilities `[K, rows, W]` of rows `y .. y + rows` with
+/// their labels `[rows, W]`.
+pub trait ClassifiedSink {
+    fn write_classified(&mut self, y: usize, probs: ArrayView3<f32>, labels: ArrayView2<u8>) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
 }
 
@@ -68,6 +78,7 @@ pub fn argmax(probs: ArrayView3<f32>) -> Result<Array2<u8>> {
 pub struct Sinks<'a> {
     probabilities: Vec<&'a mut dyn ProbabilitySink>,
     labels: Vec<&'a mut dyn LabelSink>,
+    classified: Vec<&'a mut dyn ClassifiedSink>,
 }
 
 impl<'a> Sinks<'a> {
@@ -84,6 +95,11 @@ impl<'a> Sinks<'a> {
         self.labels.push(sink);
         self
     }
+
+    pub fn classified(mut self, sink: &'a mut dyn ClassifiedSink) -> Self {
+        self.classified.push(sink);
+        self
+    }
 }
 
 impl ProbabilitySink for Sinks<'_> {
@@ -91,10 +107,13 @@ impl ProbabilitySink for Sinks<'_> {
         for sink in &mut self.probabilities {
             sink.write_rows(y, probs)?;
         }
-        if !self.labels.is_empty() {
+        if !self.labels.is_empty() || !self.classified.is_empty() {
             let labels = argmax(probs)?;
             for sink in &mut self.labels {
                 sink.write_labels(y, labels.view())?;
+            }
+            for sink in &mut self.classified {
+                sink.write_classified(y, probs, labels.view())?;
             }
         }
         Ok(())
@@ -105,6 +124,9 @@ impl ProbabilitySink for Sinks<'_> {
             sink.finish()?;
         }
         for sink in &mut self.labels {
+            sink.finish()?;
+        }
+        for sink in &mut self.classified {
             sink.finish()?;
         }
         Ok(())
