@@ -1,6 +1,6 @@
 """Checks traced objects against shapely and scikit-image.
 
-usage: check_objects.py OBJECTS.geojson OBJECTS.csv CLASS_MAP.png IMAGE.tif CHANNELS
+usage: check_objects.py OBJECTS.geojson OBJECTS.csv CLASS_MAP.png IMAGE CHANNELS
 
 The class map holds class indices (255 counts as class 0); class 0 is not
 traced. Every polygon must be valid, with counter-clockwise exteriors and
@@ -104,8 +104,11 @@ def main(geojson_path, csv_path, map_path, image_path, channels):
                 fail(f"class {name}: area {m['Area px^2']} against regionprops {region.area}")
             if abs(m["Centroid X px"] - (region.centroid[1] + 0.5)) > 1e-6 or abs(m["Centroid Y px"] - (region.centroid[0] + 0.5)) > 1e-6:
                 fail(f"class {name}: centroid differs from regionprops at ({x}, {y})")
-            for ch in range(image.shape[0]):
-                ours = m[f"Channel {ch + 1}: Mean"]
+            means = [k for k in m if k.endswith(": Mean")]
+            if len(means) != image.shape[0]:
+                fail(f"{len(means)} channel means for {image.shape[0]} channels")
+            for ch, key in enumerate(means):
+                ours = m[key]
                 theirs = float(np.atleast_1d(region.intensity_mean)[ch])
                 if abs(ours - theirs) > 1e-4 * max(1.0, abs(theirs)):
                     fail(f"class {name}: channel {ch + 1} mean {ours} against regionprops {theirs}")

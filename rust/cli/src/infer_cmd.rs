@@ -4,6 +4,7 @@ use clap::Args;
 use dlclassifier::data::{read_image, read_mask};
 use dlclassifier::inference::InferenceOptions;
 use dlclassifier::non_finite::NonFinite;
+use dlclassifier::objects::{AreaUnit, ObjectOptions, ObjectType};
 use dlclassifier::job::JobControl;
 use dlclassifier::tasks::pixel::apply::{apply_to_image, OutputOptions};
 use dlclassifier::tasks::pixel::outputs::{PixelSize, SampleType};
@@ -78,6 +79,31 @@ pub struct InferArgs {
     /// A ground-truth mask (class indices, 255 = unlabeled) to score the prediction against.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Trace the predicted classes into objects: `geojson` writes objects.geojson
+    /// (QuPath's import format) and objects.csv (one row of measurements per object).
+    #[arg(long, value_parser = ["geojson"])]
+    objects: Option<String>,
+    /// detection or annotation: the QuPath object type of the objects.
+    #[arg(long, default_value = "detection", requires = "objects")]
+    object_type: String,
+    /// Drop objects smaller than this (in pixels; in µm² with --area-unit um2).
+    #[arg(long, default_value_t = 0.0, requires = "objects")]
+    min_area: f64,
+    /// Fill holes smaller than this (in pixels; in µm² with --area-unit um2).
+    #[arg(long, default_value_t = 0.0, requires = "objects")]
+    fill_holes: f64,
+    /// px or um2 (needs --pixel-size): the unit of --min-area and --fill-holes.
+    #[arg(long, default_value = "px", value_parser = ["px", "um2"], requires = "objects")]
+    area_unit: String,
+    /// Simplify outlines by this tolerance in pixels (Douglas-Peucker; 0 keeps pixel edges).
+    #[arg(long, default_value_t = 0.0, requires = "objects")]
+    simplify: f64,
+    /// Round outlines by this many passes of corner cutting (0-5).
+    #[arg(long, default_value_t = 0, requires = "objects")]
+    smooth: u32,
+    /// Classes not traced, by name, comma-separated (default: a class named Background).
+    #[arg(long, value_delimiter = ',', requires = "objects")]
+    skip_classes: Option<Vec<String>>,
     /// Print the report as JSON instead of a summary.
     #[arg(long)]
     json: bool,
@@ -115,6 +141,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         measurements: true,
         pixel_size: a.pixel_size.map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }),
         truth: a.truth.as_deref().map(read_mask).transpose()?,
+        objects: a.objects.is_some().then(|| object_options(&a)).transpose()?,
     };
     let image = InMemoryImage(read_image(&a.image)?);
     let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
@@ -139,8 +166,36 @@ pub fn run(a: InferArgs) -> Result<()> {
             println!("  IoU {:<12} {}", class.name, iou.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".to_string()));
         }
     }
+    if let Some(objects) = &report.objects {
+        let per_class: Vec<String> = predictor
+            .info()
+            .classes
+            .iter()
+            .zip(&objects.per_class)
+            .filter(|(_, &n)| n > 0)
+            .map(|(c, n)| format!("{n} {}", c.name))
+            .collect();
+        println!("{} objects: {}", objects.count, if per_class.is_empty() { "none".to_string() } else { per_class.join(", ") });
+    }
     for file in &report.files {
         println!("wrote {}", file.display());
     }
     Ok(())
+}
+
+fn object_options(a: &InferArgs) -> Result<ObjectOptions> {
+    let object_type = match a.object_type.as_str() {
+        "detection" => ObjectType::Detection,
+        "annotation" => ObjectType::Annotation,
+        other => return Err(Error::config(format!("unknown object type '{other}'; use detection or annotation"))),
+    };
+    Ok(ObjectOptions {
+        object_type,
+        min_area: a.min_area,
+        fill_holes_below: a.fill_holes,
+        area_unit: if a.area_unit == "um2" { AreaUnit::Calibrated } else { AreaUnit::Pixels },
+        simplify: a.simplify,
+        smooth: a.smooth,
+        skip_classes: a.skip_classes.clone(),
+    })
 }

@@ -57,16 +57,27 @@ fn infer_and_export(model: &std::path::Path) {
     let m = model.to_str().unwrap();
     let (image, truth, res) = (image.to_str().unwrap(), truth.to_str().unwrap(), results.to_str().unwrap());
     let out = run(&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "32", "--blend", "gaussian",
-        "--probabilities", "uint8", "--truth", truth, "--pixel-size", "0.5", "--json"]);
+        "--probabilities", "uint8", "--truth", truth, "--pixel-size", "0.5", "--objects", "geojson", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["measurements"]["total_pixels"], 512 * 512);
     assert_eq!(report["measurements"]["area_unit"], "µm^2");
     assert!(report["truth"]["mean_iou"].as_f64().unwrap() > 0.0);
     assert_eq!(report["tiles"], 36, "a 6x6 grid of 128-pixel tiles, 96 apart");
-    for f in ["class_map.png", "overlay.png", "probabilities.tif", "measurements.json", "measurements.csv"] {
+    for f in ["class_map.png", "overlay.png", "probabilities.tif", "measurements.json", "measurements.csv", "objects.geojson", "objects.csv"] {
         assert!(results.join(f).is_file(), "{f}");
     }
+    assert!(report["objects"]["count"].as_u64().unwrap() > 10, "{}", report["objects"]);
+    // Objects of a class map stitched from 128-pixel tiles are its connected
+    // components, valid polygons measured as regionprops measures them.
+    let python = std::env::var("DLC_PYTHON").expect("set DLC_PYTHON to the test venv's python (make test does)");
+    let check = std::process::Command::new(python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/check_objects.py"))
+        .args([results.join("objects.geojson"), results.join("objects.csv"), results.join("class_map.png"), PathBuf::from(image)])
+        .arg("1")
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
     let class_map = image::open(results.join("class_map.png")).unwrap();
     assert_eq!((class_map.width(), class_map.height()), (512, 512));
     assert!(class_map.to_luma8().pixels().all(|p| p.0[0] < 2));
@@ -86,7 +97,10 @@ fn infer_and_export(model: &std::path::Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let rgb = data("ihc-dab/full/image.png");
-    let cases: [(&[&str], &str, i32); 8] = [
+    let cases: [(&[&str], &str, i32); 11] = [
+        (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--area-unit", "um2", "--min-area", "4"], "no pixel size is known", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--pixel-size", "0"], "the pixel width must be a positive number of µm, got 0", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--skip-classes", "Stroma"], "names 'Stroma', which is not a class of the model", 1),
         (&["infer", "--model", m, "--image", nan, "--out", res], "the image holds 1 non-finite value (NaN or infinity), the first at x=5, y=2, channel 0", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "1048576"], "tile_size must be a positive multiple of 32 up to 8192, got 1048576", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--batch", "0"], "batch_size must be from 1 to 4096, got 0", 1),

@@ -14,16 +14,22 @@ use super::measure::uncovered;
 use crate::geometry::{signed_area, Polygon, Ring};
 use std::collections::HashMap;
 
-type Vertex = (i64, i64);
+/// A pixel corner `(x, y)`; 32 bits keep the edges of huge objects small.
+type Vertex = (i32, i32);
 
 /// The polygon of the pixels in `runs` (sorted by row, then column, and
 /// 4-connected). Coordinates are pixel corners.
 pub fn polygon(runs: &[Run]) -> Polygon {
     let edges = edges(runs);
-    let mut outgoing: HashMap<Vertex, [usize; 2]> = HashMap::with_capacity(edges.len());
-    for (i, e) in edges.iter().enumerate() {
-        outgoing.entry(e.0).and_modify(|o| o[1] = i).or_insert([i, usize::MAX]);
-    }
+    // Edges by start corner (row, then column): at most two leave a corner.
+    let key = |i: u32| (edges[i as usize].0 .1, edges[i as usize].0 .0);
+    let mut order: Vec<u32> = (0..edges.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| key(i));
+    let outgoing = |v: Vertex| -> [usize; 2] {
+        let at = order.partition_point(|&i| key(i) < (v.1, v.0));
+        let leaving = |j: usize| order.get(j).filter(|&&i| edges[i as usize].0 == v).map_or(usize::MAX, |&i| i as usize);
+        [leaving(at), leaving(at + 1)]
+    };
     let mut used = vec![false; edges.len()];
     let mut exterior = None;
     let mut holes = Vec::new();
@@ -57,7 +63,7 @@ pub fn polygon(runs: &[Run]) -> Polygon {
                 seen.insert(to, path.len());
                 path.push(to);
             }
-            let candidates = outgoing[&to];
+            let candidates = outgoing(to);
             let free = |i: usize| i != usize::MAX && !used[i];
             edge = match (free(candidates[0]), free(candidates[1])) {
                 (true, true) => left_turn(from, to, &edges, candidates),
@@ -91,25 +97,25 @@ fn edges(runs: &[Run]) -> Vec<(Vertex, Vertex)> {
     let rows = rows(runs);
     let empty: &[Run] = &[];
     for (i, row) in rows.iter().enumerate() {
-        let y = row[0].y as i64;
-        let above = if i > 0 && rows[i - 1][0].y as i64 == y - 1 { rows[i - 1] } else { empty };
+        let y = row[0].y as i32;
+        let above = if i > 0 && rows[i - 1][0].y as i32 == y - 1 { rows[i - 1] } else { empty };
         // Line y: starts of pixels in row y without a pixel above run +x;
         // ends of pixels above without one below run -x.
         for (a, b) in uncovered(row, above) {
-            edges.push(((a as i64, y), (b as i64, y)));
+            edges.push(((a as i32, y), (b as i32, y)));
         }
         for (a, b) in uncovered(above, row) {
-            edges.push(((b as i64, y), (a as i64, y)));
+            edges.push(((b as i32, y), (a as i32, y)));
         }
         for r in row.iter() {
-            let (x0, x1) = (r.x0 as i64, r.x1 as i64);
+            let (x0, x1) = (r.x0 as i32, r.x1 as i32);
             edges.push(((x0, y + 1), (x0, y)));
             edges.push(((x1, y), (x1, y + 1)));
         }
-        let below_follows = rows.get(i + 1).is_some_and(|next| next[0].y as i64 == y + 1);
+        let below_follows = rows.get(i + 1).is_some_and(|next| next[0].y as i32 == y + 1);
         if !below_follows {
             for r in row.iter() {
-                edges.push(((r.x1 as i64, y + 1), (r.x0 as i64, y + 1)));
+                edges.push(((r.x1 as i32, y + 1), (r.x0 as i32, y + 1)));
             }
         }
     }
@@ -126,7 +132,7 @@ fn simplify_collinear(ring: &[Vertex]) -> Ring {
     let n = ring.len() - 1;
     let straight = |i: usize| {
         let (p, q, r) = (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]);
-        (q.0 - p.0) * (r.1 - q.1) == (q.1 - p.1) * (r.0 - q.0)
+        (q.0 - p.0) as i64 * (r.1 - q.1) as i64 == (q.1 - p.1) as i64 * (r.0 - q.0) as i64
     };
     let mut out: Ring = (0..n).filter(|&i| !straight(i)).map(|i| [ring[i].0 as f64, ring[i].1 as f64]).collect();
     out.push(out[0]);

@@ -56,6 +56,7 @@ public final class ApplyOptions {
     private final boolean measurements;
     private final Map<String, Object> pixelSize;
     private final Path truthMask;
+    private final ObjectOptions objects;
     private final ProgressListener listener;
 
     private ApplyOptions(Builder b) {
@@ -70,6 +71,7 @@ public final class ApplyOptions {
         measurements = b.measurements;
         pixelSize = b.pixelSize;
         truthMask = b.truthMask;
+        objects = b.objects;
         listener = b.listener;
     }
 
@@ -102,6 +104,7 @@ public final class ApplyOptions {
         json.put("measurements", measurements);
         json.put("pixel_size", pixelSize);
         json.put("truth", truthMask == null ? null : truthMask.toString());
+        json.put("objects", objects == null ? null : objects.toJson());
         return Json.write(json);
     }
 
@@ -123,6 +126,7 @@ public final class ApplyOptions {
         private boolean measurements = true;
         private Map<String, Object> pixelSize;
         private Path truthMask;
+        private ObjectOptions objects;
         private ProgressListener listener;
 
         private Builder() {
@@ -245,6 +249,19 @@ public final class ApplyOptions {
          */
         public Builder truthMask(Path truthMask) {
             this.truthMask = truthMask;
+            return this;
+        }
+
+        /**
+         * Traces the predicted classes into objects, written to
+         * {@code objects.geojson} (QuPath's GeoJSON) and {@code objects.csv};
+         * read them with {@link ApplyResult#objects()}.
+         *
+         * @param objects how objects are made, or null for none (the default)
+         * @return this builder
+         */
+        public Builder objects(ObjectOptions objects) {
+            this.objects = objects;
             return this;
         }
 

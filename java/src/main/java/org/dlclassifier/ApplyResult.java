@@ -1,6 +1,8 @@
 package org.dlclassifier;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalDouble;
@@ -12,6 +14,7 @@ public final class ApplyResult {
     private Measurements measurements;
     @JsonName("truth")
     private Agreement agreement;
+    private ObjectSummary objects;
     private int tiles;
     private double seconds;
 
@@ -52,6 +55,26 @@ public final class ApplyResult {
     /** @return the agreement with the truth mask, when one was given */
     public Optional<Agreement> agreement() {
         return Optional.ofNullable(agreement);
+    }
+
+    /** @return how many objects of each class were traced, when {@link ApplyOptions.Builder#objects} asked for them */
+    public Optional<ObjectSummary> objectSummary() {
+        return Optional.ofNullable(objects);
+    }
+
+    /**
+     * Reads the traced objects back from {@code objects.geojson}.
+     *
+     * @return the objects, empty when none were asked for
+     * @throws IOException if the file cannot be read
+     */
+    public List<DetectedObject> objects() throws IOException {
+        for (Path f : files) {
+            if (f.getFileName().toString().equals("objects.geojson")) {
+                return DetectedObject.readGeoJson(f);
+            }
+        }
+        return Collections.emptyList();
     }
 
     /** @return tiles predicted */
@@ -108,6 +131,31 @@ public final class ApplyResult {
         @Override
         public String toString() {
             return name + " " + pixels + " px";
+        }
+    }
+
+    /** How many objects were traced. */
+    public static final class ObjectSummary {
+        private long count;
+        private List<Long> perClass;
+        private List<String> measurements;
+
+        private ObjectSummary() {
+        }
+
+        /** @return objects of every class */
+        public long count() {
+            return count;
+        }
+
+        /** @return objects of each class, by class index */
+        public List<Long> perClass() {
+            return perClass;
+        }
+
+        /** @return the measurement names of every object, in {@code objects.csv}'s column order */
+        public List<String> measurements() {
+            return measurements;
         }
     }
 

@@ -1,0 +1,84 @@
+package org.dlclassifier;
+
+import static org.dlclassifier.InferenceFixtures.nucleiImage;
+import static org.dlclassifier.InferenceFixtures.nucleiModel;
+import static org.dlclassifier.PredictorTest.expectIllegalArgument;
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.AfterClass;
+import org.junit.BeforeClass;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/** Objects traced from a whole-image prediction, read back as plain values. */
+public class ObjectsTest {
+    private static Predictor predictor;
+
+    @Rule
+    public TemporaryFolder tmp = new TemporaryFolder();
+
+    @BeforeClass
+    public static void open() throws IOException {
+        predictor = Predictor.open(nucleiModel(), PredictorOptions.builder().device("cpu").threads(2).build());
+    }
+
+    @AfterClass
+    public static void close() {
+        predictor.close();
+    }
+
+    @Test
+    public void nucleiBecomeMeasuredPolygonsWhoseAreasAddUpToTheClassMap() throws IOException {
+        Path out = tmp.getRoot().toPath().resolve("objects");
+        ApplyOptions options = ApplyOptions.builder().pixelSize(0.5, 0.5, "µm").objects(ObjectOptions.defaults()).build();
+        ApplyResult result = predictor.apply(nucleiImage(), out, options);
+
+        assertTrue(Files.size(out.resolve("objects.csv")) > 0);
+        ApplyResult.ObjectSummary summary = result.objectSummary().get();
+        List<DetectedObject> objects = result.objects();
+        assertEquals(summary.count(), objects.size());
+        assertTrue("some nuclei: " + objects.size(), objects.size() > 10);
+        assertEquals(Arrays.asList(0L, (long) objects.size()), summary.perClass());
+        double area = 0;
+        for (DetectedObject o : objects) {
+            assertEquals("detection", o.objectType());
+            assertEquals("Nucleus", o.className());
+            assertArrayEquals(o.exterior()[0], o.exterior()[o.exterior().length - 1], 0);
+            assertEquals(o.exterior().length - 1, o.xs().length);
+            assertTrue(o.wkt(), o.wkt().startsWith("POLYGON (("));
+            assertEquals(o.measurement("Area px^2") * 0.25, o.measurement("Area µm^2"), 1e-9);
+            assertTrue(o.measurement("Mean probability") > 0.5);
+            assertEquals(summary.measurements(), Arrays.asList(o.measurements().keySet().toArray()));
+            area += o.measurement("Area px^2");
+        }
+        // Exact pixel outlines: the objects' areas are the class map's pixels.
+        assertEquals(result.classes().get(1).pixels(), area, 0);
+        expectIllegalArgument("no measurement 'Volume'", () -> objects.get(0).measurement("Volume"));
+    }
+
+    @Test
+    public void annotationsAboveAMinimumAreaAndBadOptions() throws IOException {
+        Path out = tmp.getRoot().toPath().resolve("annotations");
+        ObjectOptions big = ObjectOptions.builder().objectType(ObjectOptions.ObjectType.ANNOTATION).minArea(200).build();
+        List<DetectedObject> objects = predictor.apply(nucleiImage(), out, ApplyOptions.builder().objects(big).build()).objects();
+        assertFalse(objects.isEmpty());
+        for (DetectedObject o : objects) {
+            assertEquals("annotation", o.objectType());
+            assertTrue(o.measurement("Area px^2") >= 200);
+        }
+        expectIllegalArgument("not a class of the model", () -> predictor.apply(nucleiImage(), tmp.getRoot().toPath().resolve("x"),
+                ApplyOptions.builder().objects(ObjectOptions.builder().skipClasses(Arrays.asList("Stroma")).build()).build()));
+        expectIllegalArgument("no pixel size is known", () -> predictor.apply(nucleiImage(), tmp.getRoot().toPath().resolve("x"),
+                ApplyOptions.builder().objects(ObjectOptions.builder().areaUnit(ObjectOptions.AreaUnit.CALIBRATED).build()).build()));
+        assertFalse(Files.exists(tmp.getRoot().toPath().resolve("x")));
+    }
+}
