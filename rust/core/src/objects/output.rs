@@ -7,7 +7,6 @@
 use super::{DetectedObject, ObjectClass};
 use crate::model_dir::staged_file;
 use crate::{Error, Result};
-use serde_json::{json, Map, Value};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -86,26 +85,34 @@ impl GeoJsonWriter {
     }
 }
 
-/// The QuPath GeoJSON feature of `object`.
-pub fn feature(object: &DetectedObject, classes: &[ObjectClass], names: &[String]) -> Value {
+/// The QuPath GeoJSON feature of `object`, its measurements in their order.
+pub fn feature(object: &DetectedObject, classes: &[ObjectClass], names: &[String]) -> String {
     let rings: Vec<&Vec<[f64; 2]>> = std::iter::once(&object.polygon.exterior).chain(&object.polygon.holes).collect();
     let class = &classes[object.class_index];
-    let measurements: Map<String, Value> = names.iter().zip(&object.measurements).map(|(n, v)| (n.clone(), number(*v))).collect();
-    json!({
-        "type": "Feature",
-        "id": uuid(),
-        "geometry": {"type": "Polygon", "coordinates": rings},
-        "properties": {
-            "objectType": object.object_type.qupath_name(),
-            "classification": {"name": class.name, "color": class.color},
-            "measurements": measurements,
-        }
-    })
+    let measurements: Vec<String> =
+        names.iter().zip(&object.measurements).map(|(n, v)| format!("{}:{}", text(n), number(*v))).collect();
+    format!(
+        r#"{{"type":"Feature","id":"{}","geometry":{{"type":"Polygon","coordinates":{}}},"properties":{{"objectType":"{}","classification":{{"name":{},"color":{}}},"measurements":{{{}}}}}}}"#,
+        uuid(),
+        text(&rings),
+        object.object_type.qupath_name(),
+        text(&class.name),
+        text(&class.color),
+        measurements.join(",")
+    )
+}
+
+fn text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("strings and numbers serialize")
 }
 
 /// JSON has no NaN: such measurements are written as `null`, as QuPath reads them.
-fn number(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+fn number(v: f64) -> String {
+    if v.is_finite() {
+        serde_json::Number::from_f64(v).expect("finite").to_string()
+    } else {
+        "null".to_string()
+    }
 }
 
 /// A random (version 4) UUID, as QuPath gives every object.
@@ -117,7 +124,7 @@ fn uuid() -> String {
 
 impl ObjectSink for GeoJsonWriter {
     fn write(&mut self, object: &DetectedObject, classes: &[ObjectClass], names: &[String]) -> Result<()> {
-        let text = feature(object, classes, names).to_string();
+        let text = feature(object, classes, names);
         self.file.write(if self.first { "\n" } else { ",\n" })?;
         self.first = false;
         self.file.write(&text)
