@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_infer_cmd;
+mod bench_objects_cmd;
 mod catalog_cmd;
 mod devices_cmd;
 mod infer_cmd;
@@ -49,6 +50,8 @@ enum Command {
     BenchTrain(bench_cmd::BenchArgs),
     /// Measure tile inference throughput of the ONNX path against its bare run (JSON).
     BenchInfer(bench_infer_cmd::BenchInferArgs),
+    /// Measure object tracing and measurement throughput (Mpx/s) on a class map (JSON).
+    BenchObjects(bench_objects_cmd::BenchObjectsArgs),
     /// List the compute devices with their threads and memory (CUDA absent is reported, not an error).
     Devices(devices_cmd::DevicesArgs),
     /// Estimate the peak memory of training or inference, and the largest batch within a budget.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train_cmd::run(*args),
         Command::BenchTrain(args) => bench_cmd::run(args),
         Command::BenchInfer(args) => bench_infer_cmd::run(args),
+        Command::BenchObjects(args) => bench_objects_cmd::run(args),
         Command::Infer(args) => infer_cmd::run(*args),
         Command::Models(command) => models_cmd::run(command),
         Command::Devices(args) => devices_cmd::devices(args),
