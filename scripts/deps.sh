@@ -84,12 +84,14 @@ install_onnxruntime() {
   mv "$tmp" "$ONNXRUNTIME"
 }
 
-# Python torch + segmentation_models_pytorch: used only by tests and benchmarks
+# Python torch + segmentation_models_pytorch and the geometry references: used only by tests and benchmarks
 # that compare our engine with the Python stack it replaces.
 # The stamp holds the package list, so adding a package upgrades an existing venv.
 install_python() {
   local packages="torch==$TORCH_VERSION torchvision==0.26.0 segmentation-models-pytorch==0.5.0"
   packages+=" onnx==$ONNX_VERSION onnxruntime==$ORT_VERSION numpy safetensors pillow tifffile"
+  # Objects are checked against shapely and scikit-image, and benchmarked against OpenCV.
+  packages+=" shapely==2.2.0 scikit-image==0.26.0 opencv-python-headless==5.1.0.95"
   [ -f "$VENV/.complete" ] && [ "$(cat "$VENV/.complete")" = "$packages" ] && return 0
   log "preparing Python test environment in $VENV ($packages)"
   [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
