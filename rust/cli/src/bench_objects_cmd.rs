@@ -50,7 +50,6 @@ pub fn run(a: BenchObjectsArgs) -> Result<()> {
             calibration: None,
             probabilities: false,
             channel_names: vec![],
-            custom: vec![],
             reader: None,
         };
         let options = ObjectOptions { skip_classes: Some(vec!["class 0".into()]), ..Default::default() };

@@ -21,7 +21,6 @@ fn trace(labels: &Array2<u8>, image: &ndarray::Array3<f32>, classes: usize, band
         calibration: None,
         probabilities: false,
         channel_names: (1..=channels).map(|c| format!("Channel {c}")).collect(),
-        custom: vec![],
         reader: None,
     };
     let options = ObjectOptions { skip_classes: Some(vec!["Class 0".into()]), ..Default::default() };

@@ -9,7 +9,7 @@ pub mod output;
 pub mod trace;
 
 pub use measure::{Calibration, Measurement, ObjectPixels};
-pub use options::{AreaUnit, ObjectOptions, ObjectType};
+pub use options::{AreaUnit, CustomMeasurements, ObjectOptions, ObjectType};
 pub use output::{GeoJsonWriter, ObjectSink, ObjectTable};
 
 use crate::geometry::{simplify, Polygon};
@@ -51,7 +51,6 @@ pub struct ObjectTracer<'a> {
     probabilities: bool,
     channels: usize,
     names: Vec<String>,
-    custom: Vec<&'a dyn Measurement>,
     /// The image, read again for custom measurements.
     reader: Option<&'a dyn RegionReader>,
     width: usize,
@@ -69,8 +68,7 @@ pub struct TracerInputs<'a> {
     pub probabilities: bool,
     /// Names of the image channels that rows come with (none: no intensities).
     pub channel_names: Vec<String>,
-    pub custom: Vec<&'a dyn Measurement>,
-    /// Required by custom measurements, which read each object's bounding box.
+    /// Required by [`ObjectOptions::custom`], which reads each object's bounding box.
     pub reader: Option<&'a dyn RegionReader>,
 }
 
@@ -85,11 +83,11 @@ impl<'a> ObjectTracer<'a> {
         }
         let size = inputs.calibration.as_ref().map(|c| c.pixel_size);
         let (min_area, fill_below) = (options.pixels(options.min_area, size)?, options.pixels(options.fill_holes_below, size)?);
-        if !inputs.custom.is_empty() && inputs.reader.is_none() {
+        if !options.custom.0.is_empty() && inputs.reader.is_none() {
             return Err(Error::config("custom measurements need the image to read each object's pixels"));
         }
         let mut measurement_names = measure::builtin_names(inputs.calibration.as_ref(), inputs.probabilities, &inputs.channel_names);
-        for m in &inputs.custom {
+        for m in &options.custom.0 {
             measurement_names.extend(m.names());
         }
         if let Some(dup) = measurement_names.iter().enumerate().find(|(i, n)| measurement_names[..*i].contains(n)) {
@@ -105,7 +103,6 @@ impl<'a> ObjectTracer<'a> {
             probabilities: inputs.probabilities,
             channels: inputs.channel_names.len(),
             names: measurement_names,
-            custom: inputs.custom,
             reader: inputs.reader,
             width: inputs.width,
             components: Components::new(),
@@ -194,10 +191,10 @@ impl<'a> ObjectTracer<'a> {
         let perimeter = measure::perimeter(&component.runs);
         let mut measurements =
             measure::builtin_values(&polygon, perimeter, &component.data, self.calibration.as_ref(), self.probabilities);
-        if !self.custom.is_empty() {
+        if !self.options.custom.0.is_empty() {
             let pixels = self.pixels(&component)?;
             let class = &self.classes[component.label as usize].name;
-            for m in &self.custom {
+            for m in &self.options.custom.0 {
                 let values = m.measure(&polygon, class, &pixels)?;
                 if values.len() != m.names().len() {
                     return Err(Error::config(format!(
@@ -270,7 +267,6 @@ mod tests {
             calibration: None,
             probabilities: false,
             channel_names: vec![],
-            custom: vec![],
             reader: None,
         }
     }
@@ -366,6 +362,49 @@ mod tests {
         assert_eq!((objects[0].polygon.area(), objects[0].polygon.holes.len()), (64.0, 0));
         let names = tracer.measurement_names();
         assert_eq!(objects[0].measurements[names.iter().position(|n| n == "Centroid X px").unwrap()], (64.0 * 5.0 - 4.5) / 63.0, "the filled hole's pixel is not the object's");
+    }
+
+    /// Counts an object's pixels and sums its first channel, from what the hook is given.
+    struct MaskSum;
+
+    impl Measurement for MaskSum {
+        fn names(&self) -> Vec<String> {
+            vec!["Mask pixels".into(), "Channel sum".into()]
+        }
+
+        fn measure(&self, polygon: &Polygon, class: &str, pixels: &ObjectPixels) -> Result<Vec<f64>> {
+            assert_eq!(class, "Class 1");
+            assert!(polygon.area() > 0.0);
+            let n = pixels.mask.iter().filter(|&&m| m).count();
+            let sum: f32 = pixels.image.index_axis(ndarray::Axis(0), 0).iter().zip(&pixels.mask).filter(|(_, &m)| m).map(|(v, _)| v).sum();
+            Ok(vec![n as f64, f64::from(sum)])
+        }
+    }
+
+    #[test]
+    fn custom_measurements_see_each_objects_pixels() {
+        let labels = random_labels(30, 40, 2, 7);
+        let image = crate::tiling::InMemoryImage(ndarray::Array3::from_shape_fn((1, 30, 40), |(_, y, x)| (y * 40 + x) as f32));
+        let options = ObjectOptions { custom: CustomMeasurements(vec![std::sync::Arc::new(MaskSum)]), ..Default::default() };
+        let with_image = TracerInputs { channel_names: vec!["DAPI".into()], reader: Some(&image), ..inputs(2, 40) };
+        let mut tracer = ObjectTracer::new(options, with_image).unwrap();
+        let names = tracer.measurement_names().to_vec();
+        assert_eq!(names[names.len() - 2..], ["Mask pixels", "Channel sum"]);
+        let mut objects: Vec<DetectedObject> = Vec::new();
+        tracer.push_rows(labels.view(), None, Some(image.0.view()), &mut objects).unwrap();
+        tracer.finish(&mut objects).unwrap();
+        let at = |n: &str| names.iter().position(|m| m == n).unwrap();
+        assert!(!objects.is_empty());
+        for o in &objects {
+            let m = &o.measurements;
+            assert_eq!(m[at("Mask pixels")], m[at("Area px^2")]);
+            assert!((m[at("Channel sum")] - m[at("DAPI: Mean")] * m[at("Area px^2")]).abs() < 1e-3 * m[at("Channel sum")].max(1.0));
+        }
+        let e = ObjectTracer::new(ObjectOptions { custom: CustomMeasurements(vec![std::sync::Arc::new(MaskSum)]), ..Default::default() }, inputs(2, 40))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("custom measurements need the image"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! How class maps become objects: the Python extension's object options.
 
+use super::measure::Measurement;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// QuPath's two kinds of object: many small detections, or editable annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -52,6 +54,25 @@ pub struct ObjectOptions {
     /// Names of classes not traced; `None`: the classes named `Background`
     /// (in any case), or none if no class is.
     pub skip_classes: Option<Vec<String>>,
+    /// The caller's own measurements, after the built-in ones (not in JSON).
+    #[serde(skip)]
+    pub custom: CustomMeasurements,
+}
+
+/// Caller-defined measurements, compared by identity.
+#[derive(Clone, Default)]
+pub struct CustomMeasurements(pub Vec<Arc<dyn Measurement>>);
+
+impl std::fmt::Debug for CustomMeasurements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|m| m.names())).finish()
+    }
+}
+
+impl PartialEq for CustomMeasurements {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
 }
 
 impl Default for ObjectOptions {
@@ -64,6 +85,7 @@ impl Default for ObjectOptions {
             simplify: 0.0,
             smooth: 0,
             skip_classes: None,
+            custom: CustomMeasurements::default(),
         }
     }
 }

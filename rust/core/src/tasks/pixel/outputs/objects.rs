@@ -67,7 +67,6 @@ impl<'a> ObjectFiles<'a> {
             calibration,
             probabilities: true,
             channel_names,
-            custom: vec![],
             reader: Some(reader),
         };
         let tracer = ObjectTracer::new(options.clone(), inputs)?;
