@@ -197,5 +197,6 @@ fn object_options(a: &InferArgs) -> Result<ObjectOptions> {
         simplify: a.simplify,
         smooth: a.smooth,
         skip_classes: a.skip_classes.clone(),
+        ..ObjectOptions::default()
     })
 }
