@@ -4,6 +4,7 @@
 //! [`stitch::Stitcher`]) plus one batch of tiles, never by the image height.
 
 pub mod blend;
+pub mod channel_names;
 pub mod plan;
 pub mod reader;
 pub mod stitch;

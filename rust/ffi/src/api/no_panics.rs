@@ -130,6 +130,7 @@ fn test_info() -> dlclassifier::tasks::pixel::ModelInfo {
         name: "m".into(),
         source: Default::default(),
         in_channels: 1,
+        channel_names: Vec::new(),
         num_classes: 2,
         classes: Vec::new(),
         tile_size: 256,

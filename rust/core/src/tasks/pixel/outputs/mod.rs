@@ -8,6 +8,7 @@
 
 pub mod agreement;
 pub mod class_map;
+pub mod display;
 pub mod measurements;
 pub mod overlay;
 pub mod probability_tiff;
@@ -16,7 +17,8 @@ mod staged;
 pub use agreement::Agreement;
 pub use class_map::ClassMap;
 pub use measurements::{ClassCounts, ClassMeasurement, Measurements, PixelSize};
-pub use overlay::{class_colors, Overlay};
+pub use display::Display;
+pub use overlay::{blend_colors, class_colors, Overlay, OverlayMode};
 pub use probability_tiff::{ProbabilityTiff, SampleType};
 
 use crate::tiling::ProbabilitySink;
