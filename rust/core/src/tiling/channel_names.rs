@@ -55,11 +55,13 @@ impl<'a> Picked<'a> {
     /// The channels of `reader` that the `wanted` names pick, when the
     /// reader names its channels and `wanted` is not empty; `None` when
     /// either side has no names (the caller then relies on the channel
-    /// count). A name matches exactly if any channel has it exactly, else
+    /// count). Training names unnamed channels "Channel 1", "Channel 2", ...;
+    /// `wanted` names that are exactly those count as no names. A name matches exactly if any channel has it exactly, else
     /// ignoring case; a name that matches nothing, or matches several
     /// channels equally well, is an error listing the image's channels.
     pub fn by_name(reader: &'a dyn RegionReader, wanted: &[String]) -> Result<Option<Picked<'a>>> {
-        let Some(available) = reader.channel_names().filter(|_| !wanted.is_empty()) else {
+        let placeholders = wanted.iter().enumerate().all(|(i, name)| *name == format!("Channel {}", i + 1));
+        let Some(available) = reader.channel_names().filter(|_| !placeholders) else {
             return Ok(None);
         };
         let mut channels = Vec::with_capacity(wanted.len());
@@ -175,6 +177,8 @@ mod tests {
         assert!(Picked::by_name(&img, &strings(&["DAPI"])).unwrap().is_none());
         let named = Named::new(&img, strings(&["CD3", "CK", "DAPI"])).unwrap();
         assert!(Picked::by_name(&named, &[]).unwrap().is_none());
+        assert!(Picked::by_name(&named, &strings(&["Channel 1", "Channel 2"])).unwrap().is_none());
+        assert!(Picked::by_name(&named, &strings(&["Channel 2"])).is_err(), "only the names training makes up are ignored");
         let e = Named::new(&img, strings(&["CD3"])).err().unwrap().to_string();
         assert!(e.contains("1 channel names given for an image of 3 channels"), "{e}");
     }
