@@ -11,7 +11,7 @@ use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
 use crate::tiling::channel_names::Picked;
 use crate::tiling::reader::FiniteRegions;
-use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
+use crate::tiling::{check_channels, predict_image, BlendMode, Progress, RegionReader, TilingOptions};
 use crate::{Error, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -157,6 +157,7 @@ pub fn apply_to_image(
     let picked = Picked::by_name(reader, &info.channel_names)?;
     let model_input: &dyn RegionReader = picked.as_ref().map_or(reader, |p| p as &dyn RegionReader);
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
+    check_channels(info.in_channels, model_input.channels())?;
     tiling.check_memory(w, h, model_input.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
