@@ -489,7 +489,11 @@ int dlc_predictor_predict(const struct DlcPredictor *predictor,
  * (`"linear"`, `"gaussian"`, `"center_crop"`, `"none"`), `"batch_size"`,
  * `"tta"`, `"class_map"` (bool), `"probabilities"` (`"float32"` or
  * `"uint8"`), `"overlay_alpha"` (0-255, or null for no overlay),
- * `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`)
+ * `"overlay_mode"` (`"blend"`: the class colours over the image, a class
+ * named Background left out, the default; `"classes"`: the colours
+ * alone, as RGBA), `"display_range"` (`[[min, max], ...]` per image
+ * channel under a blended overlay; default: the 0.5th to 99.5th
+ * percentile of a sample of the image), `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`)
  * and `"truth"` (a mask file to score against). `job` (may be NULL) can
  * cancel the run from another thread (`DLC_CANCELLED`). On success
  * `*out` (if `out` is not NULL) is a JSON object with `files`,

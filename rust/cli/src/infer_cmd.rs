@@ -9,7 +9,8 @@ use dlclassifier::job::JobControl;
 use dlclassifier::tasks::pixel::apply::{apply_to_image, OutputOptions};
 use dlclassifier::tasks::pixel::outputs::{PixelSize, SampleType};
 use dlclassifier::tasks::pixel::Predictor;
-use dlclassifier::tiling::{InMemoryImage, TilingOptions};
+use dlclassifier::tiling::channel_names::Named;
+use dlclassifier::tiling::{InMemoryImage, RegionReader, TilingOptions};
 use dlclassifier::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -73,6 +74,17 @@ pub struct InferArgs {
     /// Overlay opacity, 0-255.
     #[arg(long, default_value_t = 128)]
     overlay_alpha: u8,
+    /// blend: class colours over the image (Background left out); classes: the colours alone, as RGBA.
+    #[arg(long, default_value = "blend")]
+    overlay: String,
+    /// Display range of each image channel under the overlay, as MIN:MAX,MIN:MAX,...
+    /// (default: the 0.5th to 99.5th percentile of a sample of the image).
+    #[arg(long, value_delimiter = ',')]
+    display_range: Option<Vec<String>>,
+    /// Names of the image's channels in order, e.g. CD3,CK,DAPI: the model's
+    /// channels are then picked from them by name.
+    #[arg(long, value_delimiter = ',')]
+    channel_names: Option<Vec<String>>,
     /// Pixel size in µm, for areas in µm².
     #[arg(long)]
     pixel_size: Option<f64>,
@@ -138,15 +150,19 @@ pub fn run(a: InferArgs) -> Result<()> {
         class_map: !a.no_class_map,
         probabilities,
         overlay_alpha: (!a.no_overlay).then_some(a.overlay_alpha),
+        overlay_mode: a.overlay.parse()?,
+        display_range: a.display_range.as_deref().map(parse_display_range).transpose()?,
         measurements: true,
         pixel_size: a.pixel_size.map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }),
         truth: a.truth.as_deref().map(read_mask).transpose()?,
         objects: a.objects.is_some().then(|| object_options(&a)).transpose()?,
     };
     let image = InMemoryImage(read_image(&a.image)?);
+    let named = a.channel_names.map(|names| Named::new(&image, names)).transpose()?;
+    let image: &dyn RegionReader = named.as_ref().map_or(&image, |n| n as &dyn RegionReader);
     let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(ProgressStyle::with_template("{bar:30} tile {pos}/{len} [{elapsed_precise}<{eta_precise}]").expect("valid template"));
-    let report = apply_to_image(&predictor, &image, &a.out, &tiling, &outputs, &JobControl::new(), &mut |p| {
+    let report = apply_to_image(&predictor, image, &a.out, &tiling, &outputs, &JobControl::new(), &mut |p| {
         bar.set_length(p.tiles_total as u64);
         bar.set_position(p.tiles_done as u64);
     })?;
@@ -199,4 +215,15 @@ fn object_options(a: &InferArgs) -> Result<ObjectOptions> {
         skip_classes: a.skip_classes.clone(),
         ..ObjectOptions::default()
     })
+}
+
+/// `MIN:MAX` pairs, one per image channel.
+fn parse_display_range(pairs: &[String]) -> Result<Vec<(f32, f32)>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let parsed = pair.split_once(':').and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
+            parsed.ok_or_else(|| Error::config(format!("display range '{pair}' is not MIN:MAX")))
+        })
+        .collect()
 }

@@ -81,6 +81,7 @@ fn infer_and_export(model: &std::path::Path) {
     let class_map = image::open(results.join("class_map.png")).unwrap();
     assert_eq!((class_map.width(), class_map.height()), (512, 512));
     assert!(class_map.to_luma8().pixels().all(|p| p.0[0] < 2));
+    overlays_and_channel_names(m, image, &results);
 
     std::fs::remove_file(model.join("model.onnx")).unwrap();
     let out = run(&["export", "--model", m]);
@@ -97,7 +98,7 @@ fn infer_and_export(model: &std::path::Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let rgb = data("ihc-dab/full/image.png");
-    let cases: [(&[&str], &str, i32); 11] = [
+    let cases: [(&[&str], &str, i32); 14] = [
         (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--area-unit", "um2", "--min-area", "4"], "no pixel size is known", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--pixel-size", "0"], "the pixel width must be a positive number of µm, got 0", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--skip-classes", "Stroma"], "names 'Stroma', which is not a class of the model", 1),
@@ -109,10 +110,31 @@ fn infer_and_export(model: &std::path::Path) {
         (&["infer", "--model", m, "--image", image, "--out", res, "--blend", "soft"], "unknown blend mode 'soft'", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "128"], "must be smaller than the tile size", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--truth", rgb.to_str().unwrap()], "mask", 3),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--channel-names", "CD3"],
+            "the model needs channel(s) 'DAPI' that the image does not have; its channels are 'CD3'", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--overlay", "outline"], "unknown overlay mode 'outline'", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--display-range", "0-100"], "display range '0-100' is not MIN:MAX", 1),
     ];
     for (args, expected, code) in cases {
         fails_with_one_line(args, expected, code);
     }
+}
+
+/// The overlay over the image by default and the colours alone on request;
+/// the image's channels named for the model (trained on "DAPI").
+fn overlays_and_channel_names(model: &str, image: &str, results: &std::path::Path) {
+    let blended = image::open(results.join("overlay.png")).unwrap();
+    assert_eq!(blended.color(), image::ColorType::Rgb8);
+    let res = results.join("named");
+    let out = run(&["infer", "--model", model, "--image", image, "--out", res.to_str().unwrap(), "--overlay", "classes",
+        "--channel-names", "dapi", "--no-class-map"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let classes = image::open(res.join("overlay.png")).unwrap();
+    assert_eq!(classes.color(), image::ColorType::Rgba8);
+    let out = run(&["infer", "--model", model, "--image", image, "--out", res.to_str().unwrap(), "--display-range", "0:1000",
+        "--channel-names", "DAPI", "--no-class-map"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(image::open(res.join("overlay.png")).unwrap().color(), image::ColorType::Rgb8);
 }
 
 /// Runs a command that must fail with the exit code of its error class (1

@@ -4,6 +4,7 @@
 //! [`stitch::Stitcher`]) plus one batch of tiles, never by the image height.
 
 pub mod blend;
+pub mod channel_names;
 pub mod plan;
 pub mod reader;
 pub mod stitch;
@@ -92,6 +93,14 @@ pub struct Progress {
     pub tiles_total: usize,
 }
 
+/// Fails unless an image of `image` channels fits a model of `model` input channels.
+pub fn check_channels(model: usize, image: usize) -> Result<()> {
+    if image != model {
+        return Err(Error::config(format!("the model expects {model} input channels but the image has {image}")));
+    }
+    Ok(())
+}
+
 /// Predicts class probabilities for the whole image of `reader`, tile row by
 /// tile row, streaming finished rows to `sink`. Honours `control`: a cancel
 /// ends with [`Error::Cancelled`] after the current batch (without calling
@@ -105,13 +114,7 @@ pub fn predict_image(
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
     options.validate()?;
-    if reader.channels() != model.in_channels() {
-        return Err(Error::config(format!(
-            "the model expects {} input channels but the image has {}",
-            model.in_channels(),
-            reader.channels()
-        )));
-    }
+    check_channels(model.in_channels(), reader.channels())?;
     let (height, width, tile) = (reader.height(), reader.width(), options.tile_size);
     options.check_memory(width, height, reader.channels(), model.num_classes())?;
     let grid = TileGrid::new(height, width, tile, options.overlap)?;

@@ -12,6 +12,12 @@ pub trait RegionReader: Send + Sync {
     fn channels(&self) -> usize;
     /// The `[channels, h, w]` region at `(x, y)`; the region lies inside the image.
     fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>>;
+    /// The names of the channels in order, if the image has them; a model
+    /// that knows its channels' names then picks them by name (see
+    /// [`super::channel_names::Picked`]) instead of by position.
+    fn channel_names(&self) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// A whole `[channels, height, width]` image held in memory.
@@ -70,6 +76,10 @@ impl RegionReader for FiniteRegions<'_> {
             format!("x={}, y={}, channel {}", x + i % w, y + i / w % h, i / (w * h))
         })?;
         Ok(region)
+    }
+
+    fn channel_names(&self) -> Option<Vec<String>> {
+        self.reader.channel_names()
     }
 }
 

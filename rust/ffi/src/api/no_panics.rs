@@ -45,7 +45,7 @@ fn settings_object(fields: &'static [&'static str]) -> impl Strategy<Value = Str
 }
 
 const TRAINING: &[&str] = &["tile_size", "batch_size", "epochs", "samples_per_epoch", "learning_rate", "scheduler", "augmentation", "normalization", "class_weight_multipliers", "frozen_groups", "threads", "downsample"];
-const APPLY: &[&str] = &["tile_size", "overlap", "blend", "batch_size", "tta", "probabilities", "overlay_alpha", "pixel_size"];
+const APPLY: &[&str] = &["tile_size", "overlap", "blend", "batch_size", "tta", "probabilities", "overlay_alpha", "overlay_mode", "display_range", "pixel_size"];
 const INFERENCE: &[&str] = &["backend", "device", "fp16", "threads", "concurrent_runs", "gpu_reservation", "non_finite"];
 
 /// Paths into `metadata.json` whose values the checks guard.
@@ -130,6 +130,7 @@ fn test_info() -> dlclassifier::tasks::pixel::ModelInfo {
         name: "m".into(),
         source: Default::default(),
         in_channels: 1,
+        channel_names: Vec::new(),
         num_classes: 2,
         classes: Vec::new(),
         tile_size: 256,

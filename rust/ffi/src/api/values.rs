@@ -87,6 +87,7 @@ pub struct EpochSink(pub Option<Box<dyn FnMut(&str) -> bool>>);
 pub struct CallbackReader {
     size: [usize; 3],
     read: ReadRegion,
+    names: Option<Vec<String>>,
 }
 
 pub type ReadRegion = Box<dyn Fn([usize; 4], &mut [f32]) -> FfiResult<()> + Send + Sync>;
@@ -98,7 +99,15 @@ impl CallbackReader {
         let [Ok(width), Ok(height), Ok(channels)] = size else {
             return Err(FfiError::invalid_argument(format!("{name}: the reader's sizes must not be negative")));
         };
-        Ok(CallbackReader { size: [width, height, channels], read })
+        Ok(CallbackReader { size: [width, height, channels], read, names: None })
+    }
+
+    /// The reader with the names the caller gave its channels, one per channel.
+    pub fn with_names(self, names: Option<Vec<String>>, name: &str) -> FfiResult<CallbackReader> {
+        if let Some(n) = names.as_ref().filter(|n| n.len() != self.size[2]) {
+            return Err(FfiError::invalid_argument(format!("{name}: {} channel names for {} channels", n.len(), self.size[2])));
+        }
+        Ok(CallbackReader { names, ..self })
     }
 }
 
@@ -120,6 +129,10 @@ impl RegionReader for CallbackReader {
         let values = region.as_slice_mut().expect("a new array is contiguous");
         (self.read)([x, y, w, h], values).map_err(|e| dlclassifier::Error::data("RegionReader", e.message))?;
         Ok(region)
+    }
+
+    fn channel_names(&self) -> Option<Vec<String>> {
+        self.names.clone()
     }
 }
 

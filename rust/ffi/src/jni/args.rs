@@ -5,7 +5,7 @@ use super::callbacks::JavaObject;
 use crate::api::kinds::Region;
 use crate::api::{copy_floats, CallbackReader, EpochSink, Image, ImageSource};
 use crate::error::{FfiError, FfiResult};
-use jni::objects::{JByteBuffer, JIntArray, JObject, JString, JValue};
+use jni::objects::{JByteBuffer, JIntArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_sig, jni_str, Env};
 use std::sync::Arc;
@@ -80,7 +80,8 @@ impl Wire for JIntArray<'_> {
 }
 
 /// An `ApplyBridge`: an image file (`imagePath()`) or a `RegionReader` of
-/// `width() x height() x channels()` read through `read`, and `progress`.
+/// `width() x height() x channels()`, named by `channelNames()` (or null),
+/// read through `read`, and `progress`.
 pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSource> {
     if bridge.is_null() {
         return Err(null(name));
@@ -105,6 +106,19 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
         None => {
             let [width, height, channels] = [jni_str!("width"), jni_str!("height"), jni_str!("channels")]
                 .map(|method| bridge.call(|env, object| Ok(i64::from(env.call_method(object, method, jni_sig!("()I"), &[])?.i()?))));
+            let names = bridge.call(|env, object| {
+                let names = env.call_method(object, jni_str!("channelNames"), jni_sig!("()[Ljava/lang/String;"), &[])?.l()?;
+                let names = env.cast_local::<JObjectArray<JString>>(names)?;
+                if names.is_null() {
+                    return Ok(None);
+                }
+                let mut wired = Vec::new();
+                for i in 0..names.len(env)? {
+                    let value = names.get_element(env, i)?.wire(env, "a channel name")?;
+                    wired.push(value.ok_or_else(|| FfiError::invalid_argument(format!("{name}: a channel name is null")))?);
+                }
+                Ok(Some(wired))
+            })?;
             let read = Box::new(move |[x, y, w, h]: [usize; 4], dest: &mut [f32]| {
                 bridge.call(|env, object| {
                     let args = [x, y, w, h].map(|v| JValue::Int(clamp(v)));
@@ -118,7 +132,7 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
                     copy_floats(bytes, dest)
                 })
             });
-            Image::Reader(Box::new(CallbackReader::new([width?, height?, channels?], read, name)?))
+            Image::Reader(Box::new(CallbackReader::new([width?, height?, channels?], read, name)?.with_names(names, name)?))
         }
     };
     Ok(ImageSource { image, progress })

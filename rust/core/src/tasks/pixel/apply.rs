@@ -2,16 +2,17 @@
 //! and the chosen result files are written while finished rows stream in.
 
 use super::outputs::{
-    class_colors, Agreement, ClassCounts, ClassMap, Measurements, ObjectFiles, ObjectSummary, Overlay, PixelSize, ProbabilityTiff, SampleType,
-    Sinks,
+    blend_colors, class_colors, Agreement, ClassCounts, ClassMap, Display, Measurements, ObjectFiles, ObjectSummary, Overlay, OverlayMode,
+    PixelSize, ProbabilityTiff, SampleType, Sinks,
 };
 use super::{ModelInfo, Predictor};
 use crate::data::read_mask;
 use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
 use crate::objects::ObjectOptions;
+use crate::tiling::channel_names::Picked;
 use crate::tiling::reader::FiniteRegions;
-use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
+use crate::tiling::{check_channels, predict_image, BlendMode, Progress, RegionReader, TilingOptions};
 use crate::{Error, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -37,6 +38,13 @@ pub struct OutputOptions {
     pub probabilities: Option<SampleType>,
     /// `overlay.png`: class colours at this opacity (0-255).
     pub overlay_alpha: Option<u8>,
+    /// Whether the overlay blends the colours over the image (the default;
+    /// a class named "Background" is then left out) or shows them alone.
+    pub overlay_mode: OverlayMode,
+    /// `(min, max)` per image channel, shown as black to full brightness
+    /// under a blended overlay; `None`: the 0.5th to 99.5th percentile of
+    /// a sample of the image.
+    pub display_range: Option<Vec<(f32, f32)>>,
     /// `measurements.json` and `.csv`: per-class pixel counts, fractions and areas.
     pub measurements: bool,
     /// Calibration for areas in physical units.
@@ -54,6 +62,8 @@ impl Default for OutputOptions {
             class_map: true,
             probabilities: None,
             overlay_alpha: Some(128),
+            overlay_mode: OverlayMode::Blend,
+            display_range: None,
             measurements: true,
             pixel_size: None,
             truth: None,
@@ -78,6 +88,10 @@ pub struct ApplySettings {
     /// `Some(None)`: given as `null`, so absent and null differ.
     #[serde(deserialize_with = "present")]
     pub overlay_alpha: Option<Option<u8>>,
+    /// `"blend"` or `"classes"`.
+    pub overlay_mode: Option<OverlayMode>,
+    /// `[[min, max], ...]`, one per image channel.
+    pub display_range: Option<Vec<(f32, f32)>>,
     pub measurements: Option<bool>,
     pub pixel_size: Option<PixelSize>,
     /// A truth mask file to score against.
@@ -109,6 +123,8 @@ impl ApplySettings {
             class_map: self.class_map.unwrap_or(default.class_map),
             probabilities: self.probabilities,
             overlay_alpha: self.overlay_alpha.unwrap_or(default.overlay_alpha),
+            overlay_mode: self.overlay_mode.unwrap_or(default.overlay_mode),
+            display_range: self.display_range,
             measurements: self.measurements.unwrap_or(default.measurements),
             pixel_size: self.pixel_size,
             truth: self.truth.map(read_mask).transpose()?,
@@ -132,6 +148,9 @@ pub struct ApplyReport {
 
 /// Predicts the whole image of `reader` and writes the selected outputs
 /// into `out_dir` (created if needed). Each file appears only when complete.
+/// When the model and the reader both name their channels, the model's are
+/// picked from the reader's by name (see [`Picked::by_name`]), else the
+/// reader's channels are the model's in order.
 pub fn apply_to_image(
     predictor: &Predictor,
     reader: &dyn RegionReader,
@@ -145,8 +164,11 @@ pub fn apply_to_image(
     let info = predictor.info();
     // Before anything is written.
     tiling.validate_for(info.fixed_size.map(|(side, _)| side))?;
+    let picked = Picked::by_name(reader, &info.channel_names)?;
+    let model_input: &dyn RegionReader = picked.as_ref().map_or(reader, |p| p as &dyn RegionReader);
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
-    tiling.check_memory(w, h, reader.channels(), k)?;
+    check_channels(info.in_channels, model_input.channels())?;
+    tiling.check_memory(w, h, model_input.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
@@ -158,7 +180,12 @@ pub fn apply_to_image(
     if let Some(o) = &outputs.objects {
         super::outputs::objects::check(o, &info.classes, outputs.pixel_size.as_ref())?;
     }
-    let reader = FiniteRegions { reader, policy: predictor.non_finite() };
+    let display = match (outputs.overlay_alpha, outputs.overlay_mode) {
+        (Some(_), OverlayMode::Blend) => Some(Display::for_image(reader, outputs.display_range.as_deref())?),
+        _ => None,
+    };
+    // Objects are measured on every channel of the image, as read.
+    let measured = FiniteRegions { reader, policy: predictor.non_finite() };
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut files = Vec::new();
     let mut file = |name: &str| {
@@ -167,16 +194,19 @@ pub fn apply_to_image(
     };
     let mut class_map = outputs.class_map.then(|| ClassMap::create(&file(CLASS_MAP_FILE), w, h)).transpose()?;
     let mut probabilities = outputs.probabilities.map(|t| ProbabilityTiff::create(&file(PROBABILITIES_FILE), k, w, h, t)).transpose()?;
-    let mut overlay =
-        outputs.overlay_alpha.map(|a| Overlay::create(&file(OVERLAY_FILE), w, h, &class_colors(&info.classes, a)?)).transpose()?;
-    let channel_names: Vec<String> = (1..=reader.channels()).map(|c| format!("Channel {c}")).collect();
+    let mut overlay = match (outputs.overlay_alpha, display) {
+        (Some(a), Some(display)) => Some(Overlay::blended(&file(OVERLAY_FILE), reader, display, &blend_colors(&info.classes, a)?)?),
+        (Some(a), None) => Some(Overlay::create(&file(OVERLAY_FILE), w, h, &class_colors(&info.classes, a)?)?),
+        (None, _) => None,
+    };
+    let channel_names = measured_channel_names(reader, picked.is_none(), &info.channel_names);
     let mut objects = match &outputs.objects {
         Some(o) => Some(ObjectFiles::create(
             &file(OBJECTS_GEOJSON),
             &file(OBJECTS_CSV),
             o,
             &info.classes,
-            &reader,
+            &measured,
             channel_names,
             outputs.pixel_size.as_ref(),
         )?),
@@ -201,6 +231,7 @@ pub fn apply_to_image(
         sinks = sinks.classified(s);
     }
     let mut tiles = 0;
+    let reader = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
     predict_image(&reader, predictor, tiling, &mut sinks, control, &mut |p| {
         tiles = p.tiles_total;
         on_progress(p)
@@ -215,6 +246,18 @@ pub fn apply_to_image(
     let truth = agreement.map(|a| a.metrics());
     let objects = objects.map(|o| o.summary());
     Ok(ApplyReport { files, measurements, truth, objects, tiles, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// Names for the image's channels in object measurements: the reader's, else
+/// the model's when the image's channels are the model's in order, else
+/// `Channel 1`, `Channel 2`, ...
+fn measured_channel_names(reader: &dyn RegionReader, in_model_order: bool, model: &[String]) -> Vec<String> {
+    let channels = reader.channels();
+    match reader.channel_names() {
+        Some(names) if names.len() == channels => names,
+        _ if in_model_order && model.len() == channels => model.to_vec(),
+        _ => (1..=channels).map(|c| format!("Channel {c}")).collect(),
+    }
 }
 
 #[cfg(test)]

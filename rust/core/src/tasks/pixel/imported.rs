@@ -23,6 +23,8 @@ pub struct ImportedMetadata {
 #[derive(Debug, Default, Deserialize)]
 struct ImportedInput {
     num_channels: Option<usize>,
+    #[serde(default)]
+    channel_names: Vec<String>,
     normalization: Option<NormalizationStats>,
 }
 
@@ -72,6 +74,7 @@ impl ImportedMetadata {
             name: self.name.unwrap_or_else(|| model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()),
             source: model.to_path_buf(),
             in_channels,
+            channel_names: self.input_config.channel_names,
             num_classes: classes.len(),
             classes,
             tile_size: self.tile_size.or(fixed_size.map(|(h, _)| h)).unwrap_or(DEFAULT_TILE),

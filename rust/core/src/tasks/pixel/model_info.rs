@@ -14,6 +14,10 @@ pub struct ModelInfo {
     /// The model folder or imported `.onnx` file.
     pub source: PathBuf,
     pub in_channels: usize,
+    /// The names of the input channels in the model's order, as trained;
+    /// empty when unknown. Images whose reader names its channels are
+    /// mapped onto these by name (see [`crate::tiling::channel_names`]).
+    pub channel_names: Vec<String>,
     pub num_classes: usize,
     pub classes: Vec<ClassMeta>,
     /// The tile size the model was trained at, a good default for tiling.
@@ -58,6 +62,7 @@ impl ModelInfo {
             name: "m".into(),
             source: PathBuf::new(),
             in_channels: 1,
+            channel_names: Vec::new(),
             num_classes: 2,
             classes: Vec::new(),
             tile_size,

@@ -49,6 +49,7 @@ impl Predictor {
             name: meta.name.clone(),
             source: dir.to_path_buf(),
             in_channels: meta.architecture.in_channels as usize,
+            channel_names: meta.input_config.channel_names.clone(),
             num_classes: meta.architecture.num_classes as usize,
             classes: meta.classes.clone(),
             tile_size: meta.tile_size,

@@ -1,7 +1,10 @@
 package org.dlclassifier;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.dlclassifier.internal.Json;
@@ -35,6 +38,19 @@ public final class ApplyOptions {
         FLOAT32
     }
 
+    /** What {@code overlay.png} shows. */
+    public enum Overlay {
+        /**
+         * The class colours blended over the image at the overlay alpha, as
+         * RGB; a class named "Background" (in any case) is left out. One
+         * channel is shown grey, three as RGB, other counts by the first
+         * channel in grey, each stretched over its display range.
+         */
+        BLEND,
+        /** The class colours alone, as RGBA, to lay over the image elsewhere. */
+        CLASSES
+    }
+
     /** Told after each batch of tiles; may throw to stop the run (the exception reaches the caller). */
     @FunctionalInterface
     public interface ProgressListener {
@@ -53,6 +69,8 @@ public final class ApplyOptions {
     private final boolean classMap;
     private final Probabilities probabilities;
     private final Integer overlayAlpha;
+    private final Overlay overlay;
+    private final double[][] displayRange;
     private final boolean measurements;
     private final Map<String, Object> pixelSize;
     private final Path truthMask;
@@ -68,6 +86,8 @@ public final class ApplyOptions {
         classMap = b.classMap;
         probabilities = b.probabilities;
         overlayAlpha = b.overlayAlpha;
+        overlay = b.overlay;
+        displayRange = b.displayRange;
         measurements = b.measurements;
         pixelSize = b.pixelSize;
         truthMask = b.truthMask;
@@ -101,11 +121,24 @@ public final class ApplyOptions {
         json.put("class_map", classMap);
         json.put("probabilities", probabilities == Probabilities.NONE ? null : JsonFields.jsonName(probabilities));
         json.put("overlay_alpha", overlayAlpha);
+        json.put("overlay_mode", JsonFields.jsonName(overlay));
+        json.put("display_range", displayRangeJson());
         json.put("measurements", measurements);
         json.put("pixel_size", pixelSize);
         json.put("truth", truthMask == null ? null : truthMask.toString());
         json.put("objects", objects == null ? null : objects.toJson());
         return Json.write(json);
+    }
+
+    private List<List<Double>> displayRangeJson() {
+        if (displayRange == null) {
+            return null;
+        }
+        List<List<Double>> ranges = new ArrayList<>();
+        for (double[] minMax : displayRange) {
+            ranges.add(Arrays.asList(minMax[0], minMax[1]));
+        }
+        return ranges;
     }
 
     @Override
@@ -123,6 +156,8 @@ public final class ApplyOptions {
         private boolean classMap = true;
         private Probabilities probabilities = Probabilities.NONE;
         private Integer overlayAlpha = 128;
+        private Overlay overlay = Overlay.BLEND;
+        private double[][] displayRange;
         private boolean measurements = true;
         private Map<String, Object> pixelSize;
         private Path truthMask;
@@ -207,6 +242,35 @@ public final class ApplyOptions {
                 throw new IllegalArgumentException("overlay alpha must be 0-255, got " + alpha);
             }
             this.overlayAlpha = alpha;
+            return this;
+        }
+
+        /**
+         * @param overlay what {@code overlay.png} shows (default {@link Overlay#BLEND})
+         * @return this builder
+         */
+        public Builder overlay(Overlay overlay) {
+            this.overlay = Objects.requireNonNull(overlay, "overlay");
+            return this;
+        }
+
+        /**
+         * The intensities shown as black and as full brightness under a
+         * blended overlay, per image channel; by default the 0.5th and 99.5th
+         * percentiles of a sample of the image.
+         *
+         * @param minMax one {@code {min, max}} per channel of the image
+         * @return this builder
+         */
+        public Builder displayRange(double[]... minMax) {
+            double[][] ranges = new double[minMax.length][];
+            for (int c = 0; c < minMax.length; c++) {
+                if (minMax[c] == null || minMax[c].length != 2 || !(minMax[c][0] <= minMax[c][1])) {
+                    throw new IllegalArgumentException("display range of channel " + c + " must be {min, max} with min <= max");
+                }
+                ranges[c] = minMax[c].clone();
+            }
+            this.displayRange = ranges;
             return this;
         }
 

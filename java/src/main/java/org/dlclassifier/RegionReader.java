@@ -16,7 +16,7 @@ public interface RegionReader {
     /** @return image height in pixels */
     int height();
 
-    /** @return values per pixel; must equal the model's input channels */
+    /** @return values per pixel; must equal the model's input channels unless {@link #channelNames()} names them */
     int channels();
 
     /**
@@ -38,4 +38,19 @@ public interface RegionReader {
      * @param dest where the region's values go, in CHW order
      */
     void read(int x, int y, int w, int h, FloatBuffer dest);
+
+    /**
+     * The names of the channels, in order, such as {@code {"CD3", "CK", "DAPI"}}.
+     * When the model knows the names of the channels it was trained on, it
+     * then reads those channels by name (exact first, else ignoring case),
+     * whatever their order and however many others the image has; a channel
+     * it cannot find ends the run with an {@link IllegalArgumentException}
+     * naming it, before any file is written.
+     *
+     * @return one name per channel, or null (the default) to give the
+     *     model the channels in order, as many as it takes
+     */
+    default String[] channelNames() {
+        return null;
+    }
 }

@@ -154,6 +154,84 @@ public class ApplyTest {
         }
     }
 
+    /** The nuclei image as the second of three named channels; the others hold noise. */
+    static class NamedReader extends ImageReader {
+        private final String[] names;
+
+        NamedReader(String... names) {
+            this.names = names;
+        }
+
+        @Override
+        public int channels() {
+            return 3;
+        }
+
+        @Override
+        public String[] channelNames() {
+            return names;
+        }
+
+        @Override
+        public void read(int x, int y, int w, int h, FloatBuffer dest) {
+            for (int c = 0; c < 3; c++) {
+                for (int row = 0; row < h; row++) {
+                    for (int col = 0; col < w; col++) {
+                        float dapi = image.getSample(x + col, y + row, 0);
+                        dest.put((c * h + row) * w + col, c == 1 ? dapi : (x + col) * 37 % 1000 + c);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    public void aReaderThatNamesItsChannelsGivesTheModelItsChannelByName() throws IOException {
+        ApplyOptions options = ApplyOptions.builder().tileSize(128).overlap(32).noOverlay().measurements(false).build();
+        predictor.apply(nucleiImage(), out("file"), options);
+        // The model was trained on "DAPI"; case does not matter when nothing matches exactly.
+        predictor.apply(new NamedReader("CD3", "dapi", "CK"), out("named"), options);
+        assertArrayEquals(pixels(out("file").resolve("class_map.png")), pixels(out("named").resolve("class_map.png")));
+
+        expectIllegalArgument("the model needs channel(s) 'DAPI' that the image does not have; its channels are 'CD3', 'CK', 'CD8'",
+                () -> predictor.apply(new NamedReader("CD3", "CK", "CD8"), out("missing"), options));
+        assertFalse("nothing written", Files.exists(out("missing")));
+        expectIllegalArgument("2 channel names for 3 channels",
+                () -> predictor.apply(new NamedReader("CD3", "DAPI"), out("short"), options));
+        // Without names, the channel count decides, as before.
+        expectIllegalArgument("input channels", () -> predictor.apply(new NamedReader((String[]) null), out("x"), options));
+    }
+
+    @Test
+    public void theOverlayShowsTheImageUnlessOnlyTheClassesAreAskedFor() throws IOException {
+        ApplyOptions.Builder options = ApplyOptions.builder().tileSize(128).overlap(32).classMap(false).measurements(false);
+        predictor.apply(nucleiImage(), out("blend"), options.build());
+        Raster blended = ImageIO.read(out("blend").resolve("overlay.png").toFile()).getRaster();
+        assertEquals(3, blended.getNumBands());
+        predictor.apply(nucleiImage(), out("classes"), options.overlay(ApplyOptions.Overlay.CLASSES).build());
+        assertEquals(4, ImageIO.read(out("classes").resolve("overlay.png").toFile()).getRaster().getNumBands());
+
+        // A display range that puts the whole image below black: Background (hidden) shows the black
+        // image, Nucleus its colour at the overlay alpha over black.
+        predictor.apply(nucleiImage(), out("dark"), options.overlay(ApplyOptions.Overlay.BLEND).classMap(true)
+                .displayRange(new double[] {70000, 80000}).build());
+        Raster dark = ImageIO.read(out("dark").resolve("overlay.png").toFile()).getRaster();
+        byte[] labels = pixels(out("dark").resolve("class_map.png"));
+        int nuclei = 0;
+        for (int y = 0; y < dark.getHeight(); y++) {
+            for (int x = 0; x < dark.getWidth(); x++) {
+                int sum = dark.getSample(x, y, 0) + dark.getSample(x, y, 1) + dark.getSample(x, y, 2);
+                boolean nucleus = labels[y * dark.getWidth() + x] == 1;
+                assertEquals("pixel " + x + ", " + y, nucleus, sum > 0);
+                nuclei += nucleus ? 1 : 0;
+            }
+        }
+        assertTrue(nuclei > 0);
+        expectIllegalArgument("2 display ranges given for an image of 1 channels", () -> predictor.apply(nucleiImage(), out("x"),
+                ApplyOptions.builder().displayRange(new double[] {0, 1}, new double[] {0, 1}).build()));
+        expectIllegalArgument("display range of channel 0", () -> ApplyOptions.builder().displayRange(new double[] {2, 1}));
+    }
+
     @Test
     public void anExceptionFromTheReaderReachesTheCallerUnchanged() throws IOException {
         RuntimeException boom = new IllegalStateException("slide server went away");

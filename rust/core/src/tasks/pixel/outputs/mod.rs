@@ -9,6 +9,7 @@
 
 pub mod agreement;
 pub mod class_map;
+pub mod display;
 pub mod measurements;
 pub mod objects;
 pub mod overlay;
@@ -18,8 +19,9 @@ mod staged;
 pub use agreement::Agreement;
 pub use class_map::ClassMap;
 pub use measurements::{ClassCounts, ClassMeasurement, Measurements, PixelSize};
+pub use display::Display;
 pub use objects::{ObjectFiles, ObjectSummary};
-pub use overlay::{class_colors, Overlay};
+pub use overlay::{blend_colors, class_colors, Overlay, OverlayMode};
 pub use probability_tiff::{ProbabilityTiff, SampleType};
 
 use crate::tiling::ProbabilitySink;

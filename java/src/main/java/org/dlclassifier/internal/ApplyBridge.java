@@ -28,6 +28,7 @@ public final class ApplyBridge {
     private final int width;
     private final int height;
     private final int channels;
+    private final String[] channelNames;
     private final ApplyOptions.ProgressListener listener;
     private ByteBuffer scratch;
 
@@ -38,6 +39,8 @@ public final class ApplyBridge {
         this.width = reader == null ? 0 : reader.width();
         this.height = reader == null ? 0 : reader.height();
         this.channels = reader == null ? 0 : reader.channels();
+        String[] names = reader == null ? null : reader.channelNames();
+        this.channelNames = names == null ? null : names.clone();
         this.listener = listener;
     }
 
@@ -77,6 +80,11 @@ public final class ApplyBridge {
     /** @return the reader's channels; 0 for a file */
     public int channels() {
         return channels;
+    }
+
+    /** @return the reader's channel names, or null for a file or a reader without names */
+    public String[] channelNames() {
+        return channelNames == null ? null : channelNames.clone();
     }
 
     /**
