@@ -136,5 +136,7 @@ fn test_info() -> dlclassifier::tasks::pixel::ModelInfo {
         fixed_size: None,
         min_size: 0,
         backend: String::new(),
+        downsample: 1.0,
+        training_pixel_size_um: None,
     }
 }

@@ -7,7 +7,7 @@ use crate::data::read_mask;
 use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
 use crate::tiling::reader::FiniteRegions;
-use crate::tiling::{predict_image, BlendMode, Progress, RegionReader, TilingOptions};
+use crate::tiling::{predict_image, BlendMode, Downsampled, Progress, RegionReader, Resolution, TilingOptions, Upsampling};
 use crate::{Error, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -33,8 +33,14 @@ pub struct OutputOptions {
     pub overlay_alpha: Option<u8>,
     /// `measurements.json` and `.csv`: per-class pixel counts, fractions and areas.
     pub measurements: bool,
-    /// Calibration for areas in physical units.
+    /// Calibration for areas in physical units; in µm, also the image's
+    /// pixel size for the choice of downsample when the reader reports none.
     pub pixel_size: Option<PixelSize>,
+    /// The factor the image is downsampled by before the model sees it;
+    /// `None`: from the image's and the model's pixel sizes where both are
+    /// known, else the model's training downsample (see [`Resolution`]).
+    /// Every output stays at full resolution.
+    pub downsample: Option<f64>,
     /// A `[H, W]` ground-truth class map (255 = unlabeled): the report then
     /// carries pixel accuracy and IoU of the prediction against it.
     pub truth: Option<Array2<u8>>,
@@ -42,7 +48,7 @@ pub struct OutputOptions {
 
 impl Default for OutputOptions {
     fn default() -> Self {
-        OutputOptions { class_map: true, probabilities: None, overlay_alpha: Some(128), measurements: true, pixel_size: None, truth: None }
+        OutputOptions { class_map: true, probabilities: None, overlay_alpha: Some(128), measurements: true, pixel_size: None, downsample: None, truth: None }
     }
 }
 
@@ -64,6 +70,8 @@ pub struct ApplySettings {
     pub overlay_alpha: Option<Option<u8>>,
     pub measurements: Option<bool>,
     pub pixel_size: Option<PixelSize>,
+    /// See [`OutputOptions::downsample`].
+    pub downsample: Option<f64>,
     /// A truth mask file to score against.
     pub truth: Option<PathBuf>,
 }
@@ -94,6 +102,7 @@ impl ApplySettings {
             overlay_alpha: self.overlay_alpha.unwrap_or(default.overlay_alpha),
             measurements: self.measurements.unwrap_or(default.measurements),
             pixel_size: self.pixel_size,
+            downsample: self.downsample,
             truth: self.truth.map(read_mask).transpose()?,
         })
     }
@@ -107,6 +116,8 @@ pub struct ApplyReport {
     /// Agreement with [`OutputOptions::truth`], when given.
     pub truth: Option<SegmentationMetrics>,
     pub tiles: usize,
+    /// The factor the model ran at (1: full resolution); outputs are at full resolution.
+    pub downsample: f64,
     pub seconds: f64,
 }
 
@@ -126,7 +137,11 @@ pub fn apply_to_image(
     // Before anything is written.
     tiling.validate_for(info.fixed_size.map(|(side, _)| side))?;
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
-    tiling.check_memory(w, h, reader.channels(), k)?;
+    let downsample = resolution(reader, outputs, info).downsample()?;
+    let source = FiniteRegions { reader, policy: predictor.non_finite() };
+    let downsampled = (downsample != 1.0).then(|| Downsampled::new(&source, downsample)).transpose()?;
+    let tiled: &dyn RegionReader = downsampled.as_ref().map_or(&source, |d| d as &dyn RegionReader);
+    tiling.check_memory(tiled.width(), tiled.height(), reader.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
@@ -158,21 +173,42 @@ pub fn apply_to_image(
         sinks = sinks.probabilities(s);
     }
     let mut tiles = 0;
-    let reader = FiniteRegions { reader, policy: predictor.non_finite() };
-    predict_image(&reader, predictor, tiling, &mut sinks, control, &mut |p| {
+    let mut progress = |p: Progress| {
         tiles = p.tiles_total;
         on_progress(p)
-    })?;
+    };
+    if downsample != 1.0 {
+        let mut upsampling = Upsampling::new(&mut sinks, downsample, w, h)?;
+        predict_image(tiled, predictor, tiling, &mut upsampling, control, &mut progress)?;
+    } else {
+        predict_image(tiled, predictor, tiling, &mut sinks, control, &mut progress)?;
+    }
     drop(sinks);
     let names: Vec<String> = info.classes.iter().map(|c| c.name.clone()).collect();
-    let measurements = counts.measurements(&names, outputs.pixel_size.clone())?;
+    let calibration = outputs.pixel_size.clone().or_else(|| reader.pixel_size().map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }));
+    let measurements = counts.measurements(&names, calibration)?;
     if outputs.measurements {
         measurements.write_json(&file(MEASUREMENTS_JSON))?;
         measurements.write_csv(&file(MEASUREMENTS_CSV))?;
     }
     let truth = agreement.map(|a| a.metrics());
-    Ok(ApplyReport { files, measurements, truth, tiles, seconds: start.elapsed().as_secs_f64() })
+    Ok(ApplyReport { files, measurements, truth, tiles, downsample, seconds: start.elapsed().as_secs_f64() })
 }
+
+/// What decides the downsample of a run: the caller's factor, the image's
+/// pixel size (the reader's, else the calibration in µm) and the model's.
+fn resolution(reader: &dyn RegionReader, outputs: &OutputOptions, info: &ModelInfo) -> Resolution {
+    let calibrated = outputs.pixel_size.as_ref().filter(|p| MICRONS.contains(&p.unit.as_str())).map(|p| (p.width + p.height) / 2.0);
+    Resolution {
+        explicit: outputs.downsample,
+        image_pixel_size: reader.pixel_size().or(calibrated),
+        model_pixel_size: info.training_pixel_size_um,
+        model_downsample: info.downsample,
+    }
+}
+
+/// How a calibration in micrometres may name its unit.
+const MICRONS: [&str; 4] = ["µm", "um", "micron", "microns"];
 
 #[cfg(test)]
 mod tests {
