@@ -72,9 +72,15 @@ pub struct InferArgs {
     /// Overlay opacity, 0-255.
     #[arg(long, default_value_t = 128)]
     overlay_alpha: u8,
-    /// Pixel size in µm, for areas in µm².
+    /// Pixel size of the image in µm, for areas in µm²; with the model's
+    /// training pixel size it also sets the downsample the model runs at.
     #[arg(long)]
     pixel_size: Option<f64>,
+    /// Downsample the image by this factor before the model sees it (default:
+    /// from --pixel-size and the model's pixel size, else the model's training
+    /// downsample). Outputs stay at full resolution.
+    #[arg(long)]
+    downsample: Option<f64>,
     /// A ground-truth mask (class indices, 255 = unlabeled) to score the prediction against.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -114,6 +120,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         overlay_alpha: (!a.no_overlay).then_some(a.overlay_alpha),
         measurements: true,
         pixel_size: a.pixel_size.map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }),
+        downsample: a.downsample,
         truth: a.truth.as_deref().map(read_mask).transpose()?,
     };
     let image = InMemoryImage(read_image(&a.image)?);
@@ -128,7 +135,8 @@ pub fn run(a: InferArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report).map_err(|e| Error::config(e.to_string()))?);
         return Ok(());
     }
-    println!("{} tiles in {:.1} s on {}", report.tiles, report.seconds, predictor.info().backend);
+    let resolution = if report.downsample == 1.0 { String::new() } else { format!(" at downsample {}", report.downsample) };
+    println!("{} tiles{resolution} in {:.1} s on {}", report.tiles, report.seconds, predictor.info().backend);
     for c in &report.measurements.classes {
         let area = c.area.map(|a| format!(", {a:.1} {}", report.measurements.area_unit.as_deref().unwrap_or(""))).unwrap_or_default();
         println!("  {:<16} {:>6.2}% of pixels{area}", c.name, 100.0 * c.fraction);

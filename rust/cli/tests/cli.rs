@@ -70,6 +70,16 @@ fn infer_and_export(model: &std::path::Path) {
     let class_map = image::open(results.join("class_map.png")).unwrap();
     assert_eq!((class_map.width(), class_map.height()), (512, 512));
     assert!(class_map.to_luma8().pixels().all(|p| p.0[0] < 2));
+    assert_eq!(report["downsample"], 1.0, "the model was trained at full resolution");
+
+    // At downsample 2 the model sees a 256x256 image; every output stays 512x512.
+    let out = run(&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "32", "--downsample", "2", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["downsample"].as_f64(), report["tiles"].as_u64()), (Some(2.0), Some(9)), "a 3x3 grid over 256 pixels");
+    assert_eq!(report["measurements"]["total_pixels"], 512 * 512);
+    let class_map = image::open(results.join("class_map.png")).unwrap();
+    assert_eq!((class_map.width(), class_map.height()), (512, 512));
 
     std::fs::remove_file(model.join("model.onnx")).unwrap();
     let out = run(&["export", "--model", m]);
@@ -86,7 +96,7 @@ fn infer_and_export(model: &std::path::Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let rgb = data("ihc-dab/full/image.png");
-    let cases: [(&[&str], &str, i32); 8] = [
+    let cases: [(&[&str], &str, i32); 9] = [
         (&["infer", "--model", m, "--image", nan, "--out", res], "the image holds 1 non-finite value (NaN or infinity), the first at x=5, y=2, channel 0", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "1048576"], "tile_size must be a positive multiple of 32 up to 8192, got 1048576", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--batch", "0"], "batch_size must be from 1 to 4096, got 0", 1),
@@ -95,6 +105,7 @@ fn infer_and_export(model: &std::path::Path) {
         (&["infer", "--model", m, "--image", image, "--out", res, "--blend", "soft"], "unknown blend mode 'soft'", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "128"], "must be smaller than the tile size", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--truth", rgb.to_str().unwrap()], "mask", 3),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--downsample", "0"], "downsample must be a positive number, got 0", 1),
     ];
     for (args, expected, code) in cases {
         fails_with_one_line(args, expected, code);

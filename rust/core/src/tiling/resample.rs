@@ -200,13 +200,12 @@ impl<'a> Upsampling<'a> {
 
     /// One full-resolution row from downsampled rows `a` and `b` mixed by `t`.
     fn interpolate(&self, a: ArrayView2<f32>, b: ArrayView2<f32>, t: f32, mut out: ndarray::ArrayViewMut2<f32>) {
-        let row = &a * (1.0 - t) + &b * t;
-        for (x, &(c, u)) in self.columns.iter().enumerate() {
-            let mut o = out.column_mut(x);
-            if u > 0.0 {
-                o.assign(&(&row.column(c) * (1.0 - u) + &row.column(c + 1) * u));
-            } else {
-                o.assign(&row.column(c));
+        for ((a, b), mut out) in a.outer_iter().zip(b.outer_iter()).zip(out.outer_iter_mut()) {
+            for (o, &(c, u)) in out.iter_mut().zip(&self.columns) {
+                let next = if u > 0.0 { c + 1 } else { c };
+                let top = a[c] * (1.0 - u) + a[next] * u;
+                let bottom = b[c] * (1.0 - u) + b[next] * u;
+                *o = top * (1.0 - t) + bottom * t;
             }
         }
     }

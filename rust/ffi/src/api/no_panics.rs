@@ -45,7 +45,7 @@ fn settings_object(fields: &'static [&'static str]) -> impl Strategy<Value = Str
 }
 
 const TRAINING: &[&str] = &["tile_size", "batch_size", "epochs", "samples_per_epoch", "learning_rate", "scheduler", "augmentation", "normalization", "class_weight_multipliers", "frozen_groups", "threads", "downsample"];
-const APPLY: &[&str] = &["tile_size", "overlap", "blend", "batch_size", "tta", "probabilities", "overlay_alpha", "pixel_size"];
+const APPLY: &[&str] = &["tile_size", "overlap", "blend", "batch_size", "tta", "probabilities", "overlay_alpha", "pixel_size", "downsample"];
 const INFERENCE: &[&str] = &["backend", "device", "fp16", "threads", "concurrent_runs", "gpu_reservation", "non_finite"];
 
 /// Paths into `metadata.json` whose values the checks guard.

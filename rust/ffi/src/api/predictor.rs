@@ -91,12 +91,16 @@ bridge_fn! {
     /// (`"linear"`, `"gaussian"`, `"center_crop"`, `"none"`), `"batch_size"`,
     /// `"tta"`, `"class_map"` (bool), `"probabilities"` (`"float32"` or
     /// `"uint8"`), `"overlay_alpha"` (0-255, or null for no overlay),
-    /// `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`)
-    /// and `"truth"` (a mask file to score against). `job` (may be NULL) can
-    /// cancel the run from another thread (`DLC_CANCELLED`). On success
-    /// `*out` (if `out` is not NULL) is a JSON object with `files`,
-    /// `measurements`, `truth` (scores or null), `tiles` and `seconds`, to
-    /// free with `dlc_string_free`.
+    /// `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`;
+    /// in µm it also chooses the downsample, with the model's pixel size),
+    /// `"downsample"` (the factor the image is downsampled by before the
+    /// model sees it; default: from the pixel sizes, else the model's
+    /// training downsample; outputs stay at full resolution) and `"truth"`
+    /// (a mask file to score against). `job` (may be NULL) can cancel the run
+    /// from another thread (`DLC_CANCELLED`). On success `*out` (if `out` is
+    /// not NULL) is a JSON object with `files`, `measurements`, `truth`
+    /// (scores or null), `tiles`, `downsample` (the factor used) and
+    /// `seconds`, to free with `dlc_string_free`.
     fn predictor_apply(predictor: handle[Predictor], image: image, out_dir: path, options: json[ApplySettings], job: opt_handle[Job]) -> report[ApplyReport] {
         let ImageSource { image, mut progress } = image;
         let tiling = options.tiling(predictor.info());

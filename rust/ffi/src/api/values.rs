@@ -87,6 +87,8 @@ pub struct EpochSink(pub Option<Box<dyn FnMut(&str) -> bool>>);
 pub struct CallbackReader {
     size: [usize; 3],
     read: ReadRegion,
+    /// µm per pixel, when the caller knows it.
+    pixel_size: Option<f64>,
 }
 
 pub type ReadRegion = Box<dyn Fn([usize; 4], &mut [f32]) -> FfiResult<()> + Send + Sync>;
@@ -98,7 +100,12 @@ impl CallbackReader {
         let [Ok(width), Ok(height), Ok(channels)] = size else {
             return Err(FfiError::invalid_argument(format!("{name}: the reader's sizes must not be negative")));
         };
-        Ok(CallbackReader { size: [width, height, channels], read })
+        Ok(CallbackReader { size: [width, height, channels], read, pixel_size: None })
+    }
+
+    /// The reader with its image's pixel size in µm; `None` or NaN: unknown.
+    pub fn with_pixel_size(self, pixel_size: Option<f64>) -> CallbackReader {
+        CallbackReader { pixel_size: pixel_size.filter(|p| !p.is_nan()), ..self }
     }
 }
 
@@ -113,6 +120,10 @@ impl RegionReader for CallbackReader {
 
     fn channels(&self) -> usize {
         self.size[2]
+    }
+
+    fn pixel_size(&self) -> Option<f64> {
+        self.pixel_size
     }
 
     fn read(&self, x: usize, y: usize, w: usize, h: usize) -> dlclassifier::Result<Array3<f32>> {

@@ -80,7 +80,8 @@ impl Wire for JIntArray<'_> {
 }
 
 /// An `ApplyBridge`: an image file (`imagePath()`) or a `RegionReader` of
-/// `width() x height() x channels()` read through `read`, and `progress`.
+/// `width() x height() x channels()` and `pixelSizeMicrons()` (NaN:
+/// unknown) read through `read`, and `progress`.
 pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSource> {
     if bridge.is_null() {
         return Err(null(name));
@@ -105,6 +106,7 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
         None => {
             let [width, height, channels] = [jni_str!("width"), jni_str!("height"), jni_str!("channels")]
                 .map(|method| bridge.call(|env, object| Ok(i64::from(env.call_method(object, method, jni_sig!("()I"), &[])?.i()?))));
+            let pixel_size = bridge.call(|env, object| Ok(env.call_method(object, jni_str!("pixelSizeMicrons"), jni_sig!("()D"), &[])?.d()?))?;
             let read = Box::new(move |[x, y, w, h]: [usize; 4], dest: &mut [f32]| {
                 bridge.call(|env, object| {
                     let args = [x, y, w, h].map(|v| JValue::Int(clamp(v)));
@@ -118,7 +120,7 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
                     copy_floats(bytes, dest)
                 })
             });
-            Image::Reader(Box::new(CallbackReader::new([width?, height?, channels?], read, name)?))
+            Image::Reader(Box::new(CallbackReader::new([width?, height?, channels?], read, name)?.with_pixel_size(Some(pixel_size))))
         }
     };
     Ok(ImageSource { image, progress })

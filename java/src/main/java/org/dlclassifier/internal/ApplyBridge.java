@@ -28,6 +28,7 @@ public final class ApplyBridge {
     private final int width;
     private final int height;
     private final int channels;
+    private final double pixelSizeMicrons;
     private final ApplyOptions.ProgressListener listener;
     private ByteBuffer scratch;
 
@@ -38,6 +39,7 @@ public final class ApplyBridge {
         this.width = reader == null ? 0 : reader.width();
         this.height = reader == null ? 0 : reader.height();
         this.channels = reader == null ? 0 : reader.channels();
+        this.pixelSizeMicrons = reader == null ? Double.NaN : reader.pixelSizeMicrons();
         this.listener = listener;
     }
 
@@ -77,6 +79,11 @@ public final class ApplyBridge {
     /** @return the reader's channels; 0 for a file */
     public int channels() {
         return channels;
+    }
+
+    /** @return the reader's µm per pixel; NaN when unknown or for a file */
+    public double pixelSizeMicrons() {
+        return pixelSizeMicrons;
     }
 
     /**
