@@ -43,8 +43,10 @@ bridge_fn! {
     /// What the model takes and gives, as JSON: `name`, `source`,
     /// `in_channels`, `num_classes`, `classes` (`index`, `name`, `color`),
     /// `tile_size`, `fixed_size` (`[height, width]` or null), `min_size` (the
-    /// smallest side the model runs on; smaller tiles are padded up to it)
-    /// and `backend`. Free `*out` with `dlc_string_free`.
+    /// smallest side the model runs on; smaller tiles are padded up to it),
+    /// `backend`, `downsample` (of the training images; inference runs at it
+    /// by default) and `training_pixel_size_um` (µm per full-resolution pixel
+    /// of the training images, or null). Free `*out` with `dlc_string_free`.
     fn predictor_info_json(predictor: handle[Predictor]) -> json[ModelInfo] {
         Ok(predictor.info().clone())
     }
