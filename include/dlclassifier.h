@@ -449,8 +449,10 @@ int dlc_predictor_open_onnx(const char *onnx_path,
  * What the model takes and gives, as JSON: `name`, `source`,
  * `in_channels`, `num_classes`, `classes` (`index`, `name`, `color`),
  * `tile_size`, `fixed_size` (`[height, width]` or null), `min_size` (the
- * smallest side the model runs on; smaller tiles are padded up to it)
- * and `backend`. Free `*out` with `dlc_string_free`.
+ * smallest side the model runs on; smaller tiles are padded up to it),
+ * `backend`, `downsample` (of the training images; inference runs at it
+ * by default) and `training_pixel_size_um` (µm per full-resolution pixel
+ * of the training images, or null). Free `*out` with `dlc_string_free`.
  *
  * # Safety
  * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
@@ -493,12 +495,22 @@ int dlc_predictor_predict(const struct DlcPredictor *predictor,
  * named Background left out, the default; `"classes"`: the colours
  * alone, as RGBA), `"display_range"` (`[[min, max], ...]` per image
  * channel under a blended overlay; default: the 0.5th to 99.5th
- * percentile of a sample of the image), `"measurements"` (bool), `"pixel_size"` (`{"width", "height", "unit"}`)
- * and `"truth"` (a mask file to score against). `job` (may be NULL) can
- * cancel the run from another thread (`DLC_CANCELLED`). On success
- * `*out` (if `out` is not NULL) is a JSON object with `files`,
- * `measurements`, `truth` (scores or null), `tiles` and `seconds`, to
- * free with `dlc_string_free`.
+ * percentile of a sample of the image), `"measurements"` (bool),
+ * `"objects"` (trace the classes into `objects.geojson`, QuPath's
+ * GeoJSON, and `objects.csv`: `{"object_type": "detection" |
+ * "annotation", "min_area", "fill_holes_below", "area_unit": "pixels" |
+ * "calibrated", "simplify", "smooth", "skip_classes": [...]}`, each
+ * optional), `"pixel_size"` (`{"width", "height", "unit"}`;
+ * in µm it also chooses the downsample, with the model's pixel size),
+ * `"downsample"` (the factor the image is downsampled by before the
+ * model sees it; default: from the pixel sizes, else the model's
+ * training downsample; outputs stay at full resolution) and `"truth"`
+ * (a mask file to score against). `job` (may be NULL) can cancel the run
+ * from another thread (`DLC_CANCELLED`). On success `*out` (if `out` is
+ * not NULL) is a JSON object with `files`, `measurements`, `truth`
+ * (scores or null), `objects` (`count`, `per_class`, `measurements`:
+ * the table's columns; or null), `tiles`, `downsample` (the factor used)
+ * and `seconds`, to free with `dlc_string_free`.
  *
  * # Safety
  * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.

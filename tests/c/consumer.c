@@ -229,16 +229,18 @@ static void check_whole_image(const DlcPredictor *predictor, const char *data_di
     join(truth, data_dir, "validation/masks/patch_0003.png");
     join(out, work, "applied");
     join(cancelled, work, "cancelled");
-    CHECK(snprintf(options, sizeof options, "{\"tile_size\":64,\"probabilities\":\"uint8\",\"truth\":\"%s\"}", truth)
+    CHECK(snprintf(options, sizeof options, "{\"tile_size\":64,\"probabilities\":\"uint8\",\"objects\":{\"min_area\":4},\"truth\":\"%s\"}", truth)
               < (int)sizeof options,
           "the options fit");
 
     EXPECT_STATUS(dlc_predictor_apply(predictor, image, out, options, NULL, &report), DLC_OK);
     CHECK(json_number(report, "tiles") >= 1.0 && json_number(report, "pixel_accuracy") >= 0.0,
           "the report counts tiles and scores the truth");
+    CHECK(json_number(report, "count") >= 1.0, "the report counts the objects traced");
     dlc_string_free(report);
     CHECK(file_exists(out, "class_map.png") && file_exists(out, "probabilities.tif") &&
-              file_exists(out, "overlay.png") && file_exists(out, "measurements.csv"),
+              file_exists(out, "overlay.png") && file_exists(out, "measurements.csv") &&
+              file_exists(out, "objects.geojson") && file_exists(out, "objects.csv"),
           "the result files are written");
 
     EXPECT_STATUS(dlc_predictor_apply(predictor, "/nonexistent.tif", out, NULL, NULL, NULL), DLC_IO);

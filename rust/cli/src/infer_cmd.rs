@@ -85,9 +85,15 @@ pub struct InferArgs {
     /// channels are then picked from them by name.
     #[arg(long, value_delimiter = ',')]
     channel_names: Option<Vec<String>>,
-    /// Pixel size in µm, for areas in µm².
+    /// Pixel size of the image in µm, for areas in µm²; with the model's
+    /// training pixel size it also sets the downsample the model runs at.
     #[arg(long)]
     pixel_size: Option<f64>,
+    /// Downsample the image by this factor before the model sees it (default:
+    /// from --pixel-size and the model's pixel size, else the model's training
+    /// downsample). Outputs stay at full resolution.
+    #[arg(long)]
+    downsample: Option<f64>,
     /// A ground-truth mask (class indices, 255 = unlabeled) to score the prediction against.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -154,6 +160,7 @@ pub fn run(a: InferArgs) -> Result<()> {
         display_range: a.display_range.as_deref().map(parse_display_range).transpose()?,
         measurements: true,
         pixel_size: a.pixel_size.map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }),
+        downsample: a.downsample,
         truth: a.truth.as_deref().map(read_mask).transpose()?,
         objects: a.objects.is_some().then(|| object_options(&a)).transpose()?,
     };
@@ -171,7 +178,8 @@ pub fn run(a: InferArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report).map_err(|e| Error::config(e.to_string()))?);
         return Ok(());
     }
-    println!("{} tiles in {:.1} s on {}", report.tiles, report.seconds, predictor.info().backend);
+    let resolution = if report.downsample == 1.0 { String::new() } else { format!(" at downsample {}", report.downsample) };
+    println!("{} tiles{resolution} in {:.1} s on {}", report.tiles, report.seconds, predictor.info().backend);
     for c in &report.measurements.classes {
         let area = c.area.map(|a| format!(", {a:.1} {}", report.measurements.area_unit.as_deref().unwrap_or(""))).unwrap_or_default();
         println!("  {:<16} {:>6.2}% of pixels{area}", c.name, 100.0 * c.fraction);

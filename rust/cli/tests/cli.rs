@@ -82,6 +82,16 @@ fn infer_and_export(model: &std::path::Path) {
     assert_eq!((class_map.width(), class_map.height()), (512, 512));
     assert!(class_map.to_luma8().pixels().all(|p| p.0[0] < 2));
     overlays_and_channel_names(m, image, &results);
+    assert_eq!(report["downsample"], 1.0, "the model was trained at full resolution");
+
+    // At downsample 2 the model sees a 256x256 image; every output stays 512x512.
+    let out = run(&["infer", "--model", m, "--image", image, "--out", res, "--tile", "128", "--overlap", "32", "--downsample", "2", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["downsample"].as_f64(), report["tiles"].as_u64()), (Some(2.0), Some(9)), "a 3x3 grid over 256 pixels");
+    assert_eq!(report["measurements"]["total_pixels"], 512 * 512);
+    let class_map = image::open(results.join("class_map.png")).unwrap();
+    assert_eq!((class_map.width(), class_map.height()), (512, 512));
 
     std::fs::remove_file(model.join("model.onnx")).unwrap();
     let out = run(&["export", "--model", m]);
@@ -98,7 +108,7 @@ fn infer_and_export(model: &std::path::Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let rgb = data("ihc-dab/full/image.png");
-    let cases: [(&[&str], &str, i32); 14] = [
+    let cases: [(&[&str], &str, i32); 15] = [
         (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--area-unit", "um2", "--min-area", "4"], "no pixel size is known", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--pixel-size", "0"], "the pixel width must be a positive number of µm, got 0", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--skip-classes", "Stroma"], "names 'Stroma', which is not a class of the model", 1),
@@ -114,6 +124,7 @@ fn infer_and_export(model: &std::path::Path) {
             "the model needs channel(s) 'DAPI' that the image does not have; its channels are 'CD3'", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--overlay", "outline"], "unknown overlay mode 'outline'", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--display-range", "0-100"], "display range '0-100' is not MIN:MAX", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--downsample", "0"], "downsample must be a positive number, got 0", 1),
     ];
     for (args, expected, code) in cases {
         fails_with_one_line(args, expected, code);

@@ -147,6 +147,7 @@ fn metadata(spec: ModelSpec) -> ModelMetadata {
         classes: (0..spec.num_classes as usize).map(|index| ClassMeta { index, name: format!("class {index}"), color: class_color(index) }).collect(),
         tile_size: 64,
         downsample: 1.0,
+        training_pixel_size_um: None,
         status: RunStatus::Completed,
         epochs_trained: 1,
         best_epoch: None,

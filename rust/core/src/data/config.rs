@@ -40,6 +40,11 @@ pub struct DataConfig {
     pub patch_size: Option<usize>,
     pub total_labeled_pixels: Option<u64>,
     pub channels: Option<ChannelConfig>,
+    /// The factor the tiles were downsampled by from full resolution (`downsample`).
+    pub downsample: Option<f64>,
+    /// µm per full-resolution pixel of the source images (`metadata.pixel_size_um`;
+    /// the exporter writes -1 for uncalibrated images, read as unknown).
+    pub pixel_size_um: Option<f64>,
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -68,6 +73,8 @@ struct RawConfig {
     total_labeled_pixels: Option<u64>,
     #[serde(default)]
     channel_config: Option<RawChannelConfig>,
+    #[serde(default)]
+    downsample: Option<f64>,
     #[serde(default)]
     metadata: Option<serde_json::Value>,
 }
@@ -174,6 +181,10 @@ impl DataConfig {
             }
         }
         let channels = raw.channel_config.map(|c| channel_config(c, path)).transpose()?;
+        if let Some(d) = raw.downsample.filter(|d| !(d.is_finite() && *d > 0.0)) {
+            return Err(Error::data(path, format!("downsample must be positive, got {d}")));
+        }
+        let pixel_size_um = raw.metadata.as_ref().and_then(|m| m.get("pixel_size_um")).and_then(|v| v.as_f64()).filter(|s| s.is_finite() && *s > 0.0);
         Ok(DataConfig {
             classes,
             class_weights: raw.class_weights,
@@ -181,6 +192,8 @@ impl DataConfig {
             patch_size: raw.patch_size,
             total_labeled_pixels: raw.total_labeled_pixels,
             channels,
+            downsample: raw.downsample,
+            pixel_size_um,
             metadata: raw.metadata,
         })
     }
@@ -279,6 +292,15 @@ mod tests {
         assert_eq!(c.classes[0].name, "A");
         assert_eq!(c.classes[1].color, [0, 255, 16]);
         assert_eq!(c.class_weights, None);
+    }
+
+    #[test]
+    fn resolution_reads_the_exports_downsample_and_pixel_size() {
+        let c = parse(r#"{"downsample": 2.0, "classes": ["a", "b"], "metadata": {"pixel_size_um": 0.25}}"#).unwrap();
+        assert_eq!((c.downsample, c.pixel_size_um), (Some(2.0), Some(0.25)));
+        let c = parse(r#"{"classes": ["a", "b"], "metadata": {"pixel_size_um": -1}}"#).unwrap();
+        assert_eq!((c.downsample, c.pixel_size_um), (None, None), "-1 marks an uncalibrated image");
+        assert!(error(r#"{"downsample": 0, "classes": ["a", "b"]}"#).contains("downsample must be positive, got 0"));
     }
 
     #[test]

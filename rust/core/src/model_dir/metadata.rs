@@ -55,7 +55,13 @@ pub struct ModelMetadata {
     pub input_config: InputConfig,
     pub classes: Vec<ClassMeta>,
     pub tile_size: usize,
+    /// The factor the training images were downsampled by from full resolution.
     pub downsample: f64,
+    /// µm per full-resolution pixel of the training images, when they were
+    /// calibrated; named as the Python extension names it. With it and the
+    /// image's pixel size, inference runs at the pixel size the model saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_pixel_size_um: Option<f64>,
     pub status: RunStatus,
     pub epochs_trained: usize,
     /// The epoch whose weights were kept.
@@ -137,6 +143,9 @@ impl ModelMetadata {
         if !(self.downsample.is_finite() && self.downsample > 0.0) {
             return Some(format!("downsample must be positive, got {}", self.downsample));
         }
+        if let Some(size) = self.training_pixel_size_um.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Some(format!("training_pixel_size_um must be positive, got {size}"));
+        }
         None
     }
 
@@ -173,6 +182,7 @@ mod tests {
         assert_eq!(meta.metadata_version, METADATA_VERSION);
         assert_eq!(meta.classes[1].name, "Nucleus");
         assert_eq!(meta.classes[1].index, 1);
+        assert_eq!(meta.training_pixel_size_um, None, "older folders have no pixel size");
     }
 
     #[test]
@@ -185,7 +195,7 @@ mod tests {
             std::fs::write(dir.path().join("metadata.json"), json.to_string()).unwrap();
             ModelMetadata::read(dir.path()).unwrap_err().to_string()
         };
-        let cases: [(&dyn Fn(&mut serde_json::Value), &str); 9] = [
+        let cases: [(&dyn Fn(&mut serde_json::Value), &str); 10] = [
             (&|j| j["classes"] = serde_json::json!([]), "classes lists 0 classes, needs 1 to architecture.num_classes (2)"),
             (&|j| j["classes"] = serde_json::json!(["a", "b", "c"]), "classes lists 3 classes"),
             (&|j| j["architecture"]["num_classes"] = 300.into(), "architecture.num_classes must be from 1 to 255, got 300"),
@@ -195,6 +205,7 @@ mod tests {
             (&|j| j["classes"] = serde_json::json!([{"index": 5, "name": "a", "color": "#ff0000"}]), "index 5 of 'a' is out of range"),
             (&|j| j["tile_size"] = 4294967296u64.into(), "tile_size must be a positive multiple of 32 up to 8192, got 4294967296"),
             (&|j| j["downsample"] = 0.0.into(), "downsample must be positive"),
+            (&|j| j["training_pixel_size_um"] = (-0.5).into(), "training_pixel_size_um must be positive, got -0.5"),
         ];
         for (change, message) in cases {
             let err = refused(change);

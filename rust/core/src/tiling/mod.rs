@@ -7,12 +7,14 @@ pub mod blend;
 pub mod channel_names;
 pub mod plan;
 pub mod reader;
+pub mod resample;
 pub mod stitch;
 pub mod tta;
 
 pub use blend::BlendMode;
 pub use plan::{default_overlap, TileGrid};
 pub use reader::{read_reflected, InMemoryImage, RegionReader};
+pub use resample::{Downsampled, Resolution, Upsampling};
 
 use crate::job::JobControl;
 use crate::limits;

@@ -10,6 +10,12 @@ pub trait RegionReader: Send + Sync {
     fn width(&self) -> usize;
     fn height(&self) -> usize;
     fn channels(&self) -> usize;
+    /// µm per full-resolution pixel, when the image is calibrated; inference
+    /// then runs the model at the model's own pixel size (see
+    /// [`super::resample::Resolution`]).
+    fn pixel_size(&self) -> Option<f64> {
+        None
+    }
     /// The `[channels, h, w]` region at `(x, y)`; the region lies inside the image.
     fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>>;
     /// The names of the channels in order, if the image has them; a model
@@ -67,6 +73,10 @@ impl RegionReader for FiniteRegions<'_> {
 
     fn channels(&self) -> usize {
         self.reader.channels()
+    }
+
+    fn pixel_size(&self) -> Option<f64> {
+        self.reader.pixel_size()
     }
 
     fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>> {

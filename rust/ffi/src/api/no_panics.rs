@@ -45,7 +45,8 @@ fn settings_object(fields: &'static [&'static str]) -> impl Strategy<Value = Str
 }
 
 const TRAINING: &[&str] = &["tile_size", "batch_size", "epochs", "samples_per_epoch", "learning_rate", "scheduler", "augmentation", "normalization", "class_weight_multipliers", "frozen_groups", "threads", "downsample"];
-const APPLY: &[&str] = &["tile_size", "overlap", "blend", "batch_size", "tta", "probabilities", "overlay_alpha", "overlay_mode", "display_range", "pixel_size"];
+const APPLY: &[&str] =
+    &["tile_size", "overlap", "blend", "batch_size", "tta", "probabilities", "overlay_alpha", "overlay_mode", "display_range", "pixel_size", "downsample"];
 const INFERENCE: &[&str] = &["backend", "device", "fp16", "threads", "concurrent_runs", "gpu_reservation", "non_finite"];
 
 /// Paths into `metadata.json` whose values the checks guard.
@@ -137,5 +138,7 @@ fn test_info() -> dlclassifier::tasks::pixel::ModelInfo {
         fixed_size: None,
         min_size: 0,
         backend: String::new(),
+        downsample: 1.0,
+        training_pixel_size_um: None,
     }
 }

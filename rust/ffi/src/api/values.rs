@@ -88,6 +88,8 @@ pub struct CallbackReader {
     size: [usize; 3],
     read: ReadRegion,
     names: Option<Vec<String>>,
+    /// µm per pixel, when the caller knows it.
+    pixel_size: Option<f64>,
 }
 
 pub type ReadRegion = Box<dyn Fn([usize; 4], &mut [f32]) -> FfiResult<()> + Send + Sync>;
@@ -99,7 +101,7 @@ impl CallbackReader {
         let [Ok(width), Ok(height), Ok(channels)] = size else {
             return Err(FfiError::invalid_argument(format!("{name}: the reader's sizes must not be negative")));
         };
-        Ok(CallbackReader { size: [width, height, channels], read, names: None })
+        Ok(CallbackReader { size: [width, height, channels], read, names: None, pixel_size: None })
     }
 
     /// The reader with the names the caller gave its channels, one per channel.
@@ -108,6 +110,11 @@ impl CallbackReader {
             return Err(FfiError::invalid_argument(format!("{name}: {} channel names for {} channels", n.len(), self.size[2])));
         }
         Ok(CallbackReader { names, ..self })
+    }
+
+    /// The reader with its image's pixel size in µm; `None` or NaN: unknown.
+    pub fn with_pixel_size(self, pixel_size: Option<f64>) -> CallbackReader {
+        CallbackReader { pixel_size: pixel_size.filter(|p| !p.is_nan()), ..self }
     }
 }
 
@@ -122,6 +129,10 @@ impl RegionReader for CallbackReader {
 
     fn channels(&self) -> usize {
         self.size[2]
+    }
+
+    fn pixel_size(&self) -> Option<f64> {
+        self.pixel_size
     }
 
     fn read(&self, x: usize, y: usize, w: usize, h: usize) -> dlclassifier::Result<Array3<f32>> {

@@ -81,7 +81,7 @@ impl Wire for JIntArray<'_> {
 
 /// An `ApplyBridge`: an image file (`imagePath()`) or a `RegionReader` of
 /// `width() x height() x channels()`, named by `channelNames()` (or null),
-/// read through `read`, and `progress`.
+/// with `pixelSizeMicrons()` (NaN: unknown), read through `read`, and `progress`.
 pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSource> {
     if bridge.is_null() {
         return Err(null(name));
@@ -119,6 +119,7 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
                 }
                 Ok(Some(wired))
             })?;
+            let pixel_size = bridge.call(|env, object| Ok(env.call_method(object, jni_str!("pixelSizeMicrons"), jni_sig!("()D"), &[])?.d()?))?;
             let read = Box::new(move |[x, y, w, h]: [usize; 4], dest: &mut [f32]| {
                 bridge.call(|env, object| {
                     let args = [x, y, w, h].map(|v| JValue::Int(clamp(v)));
@@ -132,7 +133,9 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
                     copy_floats(bytes, dest)
                 })
             });
-            Image::Reader(Box::new(CallbackReader::new([width?, height?, channels?], read, name)?.with_names(names, name)?))
+            Image::Reader(Box::new(
+                CallbackReader::new([width?, height?, channels?], read, name)?.with_names(names, name)?.with_pixel_size(Some(pixel_size)),
+            ))
         }
     };
     Ok(ImageSource { image, progress })

@@ -12,7 +12,7 @@ use crate::job::JobControl;
 use crate::objects::ObjectOptions;
 use crate::tiling::channel_names::Picked;
 use crate::tiling::reader::FiniteRegions;
-use crate::tiling::{check_channels, predict_image, BlendMode, Progress, RegionReader, TilingOptions};
+use crate::tiling::{check_channels, predict_image, BlendMode, Downsampled, Progress, RegionReader, Resolution, TilingOptions, Upsampling};
 use crate::{Error, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -47,8 +47,14 @@ pub struct OutputOptions {
     pub display_range: Option<Vec<(f32, f32)>>,
     /// `measurements.json` and `.csv`: per-class pixel counts, fractions and areas.
     pub measurements: bool,
-    /// Calibration for areas in physical units.
+    /// Calibration for areas in physical units; in µm, also the image's
+    /// pixel size for the choice of downsample when the reader reports none.
     pub pixel_size: Option<PixelSize>,
+    /// The factor the image is downsampled by before the model sees it;
+    /// `None`: from the image's and the model's pixel sizes where both are
+    /// known, else the model's training downsample (see [`Resolution`]).
+    /// Every output stays at full resolution.
+    pub downsample: Option<f64>,
     /// A `[H, W]` ground-truth class map (255 = unlabeled): the report then
     /// carries pixel accuracy and IoU of the prediction against it.
     pub truth: Option<Array2<u8>>,
@@ -67,6 +73,7 @@ impl Default for OutputOptions {
             measurements: true,
             pixel_size: None,
             truth: None,
+            downsample: None,
             objects: None,
         }
     }
@@ -94,6 +101,8 @@ pub struct ApplySettings {
     pub display_range: Option<Vec<(f32, f32)>>,
     pub measurements: Option<bool>,
     pub pixel_size: Option<PixelSize>,
+    /// See [`OutputOptions::downsample`].
+    pub downsample: Option<f64>,
     /// A truth mask file to score against.
     pub truth: Option<PathBuf>,
     pub objects: Option<ObjectOptions>,
@@ -127,6 +136,7 @@ impl ApplySettings {
             display_range: self.display_range,
             measurements: self.measurements.unwrap_or(default.measurements),
             pixel_size: self.pixel_size,
+            downsample: self.downsample,
             truth: self.truth.map(read_mask).transpose()?,
             objects: self.objects,
         })
@@ -143,6 +153,8 @@ pub struct ApplyReport {
     /// What [`OutputOptions::objects`] made.
     pub objects: Option<ObjectSummary>,
     pub tiles: usize,
+    /// The factor the model ran at (1: full resolution); outputs are at full resolution.
+    pub downsample: f64,
     pub seconds: f64,
 }
 
@@ -168,17 +180,23 @@ pub fn apply_to_image(
     let model_input: &dyn RegionReader = picked.as_ref().map_or(reader, |p| p as &dyn RegionReader);
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
     check_channels(info.in_channels, model_input.channels())?;
-    tiling.check_memory(w, h, model_input.channels(), k)?;
+    let downsample = resolution(reader, outputs, info).downsample()?;
+    let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
+    let downsampled = (downsample != 1.0).then(|| Downsampled::new(&source, downsample)).transpose()?;
+    let tiled: &dyn RegionReader = downsampled.as_ref().map_or(&source, |d| d as &dyn RegionReader);
+    tiling.check_memory(tiled.width(), tiled.height(), model_input.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
         }
     }
-    if let Some(size) = &outputs.pixel_size {
+    // Areas are calibrated by the caller's pixel size, else the reader's.
+    let calibration = outputs.pixel_size.clone().or_else(|| reader.pixel_size().map(|s| PixelSize { width: s, height: s, unit: "µm".to_string() }));
+    if let Some(size) = &calibration {
         size.validate()?;
     }
     if let Some(o) = &outputs.objects {
-        super::outputs::objects::check(o, &info.classes, outputs.pixel_size.as_ref())?;
+        super::outputs::objects::check(o, &info.classes, calibration.as_ref())?;
     }
     let display = match (outputs.overlay_alpha, outputs.overlay_mode) {
         (Some(_), OverlayMode::Blend) => Some(Display::for_image(reader, outputs.display_range.as_deref())?),
@@ -208,7 +226,7 @@ pub fn apply_to_image(
             &info.classes,
             &measured,
             channel_names,
-            outputs.pixel_size.as_ref(),
+            calibration.as_ref(),
         )?),
         None => None,
     };
@@ -231,21 +249,26 @@ pub fn apply_to_image(
         sinks = sinks.classified(s);
     }
     let mut tiles = 0;
-    let reader = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
-    predict_image(&reader, predictor, tiling, &mut sinks, control, &mut |p| {
+    let mut progress = |p: Progress| {
         tiles = p.tiles_total;
         on_progress(p)
-    })?;
+    };
+    if downsample != 1.0 {
+        let mut upsampling = Upsampling::new(&mut sinks, downsample, w, h)?;
+        predict_image(tiled, predictor, tiling, &mut upsampling, control, &mut progress)?;
+    } else {
+        predict_image(tiled, predictor, tiling, &mut sinks, control, &mut progress)?;
+    }
     drop(sinks);
     let names: Vec<String> = info.classes.iter().map(|c| c.name.clone()).collect();
-    let measurements = counts.measurements(&names, outputs.pixel_size.clone())?;
+    let measurements = counts.measurements(&names, calibration)?;
     if outputs.measurements {
         measurements.write_json(&file(MEASUREMENTS_JSON))?;
         measurements.write_csv(&file(MEASUREMENTS_CSV))?;
     }
     let truth = agreement.map(|a| a.metrics());
     let objects = objects.map(|o| o.summary());
-    Ok(ApplyReport { files, measurements, truth, objects, tiles, seconds: start.elapsed().as_secs_f64() })
+    Ok(ApplyReport { files, measurements, truth, objects, tiles, downsample, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Names for the image's channels in object measurements: the reader's, else
@@ -259,6 +282,21 @@ fn measured_channel_names(reader: &dyn RegionReader, in_model_order: bool, model
         _ => (1..=channels).map(|c| format!("Channel {c}")).collect(),
     }
 }
+
+/// What decides the downsample of a run: the caller's factor, the image's
+/// pixel size (the reader's, else the calibration in µm) and the model's.
+fn resolution(reader: &dyn RegionReader, outputs: &OutputOptions, info: &ModelInfo) -> Resolution {
+    let calibrated = outputs.pixel_size.as_ref().filter(|p| MICRONS.contains(&p.unit.as_str())).map(|p| (p.width + p.height) / 2.0);
+    Resolution {
+        explicit: outputs.downsample,
+        image_pixel_size: reader.pixel_size().or(calibrated),
+        model_pixel_size: info.training_pixel_size_um,
+        model_downsample: info.downsample,
+    }
+}
+
+/// How a calibration in micrometres may name its unit.
+const MICRONS: [&str; 4] = ["µm", "um", "micron", "microns"];
 
 #[cfg(test)]
 mod tests {

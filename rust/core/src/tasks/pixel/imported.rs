@@ -14,6 +14,8 @@ pub struct ImportedMetadata {
     name: Option<String>,
     classes: Option<Vec<ClassMeta>>,
     tile_size: Option<usize>,
+    downsample: Option<f64>,
+    training_pixel_size_um: Option<f64>,
     #[serde(default)]
     input_config: ImportedInput,
     #[serde(default)]
@@ -82,6 +84,8 @@ impl ImportedMetadata {
             // Graphs from elsewhere say nothing of it; ours are size-agnostic to the stride.
             min_size: 0,
             backend,
+            downsample: self.downsample.unwrap_or(1.0),
+            training_pixel_size_um: self.training_pixel_size_um,
         };
         Ok((info, normalizer))
     }

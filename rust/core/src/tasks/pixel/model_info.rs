@@ -29,6 +29,11 @@ pub struct ModelInfo {
     pub min_size: usize,
     /// The engine running it, e.g. `onnxruntime 1.31.0 cpu`.
     pub backend: String,
+    /// The factor the training images were downsampled by; inference runs
+    /// at it unless told otherwise (see [`crate::tiling::Resolution`]).
+    pub downsample: f64,
+    /// µm per full-resolution pixel of the training images, when known.
+    pub training_pixel_size_um: Option<f64>,
 }
 
 impl ModelInfo {
@@ -69,6 +74,8 @@ impl ModelInfo {
             fixed_size: None,
             min_size: 0,
             backend: String::new(),
+            downsample: 1.0,
+            training_pixel_size_um: None,
         }
     }
 }

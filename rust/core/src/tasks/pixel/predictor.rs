@@ -56,6 +56,8 @@ impl Predictor {
             fixed_size: None,
             min_size: meta.spec().architecture.min_input_size() as usize,
             backend: backend.describe(),
+            downsample: meta.downsample,
+            training_pixel_size_um: meta.training_pixel_size_um,
         };
         let predictor = Predictor { info, normalizer: Normalizer::from_stats(stats), backend, non_finite: options.non_finite, _reservation: reservation };
         predictor.probe()?;

@@ -3,7 +3,7 @@
 //! tracking, early stopping, checkpoints and the final model folder.
 
 use super::validation::ValidationSet;
-use crate::data::TrainingData;
+use crate::data::{DataConfig, TrainingData};
 use crate::history::EpochRecord;
 use crate::job::JobControl;
 use crate::model_dir::{self, ArchitectureMeta, ClassMeta, InputConfig, ModelMetadata, RunStatus, METADATA_VERSION};
@@ -74,6 +74,8 @@ pub fn train(
         tracing::info!(setting = %c.setting, value = %c.value, chosen = c.chosen, reason = %c.reason, "training plan");
     }
     let config = &plan.config;
+    // Before any training, so that a contradiction costs nothing.
+    let downsample = model_downsample(config, &data.config)?;
     let (samples, steps_per_epoch, tile) = (config.samples_per_epoch.unwrap_or(1), plan.steps_per_epoch, config.tile());
     if let Some(n) = config.threads {
         tch::set_num_threads(n as i32);
@@ -234,7 +236,7 @@ pub fn train(
     }
     vs.copy(&best_vs)?;
     let best = history.iter().rev().find(|r| r.is_best).cloned();
-    let metadata = build_metadata(data, config, out_dir, spec, normalization, status, &history, best, device);
+    let metadata = build_metadata(data, config, downsample, out_dir, spec, normalization, status, &history, best, device);
     model_dir::write_atomically(out_dir, config.overwrite, |dir| {
         vs.save(dir.join(model_dir::WEIGHTS_FILE))?;
         // The two exports only read the weights; side by side, a cancelled run
@@ -303,10 +305,25 @@ fn validation_set(data: &TrainingData, stats: &NormalizationStats, tile: usize) 
     Ok(ValidationSet::new(images, tile, data.config.num_classes(), data.config.unlabeled_index))
 }
 
+/// The downsample the training tiles were exported at: the configuration's
+/// when it sets one (not 1), else the export's `config.json`; the two must
+/// not contradict each other.
+fn model_downsample(config: &TrainingConfig, data: &DataConfig) -> Result<f64> {
+    match data.downsample {
+        Some(exported) if config.downsample != 1.0 && (config.downsample - exported).abs() > 1e-9 => Err(Error::config(format!(
+            "downsample {} contradicts the training data's config.json, which was exported at downsample {exported}",
+            config.downsample
+        ))),
+        Some(exported) => Ok(exported),
+        None => Ok(config.downsample),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_metadata(
     data: &TrainingData,
     config: &TrainingConfig,
+    downsample: f64,
     out_dir: &Path,
     spec: ModelSpec,
     normalization: NormalizationStats,
@@ -345,7 +362,8 @@ fn build_metadata(
             .map(|c| ClassMeta { index: c.index, name: c.name.clone(), color: format!("#{:02X}{:02X}{:02X}", c.color[0], c.color[1], c.color[2]) })
             .collect(),
         tile_size: config.tile(),
-        downsample: config.downsample,
+        downsample,
+        training_pixel_size_um: data.config.pixel_size_um,
         status,
         epochs_trained: history.len(),
         best_epoch: best,
@@ -357,6 +375,20 @@ fn build_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_downsample_comes_from_the_configuration_or_the_export_without_contradiction() {
+        let mut data = TrainingData::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/nuclei-dsb2018")).unwrap().config;
+        let mut config = TrainingConfig::default();
+        assert_eq!(model_downsample(&config, &data).unwrap(), 1.0);
+        config.downsample = 2.0;
+        assert_eq!(model_downsample(&config, &data).unwrap(), 2.0);
+        data.downsample = Some(4.0);
+        let e = model_downsample(&config, &data).unwrap_err().to_string();
+        assert!(e.contains("downsample 2 contradicts the training data's config.json, which was exported at downsample 4"), "{e}");
+        config.downsample = 1.0;
+        assert_eq!(model_downsample(&config, &data).unwrap(), 4.0);
+    }
 
     #[test]
     fn class_weights_combine_the_data_config_and_user_multipliers() {

@@ -73,6 +73,7 @@ public final class ApplyOptions {
     private final double[][] displayRange;
     private final boolean measurements;
     private final Map<String, Object> pixelSize;
+    private final Double downsample;
     private final Path truthMask;
     private final ObjectOptions objects;
     private final ProgressListener listener;
@@ -90,6 +91,7 @@ public final class ApplyOptions {
         displayRange = b.displayRange;
         measurements = b.measurements;
         pixelSize = b.pixelSize;
+        downsample = b.downsample;
         truthMask = b.truthMask;
         objects = b.objects;
         listener = b.listener;
@@ -125,6 +127,7 @@ public final class ApplyOptions {
         json.put("display_range", displayRangeJson());
         json.put("measurements", measurements);
         json.put("pixel_size", pixelSize);
+        json.put("downsample", downsample);
         json.put("truth", truthMask == null ? null : truthMask.toString());
         json.put("objects", objects == null ? null : objects.toJson());
         return Json.write(json);
@@ -160,6 +163,7 @@ public final class ApplyOptions {
         private double[][] displayRange;
         private boolean measurements = true;
         private Map<String, Object> pixelSize;
+        private Double downsample;
         private Path truthMask;
         private ObjectOptions objects;
         private ProgressListener listener;
@@ -302,6 +306,23 @@ public final class ApplyOptions {
         public Builder pixelSize(double width, double height, String unit) {
             this.pixelSize = JsonFields.objectOf(
                     "width", width, "height", height, "unit", Objects.requireNonNull(unit, "unit"));
+            return this;
+        }
+
+        /**
+         * Runs the model on the image downsampled by this factor (area
+         * averaged), with every result brought back to full resolution.
+         * Default: the model's training pixel size over the image's (see
+         * {@link RegionReader#pixelSizeMicrons()} and
+         * {@link #pixelSize(double, double, String)} in µm) where both are
+         * known, else the model's training downsample. The engine refuses a
+         * factor that is not positive or leaves the image under one pixel.
+         *
+         * @param downsample the factor, e.g. 2 for half the width and height
+         * @return this builder
+         */
+        public Builder downsample(double downsample) {
+            this.downsample = downsample;
             return this;
         }
 

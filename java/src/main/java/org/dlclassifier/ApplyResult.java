@@ -16,6 +16,7 @@ public final class ApplyResult {
     private Agreement agreement;
     private ObjectSummary objects;
     private int tiles;
+    private double downsample;
     private double seconds;
 
     /** Filled from the engine's {@code ApplyReport} JSON by {@link org.dlclassifier.internal.JsonMapper}. */
@@ -80,6 +81,11 @@ public final class ApplyResult {
     /** @return tiles predicted */
     public int tiles() {
         return tiles;
+    }
+
+    /** @return the factor the model ran at (1: full resolution); the results are at full resolution */
+    public double downsample() {
+        return downsample;
     }
 
     /** @return seconds the run took */

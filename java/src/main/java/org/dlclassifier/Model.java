@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import org.dlclassifier.internal.Json;
 import org.dlclassifier.internal.JsonFields;
@@ -141,6 +142,11 @@ public final class Model {
     /** @return the downsample factor of the training images */
     public double downsample() {
         return JsonFields.number(metadata, "downsample");
+    }
+
+    /** @return µm per full-resolution pixel of the training images, when they were calibrated */
+    public OptionalDouble trainingPixelSizeMicrons() {
+        return JsonFields.optionalNumber(metadata, "training_pixel_size_um");
     }
 
     /** @return how training ended */

@@ -2,6 +2,7 @@ package org.dlclassifier;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
 
 /** What a caller needs to feed an open model and read its output ({@link Predictor#info()}). */
@@ -16,6 +17,8 @@ public final class ModelInfo {
     private int[] fixedSize;
     private int minSize;
     private String backend;
+    private double downsample;
+    private OptionalDouble trainingPixelSizeUm;
 
     /** Filled from the engine's {@code ModelInfo} JSON by {@link org.dlclassifier.internal.JsonMapper}. */
     private ModelInfo() {
@@ -72,6 +75,16 @@ public final class ModelInfo {
     /** @return the engine running the model, e.g. {@code onnxruntime 1.31.0 cpu} */
     public String backend() {
         return backend;
+    }
+
+    /** @return the factor the training images were downsampled by; inference runs at it by default */
+    public double downsample() {
+        return downsample;
+    }
+
+    /** @return µm per full-resolution pixel of the training images, when they were calibrated */
+    public OptionalDouble trainingPixelSizeMicrons() {
+        return trainingPixelSizeUm;
     }
 
     @Override

@@ -20,6 +20,20 @@ public interface RegionReader {
     int channels();
 
     /**
+     * The image's calibration, asked once per run. When both it and the
+     * model's training pixel size are known, the model runs on the image
+     * downsampled to the pixel size it was trained at (unless
+     * {@link ApplyOptions.Builder#downsample} says otherwise); it also
+     * calibrates areas when {@link ApplyOptions.Builder#pixelSize} is not given.
+     * Results are at full resolution either way.
+     *
+     * @return µm per full-resolution pixel, or NaN when unknown (the default)
+     */
+    default double pixelSizeMicrons() {
+        return Double.NaN;
+    }
+
+    /**
      * Writes the {@code w} x {@code h} region at ({@code x}, {@code y}), which
      * lies inside the image, channels first: {@code dest.put((c * h + row) * w + col, value)}.
      * {@code dest} holds exactly {@code channels() * w * h} values, starts at

@@ -364,6 +364,42 @@ public class ApplyTest {
     }
 
     @Test
+    public void aDownsampleRunsTheModelCoarserAndEveryResultStaysAtFullResolution() throws IOException {
+        ImageReader calibrated = new ImageReader() {
+            @Override
+            public double pixelSizeMicrons() {
+                return 0.5;
+            }
+        };
+        ApplyOptions.Builder options = ApplyOptions.builder().tileSize(128).overlap(32).noOverlay().truthMask(nucleiMask());
+        // The model records no pixel size and downsample 1: it runs at full resolution.
+        ApplyResult full = predictor.apply(calibrated, out("full"), options.build());
+        assertEquals(1.0, full.downsample(), 0);
+        assertEquals("the reader's pixel size calibrates areas", "µm^2", full.areaUnit().get());
+        for (double downsample : new double[] {2, 4}) {
+            Path dir = out("downsample-" + (int) downsample);
+            ApplyResult result = predictor.apply(calibrated, dir, options.downsample(downsample).build());
+            assertEquals(downsample, result.downsample(), 0);
+            assertEquals(512 * 512, result.totalPixels());
+            Raster classMap = ImageIO.read(dir.resolve("class_map.png").toFile()).getRaster();
+            assertEquals(512, classMap.getWidth());
+            assertEquals(512, classMap.getHeight());
+            assertTrue("fewer tiles at lower resolution", result.tiles() < full.tiles());
+            // Scored against the full-resolution truth mask (a model trained at full
+            // resolution does worse downsampled: only the shapes are checked here).
+            assertTrue(result.toString(), result.agreement().isPresent());
+            for (int[] r : calibrated.reads) {
+                assertTrue("regions lie inside the full-resolution image", r[0] >= 0 && r[1] >= 0 && r[0] + r[2] <= 512 && r[1] + r[3] <= 512);
+            }
+        }
+        expectIllegalArgument("downsample must be a positive number, got 0", () -> predictor.apply(calibrated, out("x"),
+                ApplyOptions.builder().downsample(0).build()));
+        expectIllegalArgument("leaves the width of 512 pixels smaller than one pixel", () -> predictor.apply(calibrated, out("x"),
+                ApplyOptions.builder().downsample(1000).build()));
+        assertTrue(ApplyOptions.builder().downsample(2).build().toString().contains("\"downsample\":2"));
+    }
+
+    @Test
     public void everyBlendAndProbabilityTypeReachesTheEngine() throws IOException {
         ImageReader corner = new ImageReader() {
             @Override

@@ -39,6 +39,7 @@ public class ModelTest {
         assertEquals(16, model.bitDepth().getAsInt());
         assertEquals(64, model.tileSize());
         assertEquals(1.0, model.downsample(), 0);
+        assertFalse("trained on uncalibrated images", model.trainingPixelSizeMicrons().isPresent());
         assertEquals(TrainingResult.Status.COMPLETED, model.status());
         assertEquals(1, model.epochsTrained());
         assertTrue(model.trainedOn(), model.trainedOn().startsWith("cpu"));

@@ -78,6 +78,8 @@ public class PredictorTest {
         assertEquals("#FF0000", info.classes().get(1).color());
         assertEquals(64, info.tileSize());
         assertEquals("a UNet runs on any multiple of 32", 32, info.minSize());
+        assertEquals(1.0, info.downsample(), 0);
+        assertFalse(info.trainingPixelSizeMicrons().isPresent());
         assertFalse(info.fixedHeight().isPresent() || info.fixedWidth().isPresent());
         assertTrue(info.backend(), info.backend().startsWith("onnxruntime"));
         assertTrue(info.toString().contains("2 classes"));

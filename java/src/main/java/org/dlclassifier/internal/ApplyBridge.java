@@ -29,6 +29,7 @@ public final class ApplyBridge {
     private final int height;
     private final int channels;
     private final String[] channelNames;
+    private final double pixelSizeMicrons;
     private final ApplyOptions.ProgressListener listener;
     private ByteBuffer scratch;
 
@@ -41,6 +42,7 @@ public final class ApplyBridge {
         this.channels = reader == null ? 0 : reader.channels();
         String[] names = reader == null ? null : reader.channelNames();
         this.channelNames = names == null ? null : names.clone();
+        this.pixelSizeMicrons = reader == null ? Double.NaN : reader.pixelSizeMicrons();
         this.listener = listener;
     }
 
@@ -85,6 +87,11 @@ public final class ApplyBridge {
     /** @return the reader's channel names, or null for a file or a reader without names */
     public String[] channelNames() {
         return channelNames == null ? null : channelNames.clone();
+    }
+
+    /** @return the reader's µm per pixel; NaN when unknown or for a file */
+    public double pixelSizeMicrons() {
+        return pixelSizeMicrons;
     }
 
     /**
