@@ -101,13 +101,14 @@ def main(geojson_path, csv_path, map_path, image_path, channels):
         raster[inside] = c
 
         regions = regionprops(label(mask, connectivity=1), intensity_image=np.moveaxis(image, 0, -1))
+        tree = shapely.STRtree([g for g, _ in objects])
         if len(regions) != len(objects):
             fail(f"class {name}: {len(objects)} objects but {len(regions)} 4-connected regions")
         holes = sum(len(g.interiors) for g, _ in objects)
         report["classes"][name] = {"objects": len(objects), "pixels": pixels, "holes": holes, "union_area": union.area}
         for region in regions:
             y, x = region.coords[0]
-            hits = [(g, m) for g, m in objects if g.contains(shapely.Point(x + 0.5, y + 0.5))]
+            hits = [objects[i] for i in tree.query(shapely.Point(x + 0.5, y + 0.5), predicate="within")]
             if len(hits) != 1:
                 fail(f"class {name}: pixel ({x}, {y}) lies in {len(hits)} objects")
             g, m = hits[0]

@@ -8,6 +8,7 @@
 //! counter-clockwise, holes clockwise.
 
 pub mod simplify;
+pub mod validity;
 
 use serde::{Deserialize, Serialize};
 

@@ -12,7 +12,7 @@ pub use measure::{Calibration, Measurement, ObjectPixels};
 pub use options::{AreaUnit, CustomMeasurements, ObjectOptions, ObjectType};
 pub use output::{GeoJsonWriter, ObjectSink, ObjectTable};
 
-use crate::geometry::{simplify, Polygon};
+use crate::geometry::{simplify, validity, Polygon};
 use crate::tiling::RegionReader;
 use crate::{Error, Result};
 use components::{Component, Components};
@@ -217,15 +217,20 @@ impl<'a> ObjectTracer<'a> {
         sink.write(&object, &self.classes, &self.names)
     }
 
-    /// Simplified and smoothed as the options say, each ring kept as it
-    /// was where the change would leave fewer than 3 corners.
+    /// Simplified and smoothed as the options say; the pixel outline stays
+    /// where the change would make the polygon invalid (rings crossing, a
+    /// hole left outside).
     fn refine(&self, polygon: Polygon) -> Polygon {
         let (tolerance, passes) = (self.options.simplify, self.options.smooth);
         if tolerance == 0.0 && passes == 0 {
             return polygon;
         }
         let ring = |r: &Vec<[f64; 2]>| simplify::chaikin(&simplify::douglas_peucker(r, tolerance), passes);
-        Polygon { exterior: ring(&polygon.exterior), holes: polygon.holes.iter().map(ring).collect() }
+        let refined = Polygon { exterior: ring(&polygon.exterior), holes: polygon.holes.iter().map(ring).collect() };
+        if validity::problem(&refined).is_some() {
+            return polygon;
+        }
+        refined
     }
 
     /// The object's bounding box of the image and its mask.
@@ -405,6 +410,22 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("custom measurements need the image"), "{e}");
+    }
+
+    #[test]
+    fn simplified_and_smoothed_outlines_stay_valid() {
+        let labels = random_labels(60, 60, 3, 11);
+        for (simplify, smooth) in [(0.0, 0), (0.5, 0), (1.5, 0), (0.0, 2), (1.0, 3), (4.0, 1)] {
+            let options = ObjectOptions { simplify, smooth, ..Default::default() };
+            let mut tracer = ObjectTracer::new(options, inputs(3, 60)).unwrap();
+            let mut objects: Vec<DetectedObject> = Vec::new();
+            tracer.push_rows(labels.view(), None, None, &mut objects).unwrap();
+            tracer.finish(&mut objects).unwrap();
+            assert_eq!(objects.len(), reference(&labels).len());
+            for o in &objects {
+                assert_eq!(validity::problem(&o.polygon), None, "simplify {simplify}, smooth {smooth}: {:?}", o.polygon);
+            }
+        }
     }
 
     #[test]
