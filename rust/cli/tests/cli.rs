@@ -110,7 +110,7 @@ fn infer_and_export(model: &std::path::Path) {
     let rgb = data("ihc-dab/full/image.png");
     let cases: [(&[&str], &str, i32); 15] = [
         (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--area-unit", "um2", "--min-area", "4"], "no pixel size is known", 1),
-        (&["infer", "--model", m, "--image", image, "--out", res, "--pixel-size", "0"], "the pixel width must be a positive number of µm, got 0", 1),
+        (&["infer", "--model", m, "--image", image, "--out", res, "--pixel-size", "0"], "the image's pixel size must be a positive number, got 0", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--objects", "geojson", "--skip-classes", "Stroma"], "names 'Stroma', which is not a class of the model", 1),
         (&["infer", "--model", m, "--image", nan, "--out", res], "the image holds 1 non-finite value (NaN or infinity), the first at x=5, y=2, channel 0", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--tile", "1048576"], "tile_size must be a positive multiple of 32 up to 8192, got 1048576", 1),
