@@ -267,6 +267,7 @@ public final class ApplyOptions {
          * @return this builder
          */
         public Builder displayRange(double[]... minMax) {
+            Objects.requireNonNull(minMax, "minMax");
             double[][] ranges = new double[minMax.length][];
             for (int c = 0; c < minMax.length; c++) {
                 if (minMax[c] == null || minMax[c].length != 2 || !(minMax[c][0] <= minMax[c][1])) {

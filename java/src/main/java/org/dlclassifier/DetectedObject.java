@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.StringJoiner;
 import org.dlclassifier.internal.Json;
 
@@ -51,6 +52,7 @@ public final class DetectedObject {
      */
     @SuppressWarnings("unchecked")
     public static List<DetectedObject> readGeoJson(Path geojson) throws IOException {
+        Objects.requireNonNull(geojson, "geojson");
         Map<String, Object> collection = Json.parseObject(new String(Files.readAllBytes(geojson), StandardCharsets.UTF_8));
         if (!"FeatureCollection".equals(collection.get("type"))) {
             throw new IllegalArgumentException(geojson + " is not a GeoJSON FeatureCollection");
@@ -156,7 +158,7 @@ public final class DetectedObject {
      * @throws IllegalArgumentException for a name the object was not measured with
      */
     public double measurement(String name) {
-        Double v = measurements.get(name);
+        Double v = measurements.get(Objects.requireNonNull(name, "name"));
         if (v == null) {
             throw new IllegalArgumentException("no measurement '" + name + "'; the object has " + measurements.keySet());
         }

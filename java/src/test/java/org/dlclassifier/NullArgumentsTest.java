@@ -47,6 +47,7 @@ import org.junit.rules.TemporaryFolder;
 public class NullArgumentsTest {
     /** Parameters whose Javadoc allows null, as {@code Class.method(ParameterTypes) parameter}. */
     private static final Set<String> NULLABLE = Set.of(
+            "ApplyOptions.Builder.objects(ObjectOptions) objects",
             "ApplyOptions.Builder.progressListener(ProgressListener) listener",
             "ApplyOptions.Builder.truthMask(Path) truthMask",
             "ModelBundle.open(Path,String) modelName",
@@ -189,7 +190,25 @@ public class NullArgumentsTest {
         instances.put(TrainingConfig.Builder.class, TrainingConfig::builder);
         instances.put(TransferSettings.Builder.class, TransferSettings::builder);
         instances.put(Augmentation.Builder.class, Augmentation::builder);
+        instances.put(ObjectOptions.Builder.class, ObjectOptions::builder);
+        instances.put(DetectedObject.class, NullArgumentsTest::oneObject);
         return instances;
+    }
+
+    /** One object, read from a one-feature GeoJSON file. */
+    private static Object oneObject() {
+        try {
+            Path file = Files.createTempFile("one", ".geojson");
+            Files.write(file, ("{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"geometry\":"
+                    + "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]},\"properties\":{\"objectType\":"
+                    + "\"detection\",\"classification\":{\"name\":\"A\",\"color\":[1,2,3]},\"measurements\":{\"Area px^2\":0.5}}}]}")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            Object object = DetectedObject.readGeoJson(file).get(0);
+            Files.delete(file);
+            return object;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** A valid value of each parameter type of the API, harmless should a null check be missing. */
