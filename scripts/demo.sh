@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo, through the jar as a QuPath script would use it: train a nucleus
 # classifier on the bundled DSB2018 fluorescence tiles, apply it tile by tile
-# to the whole held-out image, write the overlay PNG, per-class areas and
+# to the whole held-out image, write the overlay PNG, the nuclei as objects
+# (GeoJSON and CSV), per-class areas and
 # metrics.json, and score it against the image's ground truth.
 # Run through `make demo` (it builds the jar).
 set -euo pipefail

@@ -92,6 +92,7 @@ def reader = new RegionReader() {
 def applyOptions = ApplyOptions.builder()
         .tileSize(256).overlap(64).blend(ApplyOptions.Blend.GAUSSIAN)
         .truthMask(truth)
+        .objects(ObjectOptions.defaults())
         .progressListener({ done, total -> if (done == total) println "  ${total} tiles" } as ApplyOptions.ProgressListener)
         .build()
 Predictor predictor = Predictor.open(trained.modelDir())
@@ -101,6 +102,8 @@ try {
     result.classes().each { printf('  %-12s %5.1f%% of the image%n', it.name(), 100 * it.fraction()) }
     result.agreement().ifPresent { printf('Against the ground truth: pixel accuracy %.3f, mean IoU %.3f%n', it.pixelAccuracy(), it.meanIoU()) }
     assert result.files().any { it.fileName.toString() == 'overlay.png' } : 'no overlay written'
+    def objects = result.objects()
+    println "  ${objects.size()} objects, mean area ${objects ? objects.sum { it.measurement('Area px^2') } / objects.size() : 0} px^2"
 
     // One summary of the run next to the results, for reports and CI.
     def metrics = out.resolve('metrics.json')
@@ -114,6 +117,7 @@ try {
             tiles         : result.tiles(),
             seconds       : result.seconds(),
             class_fraction: result.classes().collectEntries { [(it.name()): it.fraction()] },
+            objects       : result.objectSummary().map { it.perClass() }.orElse(null),
             truth         : result.agreement().map { [pixel_accuracy: it.pixelAccuracy(), mean_iou: it.meanIoU(),
                                                       per_class_iou: it.perClassIoU() as List] }.orElse(null),
     ])) + '\n'
