@@ -499,8 +499,9 @@ int dlc_predictor_predict(const struct DlcPredictor *predictor,
  * `"objects"` (trace the classes into `objects.geojson`, QuPath's
  * GeoJSON, and `objects.csv`: `{"object_type": "detection" |
  * "annotation", "min_area", "fill_holes_below", "area_unit": "pixels" |
- * "calibrated", "simplify", "smooth", "skip_classes": [...]}`, each
- * optional), `"pixel_size"` (`{"width", "height", "unit"}`;
+ * "calibrated", "simplify", "smooth", "skip_classes": [...], "clip":
+ * [{"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}, ...]}`,
+ * each optional; `clip` keeps objects to a parent region), `"pixel_size"` (`{"width", "height", "unit"}`;
  * in µm it also chooses the downsample, with the model's pixel size),
  * `"downsample"` (the factor the image is downsampled by before the
  * model sees it; default: from the pixel sizes, else the model's

@@ -7,6 +7,7 @@
 //! GeoJSON's right-hand rule read the same coordinates. Exteriors are
 //! counter-clockwise, holes clockwise.
 
+pub mod raster;
 pub mod simplify;
 pub mod validity;
 

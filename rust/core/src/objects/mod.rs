@@ -12,6 +12,7 @@ pub use measure::{Calibration, Measurement, ObjectPixels};
 pub use options::{AreaUnit, CustomMeasurements, ObjectOptions, ObjectType};
 pub use output::{GeoJsonWriter, ObjectSink, ObjectTable};
 
+use crate::geometry::raster::Rasterizer;
 use crate::geometry::{simplify, validity, Polygon};
 use crate::tiling::RegionReader;
 use crate::{Error, Result};
@@ -57,6 +58,8 @@ pub struct ObjectTracer<'a> {
     components: Components<PixelStats>,
     next_id: u64,
     labels: Vec<u32>,
+    /// Rows of [`ObjectOptions::clip`], with one row of room.
+    clip: Option<(Rasterizer, Vec<bool>)>,
 }
 
 /// What the tracer measures from besides the labels.
@@ -108,7 +111,18 @@ impl<'a> ObjectTracer<'a> {
             components: Components::new(),
             next_id: 1,
             labels: Vec::new(),
-        })
+            clip: None,
+        }
+        .with_clip())
+    }
+
+    /// Starts the clip's rows at the image's top left, for as many rows as any clip polygon reaches.
+    fn with_clip(mut self) -> ObjectTracer<'a> {
+        if let Some(polygons) = &self.options.clip {
+            let bottom = polygons.iter().map(|p| p.bounds()).map(|b| (b.y + b.height).ceil().max(0.0) as usize).max().unwrap_or(0);
+            self.clip = Some((Rasterizer::new(polygons, 0, 0, self.width, bottom), vec![false; self.width]));
+        }
+        self
     }
 
     pub fn measurement_names(&self) -> &[String] {
@@ -151,6 +165,17 @@ impl<'a> ObjectTracer<'a> {
             let row = labels.row(r);
             self.labels.clear();
             self.labels.extend(row.iter().map(|&l| u32::from(l)));
+            if let Some((rows, inside)) = &mut self.clip {
+                if !rows.next_row(inside) {
+                    inside.fill(false);
+                }
+                // Outside the clip, a label no class has: never traced.
+                for (l, &keep) in self.labels.iter_mut().zip(inside.iter()) {
+                    if !keep {
+                        *l = u32::MAX;
+                    }
+                }
+            }
             let prob_rows: Vec<Vec<f32>> =
                 probabilities.map(|p| (0..p.dim().0).map(|k| p.slice(s![k, r, ..]).to_vec()).collect()).unwrap_or_default();
             let image_rows: Vec<Vec<f32>> = image.map(|i| (0..i.dim().0).map(|c| i.slice(s![c, r, ..]).to_vec()).collect()).unwrap_or_default();
@@ -158,7 +183,7 @@ impl<'a> ObjectTracer<'a> {
             let traced = &self.traced;
             self.components.push_row(
                 &self.labels,
-                |l| traced[l as usize],
+                |l| traced.get(l as usize).copied().unwrap_or(false),
                 |stats, label, run| stats.add(run, prob_rows.get(label as usize).map(Vec::as_slice), &channel_rows),
                 &mut |c| finished.push(c),
             );
@@ -426,6 +451,29 @@ mod tests {
                 assert_eq!(validity::problem(&o.polygon), None, "simplify {simplify}, smooth {smooth}: {:?}", o.polygon);
             }
         }
+    }
+
+    #[test]
+    fn objects_are_cut_to_the_clip_polygon() {
+        let labels = random_labels(40, 40, 2, 3);
+        // An L: the left half, and the bottom quarter.
+        let exterior = vec![[0.0, 0.0], [20.0, 0.0], [20.0, 30.0], [40.0, 30.0], [40.0, 40.0], [0.0, 40.0], [0.0, 0.0]];
+        let l = Polygon { exterior, holes: vec![] };
+        let options = ObjectOptions { clip: Some(vec![l.clone()]), ..Default::default() };
+        let mut tracer = ObjectTracer::new(options, inputs(2, 40)).unwrap();
+        let mut objects: Vec<DetectedObject> = Vec::new();
+        for y in (0..40).step_by(16) {
+            tracer.push_rows(labels.slice(s![y..(y + 16).min(40), ..]), None, None, &mut objects).unwrap();
+        }
+        tracer.finish(&mut objects).unwrap();
+        let mut masked = labels.clone();
+        masked.indexed_iter_mut().filter(|((y, x), _)| !l.contains([*x as f64 + 0.5, *y as f64 + 0.5])).for_each(|(_, v)| *v = 0);
+        assert_eq!(objects.len(), reference(&masked).len());
+        let area: f64 = objects.iter().map(|o| o.polygon.area()).sum();
+        assert_eq!(area, masked.iter().filter(|&&v| v == 1).count() as f64);
+        let bowtie = Polygon { exterior: vec![[0.0, 0.0], [4.0, 4.0], [4.0, 0.0], [0.0, 4.0], [0.0, 0.0]], holes: vec![] };
+        let e = ObjectTracer::new(ObjectOptions { clip: Some(vec![bowtie]), ..Default::default() }, inputs(2, 40)).err().unwrap().to_string();
+        assert!(e.contains("objects.clip polygon 0 is not valid"), "{e}");
     }
 
     #[test]

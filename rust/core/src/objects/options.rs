@@ -54,6 +54,9 @@ pub struct ObjectOptions {
     /// Names of classes not traced; `None`: the classes named `Background`
     /// (in any case), or none if no class is.
     pub skip_classes: Option<Vec<String>>,
+    /// Objects only inside these polygons (a parent annotation), cut at
+    /// pixel level: a pixel is in when its centre is; `None`: everywhere.
+    pub clip: Option<Vec<crate::geometry::Polygon>>,
     /// The caller's own measurements, after the built-in ones (not in JSON).
     #[serde(skip)]
     pub custom: CustomMeasurements,
@@ -85,6 +88,7 @@ impl Default for ObjectOptions {
             simplify: 0.0,
             smooth: 0,
             skip_classes: None,
+            clip: None,
             custom: CustomMeasurements::default(),
         }
     }
@@ -103,6 +107,11 @@ impl ObjectOptions {
         }
         if self.smooth > MAX_SMOOTH {
             return Err(Error::config(format!("objects.smooth must be from 0 to {MAX_SMOOTH} passes, got {}", self.smooth)));
+        }
+        for (i, polygon) in self.clip.iter().flatten().enumerate() {
+            if let Some(problem) = crate::geometry::validity::problem(polygon) {
+                return Err(Error::config(format!("objects.clip polygon {i} is not valid: {problem}")));
+            }
         }
         match &self.skip_classes {
             None => Ok(classes.iter().map(|c| !c.eq_ignore_ascii_case("background")).collect()),
