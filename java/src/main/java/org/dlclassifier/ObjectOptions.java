@@ -1,6 +1,7 @@
 package org.dlclassifier;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +40,7 @@ public final class ObjectOptions {
     private final double simplify;
     private final int smooth;
     private final List<String> skipClasses;
+    private final List<Map<String, Object>> clip;
 
     private ObjectOptions(Builder b) {
         objectType = b.objectType;
@@ -48,6 +50,7 @@ public final class ObjectOptions {
         simplify = b.simplify;
         smooth = b.smooth;
         skipClasses = b.skipClasses == null ? null : new ArrayList<>(b.skipClasses);
+        clip = b.clip == null ? null : new ArrayList<>(b.clip);
     }
 
     /** @return the defaults: detections, exact outlines, every object kept */
@@ -70,6 +73,7 @@ public final class ObjectOptions {
         json.put("simplify", simplify);
         json.put("smooth", smooth);
         json.put("skip_classes", skipClasses);
+        json.put("clip", clip);
         return json;
     }
 
@@ -82,6 +86,7 @@ public final class ObjectOptions {
         private double simplify;
         private int smooth;
         private List<String> skipClasses;
+        private List<Map<String, Object>> clip;
 
         private Builder() {
         }
@@ -147,6 +152,43 @@ public final class ObjectOptions {
         public Builder skipClasses(List<String> classNames) {
             this.skipClasses = new ArrayList<>(Objects.requireNonNull(classNames, "classNames"));
             return this;
+        }
+
+        /**
+         * Keeps objects inside a parent region, cut at pixel level (a pixel is
+         * in when its centre is); call again for a region of several polygons.
+         *
+         * @param exterior the polygon's outline as {@code [x, y]} points in
+         *     full-resolution image coordinates, closed (the last point repeats the first)
+         * @param holes its holes, each like the exterior
+         * @return this builder
+         */
+        public Builder clip(double[][] exterior, double[][]... holes) {
+            Objects.requireNonNull(exterior, "exterior");
+            Objects.requireNonNull(holes, "holes");
+            Map<String, Object> polygon = new LinkedHashMap<>();
+            polygon.put("exterior", ring(exterior));
+            List<Object> rings = new ArrayList<>();
+            for (double[][] h : holes) {
+                rings.add(ring(Objects.requireNonNull(h, "hole")));
+            }
+            polygon.put("holes", rings);
+            if (clip == null) {
+                clip = new ArrayList<>();
+            }
+            clip.add(polygon);
+            return this;
+        }
+
+        private static List<Object> ring(double[][] points) {
+            List<Object> ring = new ArrayList<>();
+            for (double[] p : points) {
+                if (p == null || p.length != 2) {
+                    throw new IllegalArgumentException("a ring's points are [x, y] pairs");
+                }
+                ring.add(Arrays.asList(p[0], p[1]));
+            }
+            return ring;
         }
 
         /** @return the options */

@@ -281,6 +281,10 @@ public class NullArgumentsTest {
             return (ApplyOptions.ProgressListener) (done, total) -> { };
         } else if (type == TrainingListener.class) {
             return (TrainingListener) metrics -> { };
+        } else if (type == double[][].class) {
+            return new double[][] {{0, 0}, {1, 0}, {1, 1}, {0, 0}};
+        } else if (type == double[][][].class) {
+            return new double[0][][];
         }
         throw new AssertionError("no dummy value for " + type.getName() + ": add one to dummy()");
     }

@@ -79,6 +79,20 @@ public class ObjectsTest {
                 ApplyOptions.builder().objects(ObjectOptions.builder().skipClasses(Arrays.asList("Stroma")).build()).build()));
         expectIllegalArgument("no pixel size is known", () -> predictor.apply(nucleiImage(), tmp.getRoot().toPath().resolve("x"),
                 ApplyOptions.builder().objects(ObjectOptions.builder().areaUnit(ObjectOptions.AreaUnit.CALIBRATED).build()).build()));
+        expectIllegalArgument("objects.clip polygon 0 is not valid", () -> predictor.apply(nucleiImage(), tmp.getRoot().toPath().resolve("x"),
+                ApplyOptions.builder().objects(ObjectOptions.builder().clip(new double[][] {{0, 0}, {9, 9}, {9, 0}, {0, 9}, {0, 0}}).build()).build()));
         assertFalse(Files.exists(tmp.getRoot().toPath().resolve("x")));
+    }
+
+    @Test
+    public void objectsStayInsideTheirParentRegion() throws IOException {
+        double[][] leftHalf = {{0, 0}, {256, 0}, {256, 512}, {0, 512}, {0, 0}};
+        ObjectOptions clipped = ObjectOptions.builder().clip(leftHalf).build();
+        List<DetectedObject> objects = predictor.apply(nucleiImage(), tmp.getRoot().toPath().resolve("clipped"),
+                ApplyOptions.builder().objects(clipped).build()).objects();
+        assertFalse(objects.isEmpty());
+        for (DetectedObject o : objects) {
+            assertTrue(o.wkt(), o.measurement("Bounds X px") + o.measurement("Bounds width px") <= 256);
+        }
     }
 }
