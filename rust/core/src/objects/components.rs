@@ -22,6 +22,30 @@ impl Run {
     }
 }
 
+/// The column ranges of `a` that `b` does not cover (both sorted and disjoint).
+pub fn uncovered(a: &[Run], b: &[Run]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for r in a {
+        let (mut start, end) = (r.x0, r.x1);
+        while j < b.len() && b[j].x1 <= start {
+            j += 1;
+        }
+        let mut k = j;
+        while k < b.len() && b[k].x0 < end {
+            if b[k].x0 > start {
+                out.push((start, b[k].x0));
+            }
+            start = start.max(b[k].x1);
+            k += 1;
+        }
+        if start < end {
+            out.push((start, end));
+        }
+    }
+    out
+}
+
 /// What a component gathers from its pixels as they stream by; two
 /// partial components that turn out to be one are merged.
 pub trait Accumulator: Default {
@@ -207,5 +231,16 @@ impl<A: Accumulator> Components<A> {
             self.parent[id] = id;
             self.free.push(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncovered_ranges_are_what_the_other_row_misses() {
+        let row = [Run { y: 0, x0: 0, x1: 10 }];
+        assert_eq!(uncovered(&row, &[Run { y: 1, x0: 2, x1: 4 }, Run { y: 1, x0: 6, x1: 12 }]), [(0, 2), (4, 6)]);
     }
 }

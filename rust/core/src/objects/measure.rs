@@ -2,10 +2,10 @@
 //! probabilities gathered from the pixels as their rows stream by, and the
 //! caller's own measurements, named as QuPath names its own.
 
-use super::components::{Accumulator, Run};
+use super::components::{uncovered, Accumulator, Run};
 use crate::geometry::{Polygon, Rect};
 use crate::Result;
-use ndarray::{Array2, Array3};
+use ndarray::{s, Array2, Array3, ArrayView1};
 
 /// Sums over one channel of an object's pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,7 +23,7 @@ impl Default for ChannelStats {
 }
 
 impl ChannelStats {
-    fn add(&mut self, values: &[f32]) {
+    fn add(&mut self, values: ArrayView1<f32>) {
         for &v in values {
             self.sum += f64::from(v);
             self.sum_squares += f64::from(v) * f64::from(v);
@@ -74,14 +74,14 @@ impl Accumulator for PixelStats {
 impl PixelStats {
     /// Adds the pixels of `run`; `probabilities` and `channels` are the
     /// run's row of the class's probability and of each image channel.
-    pub fn add(&mut self, run: Run, probabilities: Option<&[f32]>, channels: &[&[f32]]) {
+    pub fn add(&mut self, run: Run, probabilities: Option<ArrayView1<f32>>, channels: &[ArrayView1<f32>]) {
         let (x0, x1) = (run.x0 as usize, run.x1 as usize);
         let n = run.len() as f64;
         self.pixels += u64::from(run.len());
         self.sum_x += n * (run.x0 + run.x1) as f64 / 2.0;
         self.sum_y += n * (run.y as f64 + 0.5);
         if let Some(p) = probabilities {
-            for &v in &p[x0..x1] {
+            for &v in p.slice(s![x0..x1]) {
                 self.probability_sum += f64::from(v);
                 self.probability_max = self.probability_max.max(v);
             }
@@ -90,7 +90,7 @@ impl PixelStats {
             self.channels = vec![ChannelStats::default(); channels.len()];
         }
         for (stats, row) in self.channels.iter_mut().zip(channels) {
-            stats.add(&row[x0..x1]);
+            stats.add(row.slice(s![x0..x1]));
         }
     }
 }
@@ -172,26 +172,14 @@ pub fn builtin_values(polygon: &Polygon, perimeter: f64, stats: &PixelStats, cal
 /// diagonal, (1 + sqrt 2) / 2 at a bend). Only boundary pixels are visited.
 pub fn perimeter(runs: &[Run]) -> f64 {
     let rows: Vec<&[Run]> = runs.chunk_by(|a, b| a.y == b.y).collect();
-    let empty: &[Run] = &[];
-    let row_at = |i: usize, dy: i64| -> &[Run] {
-        let y = rows[i][0].y as i64 + dy;
-        let j = i as i64 + dy;
-        if j >= 0 && (j as usize) < rows.len() && rows[j as usize][0].y as i64 == y {
-            rows[j as usize]
-        } else {
-            empty
-        }
+    // The index of the row `dy` rows from row `i`, when the object has one there.
+    let adjacent = |i: usize, dy: i64| -> Option<usize> {
+        let j = usize::try_from(i as i64 + dy).ok().filter(|&j| j < rows.len())?;
+        (rows[j][0].y as i64 == rows[i][0].y as i64 + dy).then_some(j)
     };
+    let row_at = |i: usize, dy: i64| adjacent(i, dy).map_or(&[][..], |j| rows[j]);
     let border: Vec<Vec<u32>> = (0..rows.len()).map(|i| border_pixels(rows[i], row_at(i, -1), row_at(i, 1))).collect();
-    let border_at = |i: usize, dy: i64| -> &[u32] {
-        let y = rows[i][0].y as i64 + dy;
-        let j = i as i64 + dy;
-        if j >= 0 && (j as usize) < rows.len() && rows[j as usize][0].y as i64 == y {
-            &border[j as usize]
-        } else {
-            &[]
-        }
-    };
+    let border_at = |i: usize, dy: i64| adjacent(i, dy).map_or(&[][..], |j| border[j].as_slice());
     let has = |set: &[u32], x: i64| x >= 0 && set.binary_search(&(x as u32)).is_ok();
     let mut total = 0.0;
     for i in 0..rows.len() {
@@ -225,30 +213,6 @@ fn border_pixels(row: &[Run], above: &[Run], below: &[Run]) -> Vec<u32> {
     xs
 }
 
-/// The column ranges of `a` that `b` does not cover (both sorted and disjoint).
-pub fn uncovered(a: &[Run], b: &[Run]) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
-    let mut j = 0;
-    for r in a {
-        let (mut start, end) = (r.x0, r.x1);
-        while j < b.len() && b[j].x1 <= start {
-            j += 1;
-        }
-        let mut k = j;
-        while k < b.len() && b[k].x0 < end {
-            if b[k].x0 > start {
-                out.push((start, b[k].x0));
-            }
-            start = start.max(b[k].x1);
-            k += 1;
-        }
-        if start < end {
-            out.push((start, end));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,9 +226,9 @@ mod tests {
         let row0 = [1.0f32, 2.0, 3.0, 4.0];
         let row1 = [5.0f32, 6.0, 7.0, 8.0];
         let mut a = PixelStats::default();
-        a.add(Run { y: 0, x0: 1, x1: 3 }, Some(&[0.5, 0.6, 0.9, 0.1]), &[&row0]);
+        a.add(Run { y: 0, x0: 1, x1: 3 }, Some(ArrayView1::from(&[0.5, 0.6, 0.9, 0.1])), &[ArrayView1::from(&row0)]);
         let mut b = PixelStats::default();
-        b.add(Run { y: 1, x0: 0, x1: 1 }, Some(&[0.7, 0.0, 0.0, 0.0]), &[&row1]);
+        b.add(Run { y: 1, x0: 0, x1: 1 }, Some(ArrayView1::from(&[0.7, 0.0, 0.0, 0.0])), &[ArrayView1::from(&row1)]);
         a.merge(b);
         assert_eq!((a.pixels, a.sum_x, a.sum_y), (3, 1.5 + 2.5 + 0.5, 0.5 + 0.5 + 1.5));
         assert_eq!(a.channels[0], ChannelStats { sum: 10.0, sum_squares: 4.0 + 9.0 + 25.0, min: 2.0, max: 5.0 });
@@ -295,7 +259,6 @@ mod tests {
         l.sort_unstable();
         assert!((perimeter(&l) - 27.414213562373096).abs() < 1e-9, "{}", perimeter(&l));
         assert_eq!(perimeter(&block(3, 4, 5..6)), 0.0, "a lone pixel, as scikit-image");
-        assert_eq!(uncovered(&block(0, 10, 0..1), &[Run { y: 1, x0: 2, x1: 4 }, Run { y: 1, x0: 6, x1: 12 }]), [(0, 2), (4, 6)]);
     }
 
     #[test]

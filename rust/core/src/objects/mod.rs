@@ -18,7 +18,7 @@ use crate::tiling::RegionReader;
 use crate::{Error, Result};
 use components::{Component, Components};
 use measure::PixelStats;
-use ndarray::{s, Array2, ArrayView2, ArrayView3};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayView3};
 use serde::Serialize;
 
 /// A class that objects are made of.
@@ -176,15 +176,12 @@ impl<'a> ObjectTracer<'a> {
                     }
                 }
             }
-            let prob_rows: Vec<Vec<f32>> =
-                probabilities.map(|p| (0..p.dim().0).map(|k| p.slice(s![k, r, ..]).to_vec()).collect()).unwrap_or_default();
-            let image_rows: Vec<Vec<f32>> = image.map(|i| (0..i.dim().0).map(|c| i.slice(s![c, r, ..]).to_vec()).collect()).unwrap_or_default();
-            let channel_rows: Vec<&[f32]> = image_rows.iter().map(Vec::as_slice).collect();
+            let (prob_rows, channel_rows) = (row_of(probabilities, r), row_of(image, r));
             let traced = &self.traced;
             self.components.push_row(
                 &self.labels,
                 |l| traced.get(l as usize).copied().unwrap_or(false),
-                |stats, label, run| stats.add(run, prob_rows.get(label as usize).map(Vec::as_slice), &channel_rows),
+                |stats, label, run| stats.add(run, prob_rows.get(label as usize).copied(), &channel_rows),
                 &mut |c| finished.push(c),
             );
         }
@@ -275,6 +272,11 @@ impl<'a> ObjectTracer<'a> {
         }
         Ok(ObjectPixels { x: x0, y: y0, image: reader.read(x0, y0, w, h)?, mask })
     }
+}
+
+/// Row `r` of each plane of `planes`, as views.
+fn row_of<'v>(planes: Option<ArrayView3<'v, f32>>, r: usize) -> Vec<ArrayView1<'v, f32>> {
+    planes.map(|a| (0..a.dim().0).map(|k| a.slice_move(s![k, r, ..])).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]

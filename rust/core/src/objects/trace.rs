@@ -9,8 +9,7 @@
 //! there, so every ring is simple and a set pinched at a corner becomes a
 //! shell with a hole touching it, which is a valid polygon.
 
-use super::components::Run;
-use super::measure::uncovered;
+use super::components::{uncovered, Run};
 use crate::geometry::{signed_area, Polygon, Ring};
 use std::collections::HashMap;
 
