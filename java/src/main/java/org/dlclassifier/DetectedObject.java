@@ -58,8 +58,12 @@ public final class DetectedObject {
             throw new IllegalArgumentException(geojson + " is not a GeoJSON FeatureCollection");
         }
         List<DetectedObject> objects = new ArrayList<>();
-        for (Object f : (List<Object>) collection.get("features")) {
-            objects.add(fromFeature((Map<String, Object>) f, geojson));
+        try {
+            for (Object f : (List<Object>) collection.get("features")) {
+                objects.add(fromFeature((Map<String, Object>) f, geojson));
+            }
+        } catch (ClassCastException | NullPointerException | IndexOutOfBoundsException e) {
+            throw new IllegalArgumentException(geojson + " is not a FeatureCollection of polygons as QuPath writes them: " + e, e);
         }
         return Collections.unmodifiableList(objects);
     }

@@ -85,6 +85,15 @@ public class ObjectsTest {
     }
 
     @Test
+    public void malformedGeoJsonIsRefusedWithItsFileNamed() throws IOException {
+        Path bad = tmp.newFile("bad.geojson").toPath();
+        Files.write(bad, "{\"type\":\"FeatureCollection\",\"features\":[1]}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        expectIllegalArgument("bad.geojson is not a FeatureCollection of polygons", () -> DetectedObject.readGeoJson(bad));
+        Files.write(bad, "{\"type\":\"FeatureCollection\",\"features\":[{\"geometry\":null}]}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        expectIllegalArgument("geometry is not a Polygon", () -> DetectedObject.readGeoJson(bad));
+    }
+
+    @Test
     public void objectsStayInsideTheirParentRegion() throws IOException {
         double[][] leftHalf = {{0, 0}, {256, 0}, {256, 512}, {0, 512}, {0, 0}};
         ObjectOptions clipped = ObjectOptions.builder().clip(leftHalf).build();
