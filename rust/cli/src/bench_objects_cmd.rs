@@ -51,6 +51,7 @@ pub fn run(a: BenchObjectsArgs) -> Result<()> {
             probabilities: false,
             channel_names: vec![],
             reader: None,
+            origin: [0, 0],
         };
         let options = ObjectOptions { skip_classes: Some(vec!["class 0".into()]), ..Default::default() };
         let mut tracer = ObjectTracer::new(options, inputs)?;

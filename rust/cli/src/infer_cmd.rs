@@ -5,6 +5,7 @@ use dlclassifier::data::{read_image, read_mask};
 use dlclassifier::inference::InferenceOptions;
 use dlclassifier::non_finite::NonFinite;
 use dlclassifier::objects::{AreaUnit, ObjectOptions, ObjectType};
+use dlclassifier::region::{read_polygons, Region, RegionSpec};
 use dlclassifier::job::JobControl;
 use dlclassifier::tasks::pixel::apply::{apply_to_image, OutputOptions};
 use dlclassifier::tasks::pixel::outputs::{PixelSize, SampleType};
@@ -122,6 +123,18 @@ pub struct InferArgs {
     /// Classes not traced, by name, comma-separated (default: a class named Background).
     #[arg(long, value_delimiter = ',', requires = "objects")]
     skip_classes: Option<Vec<String>>,
+    /// Classify only inside these polygons: a GeoJSON file (a geometry,
+    /// feature or feature collection, as QuPath exports annotations) or a WKT
+    /// file. Outputs cover the region's bounding box; pixels outside it are
+    /// 255 in class_map.png.
+    #[arg(long, conflicts_with = "region_mask")]
+    region: Option<PathBuf>,
+    /// Classify only where this mask (an image the size of --image) is nonzero.
+    #[arg(long)]
+    region_mask: Option<PathBuf>,
+    /// Keep objects inside these polygons (a GeoJSON or WKT file, as --region).
+    #[arg(long, requires = "objects")]
+    clip: Option<PathBuf>,
     /// Print the report as JSON instead of a summary.
     #[arg(long)]
     json: bool,
@@ -163,6 +176,11 @@ pub fn run(a: InferArgs) -> Result<()> {
         downsample: a.downsample,
         truth: a.truth.as_deref().map(read_mask).transpose()?,
         objects: a.objects.is_some().then(|| object_options(&a)).transpose()?,
+        region: match (&a.region, &a.region_mask) {
+            (Some(file), _) => Some(Region::polygons(read_polygons(file)?)?),
+            (None, Some(mask)) => Some(RegionSpec::Mask(mask.clone()).resolve()?),
+            (None, None) => None,
+        },
     };
     let image = InMemoryImage(read_image(&a.image)?);
     let named = a.channel_names.map(|names| Named::new(&image, names)).transpose()?;
@@ -177,6 +195,10 @@ pub fn run(a: InferArgs) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&report).map_err(|e| Error::config(e.to_string()))?);
         return Ok(());
+    }
+    if let Some(r) = &report.region {
+        let b = r.bounds;
+        println!("Region: {} px in the {}x{} box at ({}, {}); {} tiles left out", r.pixels, b.width, b.height, b.x, b.y, r.tiles_skipped);
     }
     let resolution = if report.downsample == 1.0 { String::new() } else { format!(" at downsample {}", report.downsample) };
     println!("{} tiles{resolution} in {:.1} s on {}", report.tiles, report.seconds, predictor.info().backend);
@@ -221,6 +243,7 @@ fn object_options(a: &InferArgs) -> Result<ObjectOptions> {
         simplify: a.simplify,
         smooth: a.smooth,
         skip_classes: a.skip_classes.clone(),
+        clip: a.clip.as_deref().map(read_polygons).transpose()?,
         ..ObjectOptions::default()
     })
 }

@@ -82,6 +82,7 @@ fn infer_and_export(model: &std::path::Path) {
     assert_eq!((class_map.width(), class_map.height()), (512, 512));
     assert!(class_map.to_luma8().pixels().all(|p| p.0[0] < 2));
     overlays_and_channel_names(m, image, &results);
+    regions(m, image, &results);
     assert_eq!(report["downsample"], 1.0, "the model was trained at full resolution");
 
     // At downsample 2 the model sees a 256x256 image; every output stays 512x512.
@@ -125,6 +126,55 @@ fn infer_and_export(model: &std::path::Path) {
         (&["infer", "--model", m, "--image", image, "--out", res, "--overlay", "outline"], "unknown overlay mode 'outline'", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--display-range", "0-100"], "display range '0-100' is not MIN:MAX", 1),
         (&["infer", "--model", m, "--image", image, "--out", res, "--downsample", "0"], "downsample must be a positive number, got 0", 1),
+    ];
+    for (args, expected, code) in cases {
+        fails_with_one_line(args, expected, code);
+    }
+}
+
+/// `--region` from a QuPath-style GeoJSON annotation: only its tiles run,
+/// the outputs cover its box, objects are clipped with `--clip`.
+fn regions(model: &str, image: &str, results: &std::path::Path) {
+    let l_shape = r#"{"type": "Feature", "properties": {"objectType": "annotation"}, "geometry": {"type": "Polygon",
+        "coordinates": [[[40, 40], [400, 40], [400, 200], [200, 200], [200, 460], [40, 460], [40, 40]]]}}"#;
+    let region = results.join("region.geojson");
+    std::fs::write(&region, l_shape).unwrap();
+    let res = results.join("region");
+    let r = region.to_str().unwrap();
+    let out = run(&["infer", "--model", model, "--image", image, "--out", res.to_str().unwrap(), "--tile", "128", "--overlap", "32",
+        "--region", r, "--objects", "geojson", "--clip", r, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let area = 360 * 160 + 160 * 260;
+    assert_eq!(report["region"]["pixels"], area);
+    assert_eq!(report["measurements"]["total_pixels"], area);
+    assert_eq!(report["region"]["bounds"], serde_json::json!({"x": 40, "y": 40, "width": 360, "height": 420}));
+    let (run_tiles, skipped) = (report["tiles"].as_u64().unwrap(), report["region"]["tiles_skipped"].as_u64().unwrap());
+    assert!(skipped > 0 && run_tiles + skipped == 20, "a 4x5 grid over the box: {run_tiles} run, {skipped} left out");
+    let class_map = image::open(res.join("class_map.png")).unwrap().to_luma8();
+    assert_eq!(class_map.dimensions(), (360, 420));
+    assert_eq!(class_map.get_pixel(300, 300).0[0], 255, "outside the L");
+    let overlay = image::open(res.join("overlay.png")).unwrap();
+    assert_eq!((overlay.width(), overlay.height()), (360, 420));
+    let geojson: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(res.join("objects.geojson")).unwrap()).unwrap();
+    for f in geojson["features"].as_array().unwrap() {
+        for p in f["geometry"]["coordinates"][0].as_array().unwrap() {
+            let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+            assert!((40.0..=400.0).contains(&x) && (40.0..=460.0).contains(&y) && !(x > 200.0 && y > 200.0), "({x}, {y}) outside the L");
+        }
+    }
+    let bow_tie = results.join("bow_tie.wkt");
+    std::fs::write(&bow_tie, "POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))").unwrap();
+    let outside = results.join("outside.wkt");
+    std::fs::write(&outside, "POLYGON ((600 0, 700 0, 700 50, 600 0))").unwrap();
+    let small = results.join("small_mask.png");
+    image::GrayImage::from_pixel(8, 8, image::Luma([255])).save(&small).unwrap();
+    let res = res.to_str().unwrap();
+    let cases: [(&[&str], &str, i32); 4] = [
+        (&["infer", "--model", model, "--image", image, "--out", res, "--region", bow_tie.to_str().unwrap()], "region polygon 0 is not valid", 1),
+        (&["infer", "--model", model, "--image", image, "--out", res, "--region", outside.to_str().unwrap()], "lies outside the 512x512 image", 1),
+        (&["infer", "--model", model, "--image", image, "--out", res, "--region-mask", small.to_str().unwrap()], "the region mask is 8x8 but the image is 512x512", 1),
+        (&["infer", "--model", model, "--image", image, "--out", res, "--region", small.to_str().unwrap()], "small_mask.png", 3),
     ];
     for (args, expected, code) in cases {
         fails_with_one_line(args, expected, code);

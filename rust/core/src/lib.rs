@@ -25,6 +25,7 @@ pub mod onnx;
 // Values that training, model folders and inference share.
 pub mod geometry;
 pub mod objects;
+pub mod region;
 pub mod history;
 pub mod limits;
 pub mod settings;

@@ -22,6 +22,7 @@ fn trace(labels: &Array2<u8>, image: &ndarray::Array3<f32>, classes: usize, band
         probabilities: false,
         channel_names: (1..=channels).map(|c| format!("Channel {c}")).collect(),
         reader: None,
+        origin: [0, 0],
     };
     let options = ObjectOptions { skip_classes: Some(vec!["Class 0".into()]), ..Default::default() };
     let mut tracer = ObjectTracer::new(options, inputs).unwrap();

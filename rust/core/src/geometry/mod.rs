@@ -7,9 +7,11 @@
 //! GeoJSON's right-hand rule read the same coordinates. Exteriors are
 //! counter-clockwise, holes clockwise.
 
+pub mod geojson;
 pub mod raster;
 pub mod simplify;
 pub mod validity;
+pub mod wkt;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +82,21 @@ impl Polygon {
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
         }
         Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
+    }
+
+    /// The polygon with its exterior counter-clockwise and its holes
+    /// clockwise, as [`validity::problem`] wants them: callers' polygons
+    /// (QuPath's, shapely's) may run either way.
+    pub fn oriented(mut self) -> Polygon {
+        if signed_area(&self.exterior) < 0.0 {
+            self.exterior.reverse();
+        }
+        for hole in &mut self.holes {
+            if signed_area(hole) > 0.0 {
+                hole.reverse();
+            }
+        }
+        self
     }
 
     /// Every coordinate multiplied by `factor` (from a downsampled grid to full resolution).

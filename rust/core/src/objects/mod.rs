@@ -60,6 +60,7 @@ pub struct ObjectTracer<'a> {
     labels: Vec<u32>,
     /// Rows of [`ObjectOptions::clip`], with one row of room.
     clip: Option<(Rasterizer, Vec<bool>)>,
+    origin: [usize; 2],
 }
 
 /// What the tracer measures from besides the labels.
@@ -73,6 +74,9 @@ pub struct TracerInputs<'a> {
     pub channel_names: Vec<String>,
     /// Required by [`ObjectOptions::custom`], which reads each object's bounding box.
     pub reader: Option<&'a dyn RegionReader>,
+    /// Where the rows' first pixel lies in the image (of `reader`, of the
+    /// clip polygons and of the objects): rows may cover part of it.
+    pub origin: [usize; 2],
 }
 
 impl<'a> ObjectTracer<'a> {
@@ -112,15 +116,18 @@ impl<'a> ObjectTracer<'a> {
             next_id: 1,
             labels: Vec::new(),
             clip: None,
+            origin: inputs.origin,
         }
         .with_clip())
     }
 
-    /// Starts the clip's rows at the image's top left, for as many rows as any clip polygon reaches.
+    /// Starts the clip's rows at the origin, for as many rows as any clip polygon reaches.
     fn with_clip(mut self) -> ObjectTracer<'a> {
         if let Some(polygons) = &self.options.clip {
+            let [x, y] = self.origin;
             let bottom = polygons.iter().map(|p| p.bounds()).map(|b| (b.y + b.height).ceil().max(0.0) as usize).max().unwrap_or(0);
-            self.clip = Some((Rasterizer::new(polygons, 0, 0, self.width, bottom), vec![false; self.width]));
+            let rows = bottom.saturating_sub(y);
+            self.clip = Some((Rasterizer::new(polygons, x as i64, y as i64, self.width, rows), vec![false; self.width]));
         }
         self
     }
@@ -157,7 +164,7 @@ impl<'a> ObjectTracer<'a> {
                 self.width
             )));
         }
-        if let Some(&bad) = labels.iter().find(|&&l| usize::from(l) >= self.classes.len()) {
+        if let Some(&bad) = labels.iter().find(|&&l| usize::from(l) >= self.classes.len() && l != crate::region::OUTSIDE) {
             return Err(Error::config(format!("label {bad} beyond the {} classes", self.classes.len())));
         }
         let mut finished = Vec::new();
@@ -201,7 +208,16 @@ impl<'a> ObjectTracer<'a> {
         sink.finish()
     }
 
-    fn emit(&mut self, component: Component<PixelStats>, sink: &mut dyn ObjectSink) -> Result<()> {
+    fn emit(&mut self, mut component: Component<PixelStats>, sink: &mut dyn ObjectSink) -> Result<()> {
+        let [x, y] = self.origin.map(|v| v as u32);
+        if x > 0 || y > 0 {
+            for run in &mut component.runs {
+                (run.y, run.x0, run.x1) = (run.y + y, run.x0 + x, run.x1 + x);
+            }
+            let n = component.data.pixels as f64;
+            component.data.sum_x += f64::from(x) * n;
+            component.data.sum_y += f64::from(y) * n;
+        }
         let mut polygon = trace::polygon(&component.runs);
         if self.fill_below > 0.0 {
             polygon.holes.retain(|h| crate::geometry::signed_area(h).abs() >= self.fill_below);
@@ -300,6 +316,7 @@ mod tests {
             probabilities: false,
             channel_names: vec![],
             reader: None,
+            origin: [0, 0],
         }
     }
 

@@ -109,7 +109,8 @@ impl ObjectOptions {
             return Err(Error::config(format!("objects.smooth must be from 0 to {MAX_SMOOTH} passes, got {}", self.smooth)));
         }
         for (i, polygon) in self.clip.iter().flatten().enumerate() {
-            if let Some(problem) = crate::geometry::validity::problem(polygon) {
+            // Either orientation: the clip is rasterized by winding.
+            if let Some(problem) = crate::geometry::validity::problem(&polygon.clone().oriented()) {
                 return Err(Error::config(format!("objects.clip polygon {i} is not valid: {problem}")));
             }
         }

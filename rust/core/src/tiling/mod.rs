@@ -10,11 +10,13 @@ pub mod reader;
 pub mod resample;
 pub mod stitch;
 pub mod tta;
+pub mod window;
 
 pub use blend::BlendMode;
 pub use plan::{default_overlap, TileGrid};
 pub use reader::{read_reflected, InMemoryImage, RegionReader};
 pub use resample::{Downsampled, Resolution, Upsampling};
+pub use window::{TileSelection, Window};
 
 use crate::job::JobControl;
 use crate::limits;
@@ -115,37 +117,64 @@ pub fn predict_image(
     control: &JobControl,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
+    let whole = Window::whole(reader.width(), reader.height());
+    predict_window(reader, &whole, None, model, options, sink, control, on_progress)
+}
+
+/// As [`predict_image`], for the rows and columns of `window` only: `sink`
+/// gets its rows numbered from the window's top, and its tiles read their
+/// context from the image around it. `selected` (one flag per tile of the
+/// window's grid, see [`TileGrid`]) skips the tiles it does not flag; pixels
+/// no tile covers come out as zero probabilities.
+#[allow(clippy::too_many_arguments)]
+pub fn predict_window(
+    reader: &dyn RegionReader,
+    window: &Window,
+    selected: Option<&[bool]>,
+    model: &dyn TileModel,
+    options: &TilingOptions,
+    sink: &mut dyn ProbabilitySink,
+    control: &JobControl,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
     options.validate()?;
     check_channels(model.in_channels(), reader.channels())?;
-    let (height, width, tile) = (reader.height(), reader.width(), options.tile_size);
+    window.check_inside(reader.width(), reader.height())?;
+    let (height, width, tile) = (window.height, window.width, options.tile_size);
     options.check_memory(width, height, reader.channels(), model.num_classes())?;
     let grid = TileGrid::new(height, width, tile, options.overlap)?;
-    let window = options.blend.window(&grid);
+    if selected.is_some_and(|s| s.len() != grid.count()) {
+        return Err(Error::config(format!("a tile selection for {} tiles, but the grid has {}", selected.map_or(0, <[bool]>::len), grid.count())));
+    }
+    let runs = |row: usize, col: usize| selected.is_none_or(|s| s[row * grid.cols + col]);
+    let window_weights = options.blend.window(&grid);
     let mut stitcher = Stitcher::new(model.num_classes(), height, width, tile);
-    let mut progress = Progress { tiles_done: 0, tiles_total: grid.count() };
+    let total = (0..grid.rows).map(|r| (0..grid.cols).filter(|&c| runs(r, c)).count()).sum();
+    let mut progress = Progress { tiles_done: 0, tiles_total: total };
+    let (x0, y0) = (window.x as isize, window.y as isize);
     for row in 0..grid.rows {
         if !control.wait_if_paused() {
             return Err(Error::Cancelled);
         }
         let y = grid.origin(row);
-        for first in (0..grid.cols).step_by(options.batch_size) {
+        let cols: Vec<usize> = (0..grid.cols).filter(|&c| runs(row, c)).collect();
+        for batch in cols.chunks(options.batch_size) {
             if control.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            let cols = first..(first + options.batch_size).min(grid.cols);
-            let mut tiles = Array4::zeros((cols.len(), reader.channels(), tile, tile));
-            for (mut slot, col) in tiles.outer_iter_mut().zip(cols.clone()) {
-                slot.assign(&read_reflected(reader, grid.origin(col), y, tile, tile)?);
+            let mut tiles = Array4::zeros((batch.len(), reader.channels(), tile, tile));
+            for (mut slot, &col) in tiles.outer_iter_mut().zip(batch) {
+                slot.assign(&read_reflected(reader, x0 + grid.origin(col), y0 + y, tile, tile)?);
             }
             let probs = if options.tta {
                 tta::average(tiles.view(), |t| predict_checked(model, t))?
             } else {
                 predict_checked(model, tiles.view())?
             };
-            for (p, col) in probs.outer_iter().zip(cols.clone()) {
-                stitcher.add(grid.origin(col), y, p, window.view());
+            for (p, &col) in probs.outer_iter().zip(batch) {
+                stitcher.add(grid.origin(col), y, p, window_weights.view());
             }
-            progress.tiles_done += cols.len();
+            progress.tiles_done += batch.len();
             on_progress(progress);
         }
         let finished = if row + 1 < grid.rows { grid.origin(row + 1).max(0) as usize } else { height };
@@ -308,6 +337,65 @@ mod tests {
         }
         let e = tiled(&image, &Wrong, &TilingOptions::default()).unwrap_err().to_string();
         assert!(e.contains("expected (1, 3, 512, 512)"), "{e}");
+    }
+
+    /// Class 1 by the mean of each pixel's 3x3 neighbourhood (clamped at
+    /// the tile's edge): a tile's border pixels are wrong unless the tile
+    /// has real context around the pixels it owns.
+    struct Neighbourhood;
+
+    impl TileModel for Neighbourhood {
+        fn in_channels(&self) -> usize {
+            1
+        }
+
+        fn num_classes(&self) -> usize {
+            2
+        }
+
+        fn predict(&self, tiles: ArrayView4<f32>) -> Result<Array4<f32>> {
+            let (n, _, h, w) = tiles.dim();
+            Ok(Array4::from_shape_fn((n, 2, h, w), |(i, k, y, x)| {
+                let mean = tiles.slice(s![i, 0, y.saturating_sub(1)..(y + 2).min(h), x.saturating_sub(1)..(x + 2).min(w)]).mean().unwrap();
+                let p = 1.0 / (1.0 + (-mean).exp());
+                if k == 1 { p } else { 1.0 - p }
+            }))
+        }
+    }
+
+    #[test]
+    fn a_window_predicts_what_the_whole_image_does_there() {
+        let image = InMemoryImage(random_image(1, 70, 90, 4));
+        let options = TilingOptions { tile_size: 16, overlap: 8, blend: BlendMode::CenterCrop, batch_size: 3, tta: false };
+        let mut whole = ProbabilityMap::new(2, 70, 90);
+        predict_image(&image, &Neighbourhood, &options, &mut whole, &JobControl::new(), &mut |_| {}).unwrap();
+        // Inside, along the image's edges, and one pixel.
+        for window in [Window { x: 13, y: 9, width: 41, height: 37 }, Window { x: 0, y: 50, width: 90, height: 20 }, Window { x: 89, y: 0, width: 1, height: 1 }] {
+            let mut part = ProbabilityMap::new(2, window.height, window.width);
+            predict_window(&image, &window, None, &Neighbourhood, &options, &mut part, &JobControl::new(), &mut |_| {}).unwrap();
+            let expected = whole.0.slice(s![.., window.y..window.y + window.height, window.x..window.x + window.width]);
+            let diff = (&part.0 - &expected).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+            assert!(diff < 1e-6, "{window:?}: max difference {diff}");
+        }
+    }
+
+    #[test]
+    fn unselected_tiles_are_not_run_and_leave_zeros() {
+        let image = InMemoryImage(random_image(1, 64, 64, 5));
+        let options = TilingOptions { tile_size: 32, overlap: 0, ..TilingOptions::default() };
+        let window = Window::whole(64, 64);
+        let mut map = ProbabilityMap::new(2, 64, 64);
+        let mut reports = Vec::new();
+        let selected = [true, false, false, true];
+        predict_window(&image, &window, Some(&selected), &Pointwise::new(1, 2), &options, &mut map, &JobControl::new(), &mut |p| reports.push(p)).unwrap();
+        assert_eq!(reports.last().map(|p| (p.tiles_done, p.tiles_total)), Some((2, 2)));
+        assert!(map.0.slice(s![.., ..32, 32..]).iter().all(|&p| p == 0.0), "a skipped tile's pixels are zero");
+        assert!((map.0.slice(s![.., ..32, ..32]).sum() - 1024.0).abs() < 1e-2, "a run tile's probabilities sum to one per pixel");
+        let e = predict_window(&image, &window, Some(&[true]), &Pointwise::new(1, 2), &options, &mut map, &JobControl::new(), &mut |_| {});
+        assert!(e.unwrap_err().to_string().contains("a tile selection for 1 tiles, but the grid has 4"));
+        let outside = Window { x: 40, y: 0, width: 30, height: 10 };
+        let e = predict_window(&image, &outside, None, &Pointwise::new(1, 2), &options, &mut map, &JobControl::new(), &mut |_| {});
+        assert!(e.unwrap_err().to_string().contains("reaches outside the 64x64 image"));
     }
 
     /// Records the rows it receives and whether it was finished.

@@ -1,5 +1,6 @@
 //! Reading image regions, and tile windows that reach past the image edge.
 
+use super::window::Window;
 use crate::non_finite::{self, NonFinite};
 use crate::{Error, Result};
 use ndarray::{s, Array3, Axis};
@@ -86,6 +87,41 @@ impl RegionReader for FiniteRegions<'_> {
             format!("x={}, y={}, channel {}", x + i % w, y + i / w % h, i / (w * h))
         })?;
         Ok(region)
+    }
+
+    fn channel_names(&self) -> Option<Vec<String>> {
+        self.reader.channel_names()
+    }
+}
+
+/// The pixels of `window` of another reader, as an image of their own.
+pub struct Cropped<'a> {
+    pub reader: &'a dyn RegionReader,
+    pub window: Window,
+}
+
+impl RegionReader for Cropped<'_> {
+    fn width(&self) -> usize {
+        self.window.width
+    }
+
+    fn height(&self) -> usize {
+        self.window.height
+    }
+
+    fn channels(&self) -> usize {
+        self.reader.channels()
+    }
+
+    fn pixel_size(&self) -> Option<f64> {
+        self.reader.pixel_size()
+    }
+
+    fn read(&self, x: usize, y: usize, w: usize, h: usize) -> Result<Array3<f32>> {
+        if x + w > self.window.width || y + h > self.window.height {
+            return Err(Error::config(format!("region {w}x{h} at ({x}, {y}) is outside the {}x{} window", self.window.width, self.window.height)));
+        }
+        self.reader.read(self.window.x + x, self.window.y + y, w, h)
     }
 
     fn channel_names(&self) -> Option<Vec<String>> {

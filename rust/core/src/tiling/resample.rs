@@ -14,6 +14,7 @@
 //! pixel's centre and clamped at the edges, so that they still sum to one.
 
 use super::reader::RegionReader;
+use super::window::Window;
 use super::ProbabilitySink;
 use crate::{Error, Result};
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis};
@@ -96,7 +97,7 @@ fn taps(i: usize, factor: f64, len: usize) -> Vec<(usize, f32)> {
 /// Where the centre of pixel `i` of a grid `scale` times finer falls on an
 /// axis of `len` pixels: the pixel before it and the fraction towards the
 /// next, clamped to the axis.
-fn centre(i: usize, scale: f64, len: usize) -> (usize, f32) {
+pub(super) fn centre(i: usize, scale: f64, len: usize) -> (usize, f32) {
     let v = ((i as f64 + 0.5) * scale - 0.5).clamp(0.0, (len - 1) as f64);
     let j = (v.floor() as usize).min(len - 1);
     (j, if j + 1 < len { (v - j as f64) as f32 } else { 0.0 })
@@ -172,12 +173,13 @@ const ROWS_PER_WRITE: usize = 32;
 /// bilinearly interpolated; see the module documentation.
 pub struct Upsampling<'a> {
     inner: &'a mut dyn ProbabilitySink,
-    factor: f64,
     width: usize,
     height: usize,
     down_height: usize,
     /// Per full-resolution column: the downsampled column before it and the weight of the next.
     columns: Vec<(usize, f32)>,
+    /// Per full-resolution row: the downsampled row before it and the weight of the next.
+    rows: Vec<(usize, f32)>,
     /// The last downsampled row received, `[K, down_width]`, and its index.
     previous: Option<(usize, Array2<f32>)>,
     /// Downsampled rows received so far, and full-resolution rows written.
@@ -187,15 +189,36 @@ pub struct Upsampling<'a> {
 
 impl<'a> Upsampling<'a> {
     pub fn new(inner: &'a mut dyn ProbabilitySink, factor: f64, width: usize, height: usize) -> Result<Upsampling<'a>> {
-        let down_width = downsampled_len(width, factor, "width")?;
-        let down_height = downsampled_len(height, factor, "height")?;
-        let columns = (0..width).map(|x| centre(x, 1.0 / factor, down_width)).collect();
-        Ok(Upsampling { inner, factor, width, height, down_height, columns, previous: None, received: 0, written: 0 })
+        let full = Window::whole(width, height);
+        Upsampling::window(inner, factor, (width, height), full, full.downsampled(factor, width, height)?)
+    }
+
+    /// For the rows of window `full` of an image `size` (width, height) at
+    /// full resolution, from the rows of window `down` of the image
+    /// downsampled (see [`Window::downsampled`]); rows count from the
+    /// windows' tops.
+    pub fn window(inner: &'a mut dyn ProbabilitySink, factor: f64, size: (usize, usize), full: Window, down: Window) -> Result<Upsampling<'a>> {
+        let down_width = downsampled_len(size.0, factor, "width")?;
+        let down_height = downsampled_len(size.1, factor, "height")?;
+        let relative = |(j, t): (usize, f32), origin: usize| (j - origin, t);
+        let columns = (full.x..full.x + full.width).map(|x| relative(centre(x, 1.0 / factor, down_width), down.x)).collect();
+        let rows = (full.y..full.y + full.height).map(|y| relative(centre(y, 1.0 / factor, down_height), down.y)).collect();
+        Ok(Upsampling {
+            inner,
+            width: full.width,
+            height: full.height,
+            down_height: down.height,
+            columns,
+            rows,
+            previous: None,
+            received: 0,
+            written: 0,
+        })
     }
 
     /// The downsampled row a full-resolution row starts from, and the weight of the next.
     fn source_row(&self, y: usize) -> (usize, f32) {
-        centre(y, 1.0 / self.factor, self.down_height)
+        self.rows[y]
     }
 
     /// One full-resolution row from downsampled rows `a` and `b` mixed by `t`.

@@ -48,7 +48,8 @@ impl Stitcher {
             return Ok(());
         }
         let mut done = self.sums.slice_mut(s![.., ..n, ..]);
-        done /= &self.weights.slice(s![..n, ..]);
+        // Pixels of skipped tiles have no weight: zero, not 0/0.
+        Zip::from(&mut done).and_broadcast(&self.weights.slice(s![..n, ..])).for_each(|s, &w| *s = if w > 0.0 { *s / w } else { 0.0 });
         sink.write_rows(self.top, done.view())?;
         let band = self.weights.nrows();
         for i in 0..band - n {

@@ -11,10 +11,13 @@ use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
 use crate::objects::ObjectOptions;
 use crate::tiling::channel_names::Picked;
-use crate::tiling::reader::FiniteRegions;
-use crate::tiling::{check_channels, predict_image, BlendMode, Downsampled, Progress, RegionReader, Resolution, TilingOptions, Upsampling};
+use crate::region::{select_tiles, Region, RegionSpec, OUTSIDE};
+use crate::tiling::reader::{Cropped, FiniteRegions};
+use crate::tiling::{
+    check_channels, predict_window, BlendMode, Downsampled, Progress, RegionReader, Resolution, TileGrid, TilingOptions, Upsampling, Window,
+};
 use crate::{Error, Result};
-use ndarray::Array2;
+use ndarray::{s, Array2};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -60,6 +63,12 @@ pub struct OutputOptions {
     pub truth: Option<Array2<u8>>,
     /// `objects.geojson` and `objects.csv`: the predicted classes traced into measured objects.
     pub objects: Option<ObjectOptions>,
+    /// Restricts the run to a region: only tiles its pixels need are run,
+    /// every output covers its bounding box (see [`RegionReport::bounds`]),
+    /// pixels outside it are [`OUTSIDE`] in the class map, zero in the
+    /// probabilities and uncoloured in the overlay, and the measurements are
+    /// of its pixels.
+    pub region: Option<Region>,
 }
 
 impl Default for OutputOptions {
@@ -75,6 +84,7 @@ impl Default for OutputOptions {
             truth: None,
             downsample: None,
             objects: None,
+            region: None,
         }
     }
 }
@@ -106,6 +116,7 @@ pub struct ApplySettings {
     /// A truth mask file to score against.
     pub truth: Option<PathBuf>,
     pub objects: Option<ObjectOptions>,
+    pub region: Option<RegionSpec>,
 }
 
 /// A field that is present, even as `null`.
@@ -139,6 +150,7 @@ impl ApplySettings {
             downsample: self.downsample,
             truth: self.truth.map(read_mask).transpose()?,
             objects: self.objects,
+            region: self.region.map(RegionSpec::resolve).transpose()?,
         })
     }
 }
@@ -152,10 +164,25 @@ pub struct ApplyReport {
     pub truth: Option<SegmentationMetrics>,
     /// What [`OutputOptions::objects`] made.
     pub objects: Option<ObjectSummary>,
+    /// Where [`OutputOptions::region`] restricted the run.
+    pub region: Option<RegionReport>,
+    /// Tiles run.
     pub tiles: usize,
     /// The factor the model ran at (1: full resolution); outputs are at full resolution.
     pub downsample: f64,
     pub seconds: f64,
+}
+
+/// Where a run restricted to a region went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionReport {
+    /// The region's bounding box in the image: every output covers this
+    /// window, and object coordinates are the image's.
+    pub bounds: Window,
+    /// Pixels inside the region.
+    pub pixels: u64,
+    /// Tiles of the bounding box's grid left out because the region needs none of their pixels.
+    pub tiles_skipped: usize,
 }
 
 /// Predicts the whole image of `reader` and writes the selected outputs
@@ -181,10 +208,16 @@ pub fn apply_to_image(
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
     check_channels(info.in_channels, model_input.channels())?;
     let downsample = resolution(reader, outputs, info).downsample()?;
+    let region = outputs.region.as_ref();
+    if region.is_some() && k > usize::from(OUTSIDE) {
+        return Err(Error::config(format!("a run restricted to a region takes at most {OUTSIDE} classes, the model has {k}")));
+    }
+    let bounds = region.map_or(Ok(Window::whole(w, h)), |r| r.bounds(w, h))?;
     let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
     let downsampled = (downsample != 1.0).then(|| Downsampled::new(&source, downsample)).transpose()?;
     let tiled: &dyn RegionReader = downsampled.as_ref().map_or(&source, |d| d as &dyn RegionReader);
-    tiling.check_memory(tiled.width(), tiled.height(), model_input.channels(), k)?;
+    let window = if downsample != 1.0 { bounds.downsampled(downsample, w, h)? } else { bounds };
+    tiling.check_memory(window.width, window.height, model_input.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
@@ -198,8 +231,12 @@ pub fn apply_to_image(
     if let Some(o) = &outputs.objects {
         super::outputs::objects::check(o, &info.classes, calibration.as_ref())?;
     }
+    let grid = TileGrid::new(window.height, window.width, tiling.tile_size, tiling.overlap)?;
+    let selection = region.map(|r| select_tiles(r, bounds, grid, window, downsample, (tiled.width(), tiled.height()))).transpose()?;
+    // What the outputs show: the region's bounding box.
+    let shown = Cropped { reader, window: bounds };
     let display = match (outputs.overlay_alpha, outputs.overlay_mode) {
-        (Some(_), OverlayMode::Blend) => Some(Display::for_image(reader, outputs.display_range.as_deref())?),
+        (Some(_), OverlayMode::Blend) => Some(Display::for_image(&shown, outputs.display_range.as_deref())?),
         _ => None,
     };
     // Objects are measured on every channel of the image, as read.
@@ -210,11 +247,12 @@ pub fn apply_to_image(
         files.push(out_dir.join(name));
         out_dir.join(name)
     };
-    let mut class_map = outputs.class_map.then(|| ClassMap::create(&file(CLASS_MAP_FILE), w, h)).transpose()?;
-    let mut probabilities = outputs.probabilities.map(|t| ProbabilityTiff::create(&file(PROBABILITIES_FILE), k, w, h, t)).transpose()?;
+    let (bw, bh) = (bounds.width, bounds.height);
+    let mut class_map = outputs.class_map.then(|| ClassMap::create(&file(CLASS_MAP_FILE), bw, bh)).transpose()?;
+    let mut probabilities = outputs.probabilities.map(|t| ProbabilityTiff::create(&file(PROBABILITIES_FILE), k, bw, bh, t)).transpose()?;
     let mut overlay = match (outputs.overlay_alpha, display) {
-        (Some(a), Some(display)) => Some(Overlay::blended(&file(OVERLAY_FILE), reader, display, &blend_colors(&info.classes, a)?)?),
-        (Some(a), None) => Some(Overlay::create(&file(OVERLAY_FILE), w, h, &class_colors(&info.classes, a)?)?),
+        (Some(a), Some(display)) => Some(Overlay::blended(&file(OVERLAY_FILE), &shown, display, &blend_colors(&info.classes, a)?)?),
+        (Some(a), None) => Some(Overlay::create(&file(OVERLAY_FILE), bw, bh, &class_colors(&info.classes, a)?)?),
         (None, _) => None,
     };
     let channel_names = measured_channel_names(reader, picked.is_none(), &info.channel_names);
@@ -225,14 +263,19 @@ pub fn apply_to_image(
             o,
             &info.classes,
             &measured,
+            bounds,
             channel_names,
             calibration.as_ref(),
         )?),
         None => None,
     };
     let mut counts = ClassCounts::new(k);
-    let mut agreement = outputs.truth.clone().map(|t| Agreement::new(t, k, UNLABELED));
+    let truth = outputs.truth.as_ref().map(|t| truth_within(t, bounds, region));
+    let mut agreement = truth.map(|t| Agreement::new(t, k, UNLABELED));
     let mut sinks = Sinks::new().labels(&mut counts);
+    if let Some(r) = region {
+        sinks = sinks.within(r.rows(bounds), bw);
+    }
     if let Some(s) = agreement.as_mut() {
         sinks = sinks.labels(s);
     }
@@ -253,11 +296,12 @@ pub fn apply_to_image(
         tiles = p.tiles_total;
         on_progress(p)
     };
+    let selected = selection.as_ref().map(|(s, _)| s.as_slice());
     if downsample != 1.0 {
-        let mut upsampling = Upsampling::new(&mut sinks, downsample, w, h)?;
-        predict_image(tiled, predictor, tiling, &mut upsampling, control, &mut progress)?;
+        let mut upsampling = Upsampling::window(&mut sinks, downsample, (w, h), bounds, window)?;
+        predict_window(tiled, &window, selected, predictor, tiling, &mut upsampling, control, &mut progress)?;
     } else {
-        predict_image(tiled, predictor, tiling, &mut sinks, control, &mut progress)?;
+        predict_window(tiled, &window, selected, predictor, tiling, &mut sinks, control, &mut progress)?;
     }
     drop(sinks);
     let names: Vec<String> = info.classes.iter().map(|c| c.name.clone()).collect();
@@ -268,7 +312,26 @@ pub fn apply_to_image(
     }
     let truth = agreement.map(|a| a.metrics());
     let objects = objects.map(|o| o.summary());
-    Ok(ApplyReport { files, measurements, truth, objects, tiles, downsample, seconds: start.elapsed().as_secs_f64() })
+    let region = selection.map(|(s, pixels)| RegionReport { bounds, pixels, tiles_skipped: s.iter().filter(|&&run| !run).count() });
+    Ok(ApplyReport { files, measurements, truth, objects, region, tiles, downsample, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// The truth mask's part under `bounds`, unlabeled outside the region.
+fn truth_within(truth: &Array2<u8>, bounds: Window, region: Option<&Region>) -> Array2<u8> {
+    let mut part = truth.slice(s![bounds.y..bounds.y + bounds.height, bounds.x..bounds.x + bounds.width]).to_owned();
+    if let Some(region) = region {
+        let mut rows = region.rows(bounds);
+        let mut inside = vec![false; bounds.width];
+        for mut row in part.outer_iter_mut() {
+            rows.next_row(&mut inside);
+            for (t, &keep) in row.iter_mut().zip(&inside) {
+                if !keep {
+                    *t = UNLABELED;
+                }
+            }
+        }
+    }
+    part
 }
 
 /// Names for the image's channels in object measurements: the reader's, else

@@ -3,6 +3,7 @@
 use super::staged::write_file;
 use super::LabelSink;
 use crate::objects::output::csv_field;
+use crate::region::OUTSIDE;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,10 @@ pub struct Measurements {
     /// e.g. `µm^2`; only with a pixel size.
     pub area_unit: Option<String>,
     pub classes: Vec<ClassMeasurement>,
+    /// The same under QuPath's names for an annotation's measurement list,
+    /// `[name, value]` in class order: `<class> area µm^2` (the unit as
+    /// calibrated; `px` without a pixel size) and `<class> %` (0-100).
+    pub named: Vec<(String, f64)>,
 }
 
 impl Measurements {
@@ -96,7 +101,7 @@ impl ClassCounts {
         }
         let total: u64 = self.counts().iter().sum();
         let pixel_area = pixel_size.as_ref().map(|p| p.width * p.height);
-        let classes = (0..self.classes)
+        let classes: Vec<ClassMeasurement> = (0..self.classes)
             .map(|i| {
                 let pixels = self.histogram[i];
                 ClassMeasurement {
@@ -109,7 +114,17 @@ impl ClassCounts {
             })
             .collect();
         let area_unit = pixel_size.as_ref().map(|p| format!("{}^2", p.unit));
-        Ok(Measurements { total_pixels: total, pixel_size, area_unit, classes })
+        let named = classes
+            .iter()
+            .flat_map(|c| {
+                let area = match (&area_unit, c.area) {
+                    (Some(unit), Some(area)) => (format!("{} area {unit}", c.name), area),
+                    _ => (format!("{} area px", c.name), c.pixels as f64),
+                };
+                [area, (format!("{} %", c.name), 100.0 * c.fraction)]
+            })
+            .collect();
+        Ok(Measurements { total_pixels: total, pixel_size, area_unit, classes, named })
     }
 }
 
@@ -118,8 +133,9 @@ impl LabelSink for ClassCounts {
         for &label in labels {
             self.histogram[usize::from(label)] += 1;
         }
-        match self.histogram[self.classes..].iter().position(|&n| n > 0) {
-            Some(extra) => Err(Error::config(format!("label {} beyond the {} classes", self.classes + extra, self.classes))),
+        let beyond = (self.classes..256).find(|&l| self.histogram[l] > 0 && l != usize::from(OUTSIDE));
+        match beyond {
+            Some(label) => Err(Error::config(format!("label {label} beyond the {} classes", self.classes))),
             None => Ok(()),
         }
     }
@@ -155,8 +171,10 @@ mod tests {
         assert_eq!(m.area_unit.as_deref(), Some("µm^2"));
         assert_eq!(m.classes[1], ClassMeasurement { index: 1, name: "Tumor, invasive".into(), pixels: 9, fraction: 0.75, area: Some(1.125) });
         assert_eq!((m.classes[2].fraction, m.classes[2].area), (0.0, Some(0.0)));
+        assert_eq!(m.named[2..4], [("Tumor, invasive area µm^2".to_string(), 1.125), ("Tumor, invasive %".to_string(), 75.0)]);
         let plain = counts.measurements(&names(), None).unwrap();
         assert_eq!((plain.classes[0].area, plain.area_unit), (None, None));
+        assert_eq!(plain.named[..2], [("Background area px".to_string(), 3.0), ("Background %".to_string(), 25.0)]);
         assert!(counts.measurements(&names()[..2], None).unwrap_err().to_string().contains("2 class names for 3 classes"));
     }
 
@@ -164,6 +182,10 @@ mod tests {
     fn labels_beyond_the_classes_are_refused() {
         let e = ClassCounts::new(2).write_labels(0, array![[2u8]].view()).unwrap_err().to_string();
         assert!(e.contains("label 2 beyond the 2 classes"), "{e}");
+        // Pixels outside a run's region are not counted.
+        let mut counts = ClassCounts::new(2);
+        counts.write_labels(0, array![[OUTSIDE, 1, OUTSIDE]].view()).unwrap();
+        assert_eq!(counts.measurements(&names()[..2], None).unwrap().total_pixels, 1);
     }
 
     #[test]

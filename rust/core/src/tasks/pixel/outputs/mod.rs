@@ -24,12 +24,14 @@ pub use objects::{ObjectFiles, ObjectSummary};
 pub use overlay::{blend_colors, class_colors, Overlay, OverlayMode};
 pub use probability_tiff::{ProbabilityTiff, SampleType};
 
+use crate::region::{RegionRows, OUTSIDE};
 use crate::tiling::ProbabilitySink;
 use crate::{Error, Result};
-use ndarray::{Array2, ArrayView2, ArrayView3, Axis, Zip};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, Axis, Zip};
 
 /// Receives the most probable class of each pixel, rows top to bottom:
-/// `labels` is `[rows, W]` for image rows `y .. y + rows`.
+/// `labels` is `[rows, W]` for image rows `y .. y + rows`, [`OUTSIDE`]
+/// where a run restricted to a region does not classify.
 pub trait LabelSink {
     fn write_labels(&mut self, y: usize, labels: ArrayView2<u8>) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
@@ -81,6 +83,8 @@ pub struct Sinks<'a> {
     probabilities: Vec<&'a mut dyn ProbabilitySink>,
     labels: Vec<&'a mut dyn LabelSink>,
     classified: Vec<&'a mut dyn ClassifiedSink>,
+    /// Rows of the region the run is restricted to, with one row of room.
+    region: Option<(RegionRows<'a>, Vec<bool>)>,
 }
 
 impl<'a> Sinks<'a> {
@@ -102,15 +106,45 @@ impl<'a> Sinks<'a> {
         self.classified.push(sink);
         self
     }
+
+    /// Restricts every output to the pixels of `rows`: outside them,
+    /// probabilities are 0 and labels [`OUTSIDE`].
+    pub fn within(mut self, rows: RegionRows<'a>, width: usize) -> Self {
+        self.region = Some((rows, vec![false; width]));
+        self
+    }
+
+    /// `[K, rows, W]` with the pixels outside the region zeroed, and a
+    /// `[rows, W]` mask of those inside.
+    fn restrict(&mut self, probs: ArrayView3<f32>) -> Option<(Array3<f32>, Array2<bool>)> {
+        let (rows, inside) = self.region.as_mut()?;
+        let (_, n, width) = probs.dim();
+        let mut mask = Array2::from_elem((n, width), false);
+        for mut row in mask.outer_iter_mut() {
+            if rows.next_row(inside) {
+                row.assign(&ArrayView1::from(&inside[..]));
+            }
+        }
+        let mut probs = probs.to_owned();
+        for mut plane in probs.outer_iter_mut() {
+            Zip::from(&mut plane).and(&mask).for_each(|p, &m| if !m { *p = 0.0 });
+        }
+        Some((probs, mask))
+    }
 }
 
 impl ProbabilitySink for Sinks<'_> {
     fn write_rows(&mut self, y: usize, probs: ArrayView3<f32>) -> Result<()> {
+        let restricted = self.restrict(probs);
+        let probs = restricted.as_ref().map_or(probs, |(p, _)| p.view());
         for sink in &mut self.probabilities {
             sink.write_rows(y, probs)?;
         }
         if !self.labels.is_empty() || !self.classified.is_empty() {
-            let labels = argmax(probs)?;
+            let mut labels = argmax(probs)?;
+            if let Some((_, inside)) = &restricted {
+                Zip::from(&mut labels).and(inside).for_each(|l, &m| if !m { *l = OUTSIDE });
+            }
             for sink in &mut self.labels {
                 sink.write_labels(y, labels.view())?;
             }

@@ -7,7 +7,7 @@ use crate::model_dir::ClassMeta;
 use crate::objects::{
     Calibration, DetectedObject, GeoJsonWriter, ObjectClass, ObjectOptions, ObjectSink, ObjectTable, ObjectTracer, TracerInputs,
 };
-use crate::tiling::RegionReader;
+use crate::tiling::{RegionReader, Window};
 use crate::{Error, Result};
 use ndarray::{ArrayView2, ArrayView3};
 use serde::Serialize;
@@ -42,20 +42,23 @@ impl ObjectSink for Counter {
 pub struct ObjectFiles<'a> {
     tracer: ObjectTracer<'a>,
     reader: &'a dyn RegionReader,
+    window: Window,
     geojson: GeoJsonWriter,
     table: ObjectTable,
     counter: Counter,
 }
 
 impl<'a> ObjectFiles<'a> {
-    /// Objects of `classes` in the image of `reader` (its channels named by
-    /// `channel_names`), written to `geojson` and `table`.
+    /// Objects of `classes` in `window` of the image of `reader` (its
+    /// channels named by `channel_names`), in image coordinates, written to
+    /// `geojson` and `table`; rows count from the window's top.
     pub fn create(
         geojson: &Path,
         table: &Path,
         options: &ObjectOptions,
         classes: &[ClassMeta],
         reader: &'a dyn RegionReader,
+        window: Window,
         channel_names: Vec<String>,
         pixel_size: Option<&PixelSize>,
     ) -> Result<ObjectFiles<'a>> {
@@ -63,15 +66,16 @@ impl<'a> ObjectFiles<'a> {
         let k = classes.len();
         let inputs = TracerInputs {
             classes,
-            width: reader.width(),
+            width: window.width,
             calibration,
             probabilities: true,
             channel_names,
             reader: Some(reader),
+            origin: [window.x, window.y],
         };
         let tracer = ObjectTracer::new(options.clone(), inputs)?;
         let table = ObjectTable::create(table, tracer.measurement_names())?;
-        Ok(ObjectFiles { geojson: GeoJsonWriter::create(geojson)?, table, tracer, reader, counter: Counter(vec![0; k]) })
+        Ok(ObjectFiles { geojson: GeoJsonWriter::create(geojson)?, table, tracer, reader, window, counter: Counter(vec![0; k]) })
     }
 
     pub fn summary(&self) -> ObjectSummary {
@@ -116,7 +120,7 @@ fn calibration(size: &PixelSize) -> Result<Calibration> {
 impl ClassifiedSink for ObjectFiles<'_> {
     fn write_classified(&mut self, y: usize, probs: ArrayView3<f32>, labels: ArrayView2<u8>) -> Result<()> {
         let (rows, width) = labels.dim();
-        let image = self.reader.read(0, y, width, rows)?;
+        let image = self.reader.read(self.window.x, self.window.y + y, width, rows)?;
         let mut sinks: Vec<&mut dyn ObjectSink> = vec![&mut self.geojson, &mut self.table, &mut self.counter];
         self.tracer.push_rows(labels, Some(probs), Some(image.view()), &mut sinks)
     }
