@@ -181,3 +181,43 @@ fn regions_that_cannot_work_are_refused_before_anything_is_written() {
         assert!(!out.exists(), "nothing is written for a refused run");
     }
 }
+
+#[test]
+fn a_rectangle_classified_into_buffers_is_the_whole_images_there() {
+    use dlclassifier::tasks::pixel::apply::ApplySettings;
+    use dlclassifier::tasks::pixel::classify::classify_region;
+    use dlclassifier::tasks::pixel::{Outputs, ProbabilityFormat};
+    use dlclassifier::tiling::Window;
+    let dir = tempfile::tempdir().unwrap();
+    let predictor = predictor(dir.path());
+    let window = Window { x: 50, y: 30, width: 70, height: 90 };
+    for downsample in [1.0, 2.0] {
+        let json = format!(r#"{{"tile_size": 32, "overlap": 0, "blend": "center_crop", "downsample": {downsample}}}"#);
+        let settings: ApplySettings = serde_json::from_str(&json).unwrap();
+        let whole_out = dir.path().join(format!("whole-{downsample}"));
+        let tiling = settings.tiling(predictor.info());
+        run(&predictor, &whole_out, &tiling, &OutputOptions { downsample: Some(downsample), ..OutputOptions::default() }).unwrap();
+        let expected = class_map(&whole_out).slice(s![30..120, 50..120]).to_owned();
+        let mut classes = vec![0u8; 70 * 90];
+        let mut probabilities = vec![0u8; 3 * 70 * 90 * 4];
+        let outputs = Outputs { probabilities: Some((&mut probabilities, ProbabilityFormat::F32)), class_map: Some(&mut classes) };
+        classify_region(&predictor, &image(), window, &settings, outputs, &JobControl::new()).unwrap();
+        assert_eq!(Array2::from_shape_vec((90, 70), classes.clone()).unwrap(), expected, "downsample {downsample}");
+        let p: Vec<f32> = probabilities.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let planes = ndarray::Array3::from_shape_vec((3, 90, 70), p).unwrap();
+        for ((y, x), &c) in expected.indexed_iter() {
+            let pixel = planes.slice(s![.., y, x]);
+            assert!((pixel.sum() - 1.0).abs() < 1e-4 && pixel.iter().all(|&v| v <= pixel[usize::from(c)]), "({x}, {y}): {pixel}");
+        }
+    }
+    let settings = ApplySettings::default();
+    let mut small = vec![0u8; 10];
+    let e = |window: Window, settings: &ApplySettings, buffer: &mut [u8]| {
+        let outputs = Outputs { probabilities: None, class_map: Some(buffer) };
+        classify_region(&predictor, &image(), window, settings, outputs, &JobControl::new()).unwrap_err().to_string()
+    };
+    assert!(e(window, &settings, &mut small).contains("class map output buffer holds 10 bytes, needs 6300"));
+    assert!(e(Window { x: 190, ..window }, &settings, &mut small).contains("reaches outside the 200x160 image"));
+    let with_output: ApplySettings = serde_json::from_str(r#"{"objects": {}}"#).unwrap();
+    assert!(e(window, &with_output, &mut small).contains("takes tiling, downsample and pixel_size settings, not \"objects\""));
+}

@@ -13,8 +13,10 @@ use crate::objects::ObjectOptions;
 use crate::tiling::channel_names::Picked;
 use crate::region::{select_tiles, Region, RegionSpec, OUTSIDE};
 use crate::tiling::reader::{Cropped, FiniteRegions};
+use crate::tiling::resample::downsampled_len;
 use crate::tiling::{
-    check_channels, predict_window, BlendMode, Downsampled, Progress, RegionReader, Resolution, TileGrid, TilingOptions, Upsampling, Window,
+    check_channels, predict_window, BlendMode, Downsampled, ProbabilitySink, Progress, RegionReader, Resolution, TileGrid, TilingOptions, Upsampling,
+    Window,
 };
 use crate::{Error, Result};
 use ndarray::{s, Array2};
@@ -136,6 +138,25 @@ impl ApplySettings {
         }
     }
 
+    /// Refuses any output setting: `what` takes tiling and resolution only.
+    pub fn only_tiling(&self, what: &str) -> Result<()> {
+        let outputs = [
+            ("class_map", self.class_map.is_some()),
+            ("probabilities", self.probabilities.is_some()),
+            ("overlay_alpha", self.overlay_alpha.is_some()),
+            ("overlay_mode", self.overlay_mode.is_some()),
+            ("display_range", self.display_range.is_some()),
+            ("measurements", self.measurements.is_some()),
+            ("truth", self.truth.is_some()),
+            ("objects", self.objects.is_some()),
+            ("region", self.region.is_some()),
+        ];
+        match outputs.iter().find(|(_, given)| *given) {
+            Some((name, _)) => Err(Error::config(format!("{what} takes tiling, downsample and pixel_size settings, not \"{name}\""))),
+            None => Ok(()),
+        }
+    }
+
     /// The outputs, with the truth mask read.
     pub fn outputs(self) -> Result<OutputOptions> {
         let default = OutputOptions::default();
@@ -207,16 +228,13 @@ pub fn apply_to_image(
     let model_input: &dyn RegionReader = picked.as_ref().map_or(reader, |p| p as &dyn RegionReader);
     let (w, h, k) = (reader.width(), reader.height(), info.num_classes);
     check_channels(info.in_channels, model_input.channels())?;
-    let downsample = resolution(reader, outputs, info).downsample()?;
+    let downsample = resolution(reader, outputs.downsample, outputs.pixel_size.as_ref(), info).downsample()?;
     let region = outputs.region.as_ref();
     if region.is_some() && k > usize::from(OUTSIDE) {
         return Err(Error::config(format!("a run restricted to a region takes at most {OUTSIDE} classes, the model has {k}")));
     }
     let bounds = region.map_or(Ok(Window::whole(w, h)), |r| r.bounds(w, h))?;
-    let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
-    let downsampled = (downsample != 1.0).then(|| Downsampled::new(&source, downsample)).transpose()?;
-    let tiled: &dyn RegionReader = downsampled.as_ref().map_or(&source, |d| d as &dyn RegionReader);
-    let window = if downsample != 1.0 { bounds.downsampled(downsample, w, h)? } else { bounds };
+    let window = tiled_window(bounds, downsample, w, h)?;
     tiling.check_memory(window.width, window.height, model_input.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
@@ -232,7 +250,8 @@ pub fn apply_to_image(
         super::outputs::objects::check(o, &info.classes, calibration.as_ref())?;
     }
     let grid = TileGrid::new(window.height, window.width, tiling.tile_size, tiling.overlap)?;
-    let selection = region.map(|r| select_tiles(r, bounds, grid, window, downsample, (tiled.width(), tiled.height()))).transpose()?;
+    let tiled_size = if downsample != 1.0 { (downsampled_len(w, downsample, "width")?, downsampled_len(h, downsample, "height")?) } else { (w, h) };
+    let selection = region.map(|r| select_tiles(r, bounds, grid, window, downsample, tiled_size)).transpose()?;
     // What the outputs show: the region's bounding box.
     let shown = Cropped { reader, window: bounds };
     let display = match (outputs.overlay_alpha, outputs.overlay_mode) {
@@ -297,12 +316,7 @@ pub fn apply_to_image(
         on_progress(p)
     };
     let selected = selection.as_ref().map(|(s, _)| s.as_slice());
-    if downsample != 1.0 {
-        let mut upsampling = Upsampling::window(&mut sinks, downsample, (w, h), bounds, window)?;
-        predict_window(tiled, &window, selected, predictor, tiling, &mut upsampling, control, &mut progress)?;
-    } else {
-        predict_window(tiled, &window, selected, predictor, tiling, &mut sinks, control, &mut progress)?;
-    }
+    predict_area(predictor, model_input, bounds, selected, downsample, tiling, &mut sinks, control, &mut progress)?;
     drop(sinks);
     let names: Vec<String> = info.classes.iter().map(|c| c.name.clone()).collect();
     let measurements = counts.measurements(&names, calibration)?;
@@ -334,6 +348,44 @@ fn truth_within(truth: &Array2<u8>, bounds: Window, region: Option<&Region>) -> 
     part
 }
 
+/// The window of the image the model is run on for the full-resolution
+/// `bounds` of a `width` x `height` image at `downsample`.
+fn tiled_window(bounds: Window, downsample: f64, width: usize, height: usize) -> Result<Window> {
+    if downsample != 1.0 {
+        bounds.downsampled(downsample, width, height)
+    } else {
+        Ok(bounds)
+    }
+}
+
+/// Runs the model over `bounds` of `model_input` (full-resolution
+/// coordinates) at `downsample`, with `selected` flagging the tiles of that
+/// window's grid to run (see [`tiled_window`]), and streams the
+/// full-resolution rows of `bounds` to `sink`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn predict_area(
+    predictor: &Predictor,
+    model_input: &dyn RegionReader,
+    bounds: Window,
+    selected: Option<&[bool]>,
+    downsample: f64,
+    tiling: &TilingOptions,
+    sink: &mut dyn ProbabilitySink,
+    control: &JobControl,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let (w, h) = (model_input.width(), model_input.height());
+    let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
+    let window = tiled_window(bounds, downsample, w, h)?;
+    if downsample != 1.0 {
+        let downsampled = Downsampled::new(&source, downsample)?;
+        let mut upsampling = Upsampling::window(sink, downsample, (w, h), bounds, window)?;
+        predict_window(&downsampled, &window, selected, predictor, tiling, &mut upsampling, control, on_progress)
+    } else {
+        predict_window(&source, &window, selected, predictor, tiling, sink, control, on_progress)
+    }
+}
+
 /// Names for the image's channels in object measurements: the reader's, else
 /// the model's when the image's channels are the model's in order, else
 /// `Channel 1`, `Channel 2`, ...
@@ -348,10 +400,10 @@ fn measured_channel_names(reader: &dyn RegionReader, in_model_order: bool, model
 
 /// What decides the downsample of a run: the caller's factor, the image's
 /// pixel size (the reader's, else the calibration in µm) and the model's.
-fn resolution(reader: &dyn RegionReader, outputs: &OutputOptions, info: &ModelInfo) -> Resolution {
-    let calibrated = outputs.pixel_size.as_ref().filter(|p| MICRONS.contains(&p.unit.as_str())).map(|p| (p.width + p.height) / 2.0);
+pub(super) fn resolution(reader: &dyn RegionReader, downsample: Option<f64>, pixel_size: Option<&PixelSize>, info: &ModelInfo) -> Resolution {
+    let calibrated = pixel_size.filter(|p| MICRONS.contains(&p.unit.as_str())).map(|p| (p.width + p.height) / 2.0);
     Resolution {
-        explicit: outputs.downsample,
+        explicit: downsample,
         image_pixel_size: reader.pixel_size().or(calibrated),
         model_pixel_size: info.training_pixel_size_um,
         model_downsample: info.downsample,

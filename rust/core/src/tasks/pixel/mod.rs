@@ -5,6 +5,7 @@
 
 pub mod apply;
 mod cache;
+pub mod classify;
 mod imported;
 mod metrics;
 mod model_info;

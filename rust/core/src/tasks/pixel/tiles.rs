@@ -7,7 +7,7 @@ use crate::non_finite::{self, NonFinite};
 use crate::normalization::Normalizer;
 use crate::tiling::reader::reflect;
 use crate::{Error, Result};
-use ndarray::{Array4, ArrayView4};
+use ndarray::{Array4, ArrayView3, ArrayView4};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -246,6 +246,33 @@ pub fn write_outputs(logits: ArrayView4<f32>, layout: &TileLayout, outputs: Outp
             }
         }
     });
+    Ok(())
+}
+
+/// `[K, H, W]` probabilities into `outputs`: the probabilities planar,
+/// `[K][H][W]`, and the class map `[H][W]` (the first most probable class).
+pub fn write_planar(probs: ArrayView3<f32>, outputs: Outputs) -> Result<()> {
+    let (k, h, w) = probs.dim();
+    let Outputs { probabilities, class_map } = outputs;
+    // Every size checked before anything is written.
+    let labels = class_map.as_ref().map(|_| super::outputs::argmax(probs)).transpose()?;
+    if let Some(buf) = &class_map {
+        expect_len("class map", buf.len(), h * w)?;
+    }
+    if let Some((buf, format)) = &probabilities {
+        expect_len("probability", buf.len(), k * h * w * if *format == ProbabilityFormat::F32 { 4 } else { 1 })?;
+    }
+    if let (Some(buf), Some(labels)) = (class_map, labels) {
+        buf[..h * w].copy_from_slice(labels.as_standard_layout().as_slice().expect("standard layout"));
+    }
+    if let Some((buf, format)) = probabilities {
+        for (i, &p) in probs.iter().enumerate() {
+            match format {
+                ProbabilityFormat::F32 => buf[4 * i..4 * i + 4].copy_from_slice(&p.to_ne_bytes()),
+                ProbabilityFormat::U8 => buf[i] = (p * 255.0).round() as u8,
+            }
+        }
+    }
     Ok(())
 }
 
