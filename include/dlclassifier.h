@@ -524,6 +524,35 @@ int dlc_predictor_apply(const struct DlcPredictor *predictor,
                         char **out);
 
 /**
+ * Classifies the rectangle `x`, `y`, `width` x `height` of an image (C: a
+ * TIFF, PNG or JPEG file at `image`, read whole on each call) into caller
+ * buffers, as a live overlay needs: the result a whole-image
+ * `dlc_predictor_apply` gives there, with context read from the image
+ * around the rectangle, at the resolution the settings choose, returned
+ * at full resolution. `options` as for `dlc_predictor_apply`, but only
+ * its tiling (`"tile_size"`, `"overlap"`, `"blend"`, `"batch_size"`,
+ * `"tta"`), `"downsample"` and `"pixel_size"` fields. Give
+ * `probabilities` (planar, `[K][height][width]`, `probability_format` 0
+ * for `float`, 1 for `uint8_t`), `class_map` (`[height][width]` bytes),
+ * or both; the other has `data` NULL. They are written only if the call
+ * succeeds. `job` (may be NULL) can cancel it.
+ *
+ * # Safety
+ * Pointers are NULL or valid as documented, strings NUL-terminated, handles from this library.
+ */
+int dlc_predictor_classify_region(const struct DlcPredictor *predictor,
+                                  const char *image,
+                                  size_t x,
+                                  size_t y,
+                                  size_t width,
+                                  size_t height,
+                                  const char *options,
+                                  struct DlcBuffer probabilities,
+                                  int probability_format,
+                                  struct DlcBuffer class_map,
+                                  const struct DlcJob *job);
+
+/**
  * Frees a predictor. NULL, or a predictor already freed, is ignored.
  * Calls still running on it finish first.
  *

@@ -100,7 +100,7 @@ fn an_l_shaped_region_runs_only_its_tiles_and_reproduces_the_whole_images_classe
         for c in &report.measurements.classes {
             let count = masked.iter().filter(|&&v| usize::from(v) == c.index).count() as u64;
             assert_eq!(c.pixels, count, "class {}", c.index);
-            let share = report.measurements.named.iter().find(|(n, _)| *n == format!("{} %", c.name)).unwrap().1;
+            let share = report.measurements.named.iter().find(|n| n.name == format!("{} %", c.name)).unwrap().value;
             assert!((share - 100.0 * count as f64 / rows.len() as f64).abs() < 1e-9);
         }
         assert_eq!(report.measurements.total_pixels, rows.len() as u64);

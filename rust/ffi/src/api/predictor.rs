@@ -6,8 +6,9 @@ use crate::error::FfiError;
 use dlclassifier::tasks::pixel::apply::{apply_to_image, ApplyReport, ApplySettings};
 use dlclassifier::data::read_image;
 use dlclassifier::inference::InferenceOptions;
+use dlclassifier::tasks::pixel::classify::classify_region;
 use dlclassifier::tasks::pixel::{clear_cache as clear_model_cache, open_cached, ModelInfo, Outputs};
-use dlclassifier::tiling::{InMemoryImage, RegionReader};
+use dlclassifier::tiling::{InMemoryImage, RegionReader, Window};
 use dlclassifier::job::JobControl;
 use std::sync::Arc;
 
@@ -131,6 +132,50 @@ bridge_fn! {
             }
         })?;
         Ok(report)
+    }
+}
+
+bridge_fn! {
+    /// Classifies the rectangle `x`, `y`, `width` x `height` of an image (C: a
+    /// TIFF, PNG or JPEG file at `image`, read whole on each call) into caller
+    /// buffers, as a live overlay needs: the result a whole-image
+    /// `dlc_predictor_apply` gives there, with context read from the image
+    /// around the rectangle, at the resolution the settings choose, returned
+    /// at full resolution. `options` as for `dlc_predictor_apply`, but only
+    /// its tiling (`"tile_size"`, `"overlap"`, `"blend"`, `"batch_size"`,
+    /// `"tta"`), `"downsample"` and `"pixel_size"` fields. Give
+    /// `probabilities` (planar, `[K][height][width]`, `probability_format` 0
+    /// for `float`, 1 for `uint8_t`), `class_map` (`[height][width]` bytes),
+    /// or both; the other has `data` NULL. They are written only if the call
+    /// succeeds. `job` (may be NULL) can cancel it.
+    fn predictor_classify_region(
+        predictor: handle[Predictor],
+        image: image,
+        x: size,
+        y: size,
+        width: size,
+        height: size,
+        options: json[ApplySettings],
+        probabilities: opt_bytes_mut,
+        probability_format: probability_format,
+        class_map: opt_bytes_mut,
+        job: opt_handle[Job],
+    ) {
+        let (mut probabilities, mut class_map) = (probabilities, class_map);
+        if any_overlap(&[probabilities.as_ref().map(BytesMut::range), class_map.as_ref().map(BytesMut::range)]) {
+            return Err(FfiError::invalid_argument("the output buffers must not overlap"));
+        }
+        let outputs = Outputs {
+            probabilities: probabilities.as_mut().map(|p| (p.as_mut_slice(), probability_format)),
+            class_map: class_map.as_mut().map(BytesMut::as_mut_slice),
+        };
+        let reader: Box<dyn RegionReader> = match image.image {
+            Image::File(path) => Box::new(InMemoryImage(read_image(path)?)),
+            Image::Reader(reader) => reader,
+        };
+        let control = job.map_or_else(JobControl::new, |job| (*job).clone());
+        let window = Window { x, y, width, height };
+        Ok(classify_region(&predictor, reader.as_ref(), window, &options, outputs, &control)?)
     }
 }
 

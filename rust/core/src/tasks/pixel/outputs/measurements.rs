@@ -52,9 +52,16 @@ pub struct Measurements {
     pub area_unit: Option<String>,
     pub classes: Vec<ClassMeasurement>,
     /// The same under QuPath's names for an annotation's measurement list,
-    /// `[name, value]` in class order: `<class> area µm^2` (the unit as
-    /// calibrated; `px` without a pixel size) and `<class> %` (0-100).
-    pub named: Vec<(String, f64)>,
+    /// in class order: `<class> area µm^2` (the unit as calibrated; `px`
+    /// without a pixel size) and `<class> %` (0-100).
+    pub named: Vec<NamedValue>,
+}
+
+/// A measurement under its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedValue {
+    pub name: String,
+    pub value: f64,
 }
 
 impl Measurements {
@@ -118,10 +125,10 @@ impl ClassCounts {
             .iter()
             .flat_map(|c| {
                 let area = match (&area_unit, c.area) {
-                    (Some(unit), Some(area)) => (format!("{} area {unit}", c.name), area),
-                    _ => (format!("{} area px", c.name), c.pixels as f64),
+                    (Some(unit), Some(area)) => NamedValue { name: format!("{} area {unit}", c.name), value: area },
+                    _ => NamedValue { name: format!("{} area px", c.name), value: c.pixels as f64 },
                 };
-                [area, (format!("{} %", c.name), 100.0 * c.fraction)]
+                [area, NamedValue { name: format!("{} %", c.name), value: 100.0 * c.fraction }]
             })
             .collect();
         Ok(Measurements { total_pixels: total, pixel_size, area_unit, classes, named })
@@ -171,10 +178,11 @@ mod tests {
         assert_eq!(m.area_unit.as_deref(), Some("µm^2"));
         assert_eq!(m.classes[1], ClassMeasurement { index: 1, name: "Tumor, invasive".into(), pixels: 9, fraction: 0.75, area: Some(1.125) });
         assert_eq!((m.classes[2].fraction, m.classes[2].area), (0.0, Some(0.0)));
-        assert_eq!(m.named[2..4], [("Tumor, invasive area µm^2".to_string(), 1.125), ("Tumor, invasive %".to_string(), 75.0)]);
+        let named = |m: &Measurements, i: usize| (m.named[i].name.clone(), m.named[i].value);
+        assert_eq!([named(&m, 2), named(&m, 3)], [("Tumor, invasive area µm^2".to_string(), 1.125), ("Tumor, invasive %".to_string(), 75.0)]);
         let plain = counts.measurements(&names(), None).unwrap();
-        assert_eq!((plain.classes[0].area, plain.area_unit), (None, None));
-        assert_eq!(plain.named[..2], [("Background area px".to_string(), 3.0), ("Background %".to_string(), 25.0)]);
+        assert_eq!((plain.classes[0].area, plain.area_unit.as_deref()), (None, None));
+        assert_eq!([named(&plain, 0), named(&plain, 1)], [("Background area px".to_string(), 3.0), ("Background %".to_string(), 25.0)]);
         assert!(counts.measurements(&names()[..2], None).unwrap_err().to_string().contains("2 class names for 3 classes"));
     }
 
