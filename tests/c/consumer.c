@@ -1,8 +1,10 @@
 /*
  * A C program using the library through include/dlclassifier.h only: trains
- * one epoch on bundled real data, predicts tiles and a whole image with the
- * model, lists, validates and bundles it, books memory, and checks that bad input gets a status and a message, never a crash
- * or a half-written buffer, and that a failing model run is an engine error.
+ * one epoch on bundled real data, predicts tiles, a whole image, a region of
+ * it and a rectangle into buffers with the model, lists, validates and
+ * bundles it, books memory, and checks that bad input gets a status and a
+ * message, never a crash or a half-written buffer, and that a failing model
+ * run is an engine error.
  * Usage: consumer DATA_DIR WORK_DIR FAILING_ONNX (see run.sh).
  */
 #include "dlclassifier.h"
@@ -254,6 +256,88 @@ static void check_whole_image(const DlcPredictor *predictor, const char *data_di
     dlc_job_free(job);
 }
 
+static int folder_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Applying to a region: an L in the 83 x 75 image, on a grid of 32-pixel
+ * tiles over its box, runs only the tiles it touches; an invalid region is
+ * refused before anything is written. */
+static void check_region(const DlcPredictor *predictor, const char *data_dir, const char *work) {
+    char image[PATH_LEN], out[PATH_LEN], refused[PATH_LEN];
+    char *report = NULL;
+    const char *l_shape =
+        "{\"tile_size\":32,\"overlap\":0,\"region\":{\"polygons\":[{\"exterior\":"
+        "[[2,2],[80,2],[80,20],[20,20],[20,72],[2,72],[2,2]],\"holes\":[]}]}}";
+    const char *bow_tie =
+        "{\"tile_size\":32,\"overlap\":0,\"region\":{\"polygons\":[{\"exterior\":"
+        "[[10,10],[40,40],[40,10],[10,40],[10,10]],\"holes\":[]}]}}";
+
+    join(image, data_dir, "validation/images/patch_0003.tiff");
+    join(out, work, "region");
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, out, l_shape, NULL, &report), DLC_OK);
+    CHECK(strstr(report, "\"region\":{") != NULL, "the report describes the region");
+    CHECK(json_number(report, "tiles_skipped") > 0.0, "the L leaves tiles out");
+    CHECK(json_number(report, "tiles") >= 1.0, "the tiles the L needs are run");
+    CHECK(strstr(report, "\"named\":") != NULL, "the measurements carry named values");
+    dlc_string_free(report);
+    CHECK(file_exists(out, "class_map.png"), "the region's class map is written");
+
+    join(refused, work, "bow-tie");
+    report = NULL;
+    EXPECT_STATUS(dlc_predictor_apply(predictor, image, refused, bow_tie, NULL, &report), DLC_INVALID_ARGUMENT);
+    CHECK(strstr(dlc_last_error(), "not valid") != NULL, "the message says the polygon is not valid");
+    CHECK(report == NULL && !folder_exists(refused), "a refused region creates no out folder");
+}
+
+/* A rectangle classified into caller buffers: planar probabilities whose
+ * argmax is the class map. (This program reads no PNG, so the comparison
+ * with a whole-image class_map.png is left to the Rust tests.) */
+static void check_classify_region(const DlcPredictor *predictor, const char *data_dir, int classes) {
+    enum { X = 10, Y = 20, W = 24, H = 16 };
+    static float probabilities[8 * W * H];
+    static uint8_t class_map[W * H];
+    const DlcBuffer none = {NULL, 0};
+    const size_t pixels = (size_t)W * H;
+    char image[PATH_LEN];
+    size_t i;
+    int c;
+
+    CHECK(classes >= 2 && classes <= 8, "the model has a plausible number of classes");
+    join(image, data_dir, "validation/images/patch_0003.tiff");
+    EXPECT_STATUS(dlc_predictor_classify_region(predictor, image, X, Y, W, H, NULL,
+                                                out(probabilities, pixels * (size_t)classes * sizeof(float)),
+                                                DLC_PROBABILITY_FORMAT_FLOAT32, out(class_map, pixels), NULL),
+                  DLC_OK);
+    for (i = 0; i < pixels; i++) {
+        float sum = 0.0f;
+        int best = 0;
+        for (c = 0; c < classes; c++) {
+            float p = probabilities[(size_t)c * pixels + i];
+            CHECK(p >= 0.0f && p <= 1.0f, "probabilities are in [0, 1]");
+            sum += p;
+            if (p > probabilities[(size_t)best * pixels + i])
+                best = c;
+        }
+        CHECK(fabsf(sum - 1.0f) < 1e-4f, "probabilities of a pixel sum to 1");
+        CHECK(class_map[i] < classes &&
+                  probabilities[(size_t)class_map[i] * pixels + i] == probabilities[(size_t)best * pixels + i],
+              "the class map is the argmax");
+    }
+
+    /* Refused calls write nothing. */
+    memset(class_map, 0xAB, sizeof class_map);
+    EXPECT_STATUS(dlc_predictor_classify_region(predictor, image, X, Y, W, H, NULL, none, 0, out(class_map, pixels - 1), NULL),
+                  DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_classify_region(predictor, image, X, Y, W, H, "{\"objects\":{}}", none, 0,
+                                                out(class_map, pixels), NULL),
+                  DLC_INVALID_ARGUMENT);
+    EXPECT_STATUS(dlc_predictor_classify_region(predictor, image, 80, Y, W, H, NULL, none, 0, out(class_map, pixels), NULL),
+                  DLC_INVALID_ARGUMENT);
+    CHECK(class_map[0] == 0xAB && class_map[pixels - 1] == 0xAB, "nothing is written on failure");
+}
+
 /* Sizes and values no model can take get a clear status and write nothing:
  * tiles too large or off the stride, NaN pixels, settings out of range and a
  * metadata.json that contradicts itself. */
@@ -449,6 +533,8 @@ int main(int argc, char **argv) {
     dlc_string_free(info);
     check_prediction(predictor, classes);
     check_whole_image(predictor, argv[1], argv[2]);
+    check_region(predictor, argv[1], argv[2]);
+    check_classify_region(predictor, argv[1], classes);
     check_hostile_inputs(predictor, model, argv[1], argv[2]);
     dlc_predictor_free(predictor);
 

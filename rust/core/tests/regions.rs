@@ -61,13 +61,13 @@ fn an_l_shaped_region_runs_only_its_tiles_and_reproduces_the_whole_images_classe
     let (x0, y0) = (*cols.iter().min().unwrap(), *rows.iter().min().unwrap());
     let (bw, bh) = (cols.iter().max().unwrap() + 1 - x0, rows.iter().max().unwrap() + 1 - y0);
     assert_eq!((x0, y0, bw, bh), (20, 20, 160, 120));
-    for (tile_size, overlap) in [(32, 0), (64, 32)] {
-        let tiling = TilingOptions { tile_size, overlap, blend: BlendMode::CenterCrop, batch_size: 2, tta: false };
-        let whole_out = dir.path().join(format!("whole-{tile_size}"));
+    for (tile_size, overlap, blend) in [(32, 0, BlendMode::CenterCrop), (64, 32, BlendMode::Linear), (64, 32, BlendMode::CenterCrop)] {
+        let tiling = TilingOptions { tile_size, overlap, blend, batch_size: 2, tta: false };
+        let whole_out = dir.path().join(format!("whole-{tile_size}-{blend}"));
         let objects = ObjectOptions { clip: Some(vec![l_shape()]), ..ObjectOptions::default() };
         let whole = OutputOptions { objects: Some(objects), ..OutputOptions::default() };
         run(&predictor, &whole_out, &tiling, &whole).unwrap();
-        let out = dir.path().join(format!("region-{tile_size}"));
+        let out = dir.path().join(format!("region-{tile_size}-{blend}"));
         let outputs = OutputOptions {
             region: Some(Region::polygons(vec![l_shape()]).unwrap()),
             objects: Some(ObjectOptions::default()),
@@ -76,16 +76,18 @@ fn an_l_shaped_region_runs_only_its_tiles_and_reproduces_the_whole_images_classe
         };
         let report = run(&predictor, &out, &tiling, &outputs).unwrap();
 
-        // The tiles run are those owning a pixel of the L (the owned areas partition the box).
-        let grid = TileGrid::new(bh, bw, tile_size, overlap).unwrap();
-        let step = grid.step();
-        let mut needed = vec![false; grid.count()];
-        for (&y, &x) in rows.iter().zip(&cols) {
-            needed[((y - y0) / step) * grid.cols + (x - x0) / step] = true;
-        }
-        let expected = needed.iter().filter(|&&n| n).count();
+        // The tiles run are those of the whole image's grid whose weight reaches a pixel of the L.
+        let grid = TileGrid::new(H, W, tile_size, overlap).unwrap();
+        let support = tiling.blend.support(&grid);
+        let reaches = |origin: isize, v: usize| {
+            let v = v as isize - origin;
+            v >= support.start as isize && v < support.end as isize
+        };
+        let expected = (0..grid.count())
+            .filter(|&t| rows.iter().zip(&cols).any(|(&y, &x)| reaches(grid.origin(t / grid.cols), y) && reaches(grid.origin(t % grid.cols), x)))
+            .count();
         let region = report.region.as_ref().unwrap();
-        assert_eq!((report.tiles, region.tiles_skipped), (expected, grid.count() - expected), "{tile_size}/{overlap}");
+        assert_eq!(report.tiles, expected, "{tile_size}/{overlap}");
         assert!(region.tiles_skipped > 0, "the L leaves tiles out");
         assert_eq!(region.pixels, rows.len() as u64);
         assert_eq!((region.bounds.x, region.bounds.y, region.bounds.width, region.bounds.height), (x0, y0, bw, bh));

@@ -25,6 +25,7 @@ pub type Ring = Vec<Point>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Polygon {
     pub exterior: Ring,
+    #[serde(default)]
     pub holes: Vec<Ring>,
 }
 
@@ -84,10 +85,17 @@ impl Polygon {
         Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
     }
 
-    /// The polygon with its exterior counter-clockwise and its holes
-    /// clockwise, as [`validity::problem`] wants them: callers' polygons
-    /// (QuPath's, shapely's) may run either way.
+    /// The polygon with its rings closed, its exterior counter-clockwise and
+    /// its holes clockwise, as [`validity::problem`] wants them: callers'
+    /// polygons (QuPath's, shapely's) may run either way.
     pub fn oriented(mut self) -> Polygon {
+        for ring in std::iter::once(&mut self.exterior).chain(&mut self.holes) {
+            if let (Some(&first), Some(&last)) = (ring.first(), ring.last()) {
+                if first != last {
+                    ring.push(first);
+                }
+            }
+        }
         if signed_area(&self.exterior) < 0.0 {
             self.exterior.reverse();
         }

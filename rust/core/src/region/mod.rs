@@ -4,7 +4,7 @@
 
 mod rows;
 
-pub use rows::{select_tiles, RegionRows};
+pub use rows::{add_pixels, RegionRows};
 
 use crate::data::read_mask;
 use crate::geometry::{geojson, validity, wkt, Polygon};
@@ -87,7 +87,7 @@ impl Region {
     /// The smallest window of a `width` x `height` image holding every
     /// pixel of the region (for polygons, clipped to the image), refusing a
     /// region outside the image and a mask of another size. Polygons may
-    /// still cover no pixel centre: [`select_tiles`] counts them.
+    /// still cover no pixel centre: [`add_pixels`] counts them.
     pub fn bounds(&self, width: usize, height: usize) -> Result<Window> {
         match self {
             Region::Mask(mask) => {

@@ -2,7 +2,7 @@
 
 use super::Region;
 use crate::geometry::raster::Rasterizer;
-use crate::tiling::{TileGrid, TileSelection, Window};
+use crate::tiling::{TileSelection, Window};
 use crate::{Error, Result};
 
 /// Row masks of a region over a window, top to bottom.
@@ -45,12 +45,9 @@ impl<'r> RegionRows<'r> {
     }
 }
 
-/// The tiles of `grid`, laid over `tiled` (a window of the image
-/// downsampled by `factor`, whose size is `size`), that the region's pixels
-/// in `bounds` (full resolution) need, and how many pixels it has there;
-/// refuses a region without a pixel.
-pub fn select_tiles(region: &Region, bounds: Window, grid: TileGrid, tiled: Window, factor: f64, size: (usize, usize)) -> Result<(Vec<bool>, u64)> {
-    let mut selection = TileSelection::new(grid, tiled, factor, size);
+/// Chooses the region's pixels in `bounds` (full resolution) for
+/// `selection`, counting them; refuses a region without a pixel.
+pub fn add_pixels(region: &Region, bounds: Window, selection: &mut TileSelection) -> Result<u64> {
     let mut rows = region.rows(bounds);
     let mut row = vec![false; bounds.width];
     let mut pixels = 0u64;
@@ -69,5 +66,5 @@ pub fn select_tiles(region: &Region, bounds: Window, grid: TileGrid, tiled: Wind
     if pixels == 0 {
         return Err(Error::config("the region covers no pixel centre of the image"));
     }
-    Ok((selection.into_selected(), pixels))
+    Ok(pixels)
 }

@@ -49,6 +49,15 @@ impl BlendMode {
         &column * &row
     }
 
+    /// Where along an axis a tile's weight is positive: its owned range
+    /// for [`BlendMode::CenterCrop`], the whole tile otherwise.
+    pub fn support(self, grid: &TileGrid) -> std::ops::Range<usize> {
+        match self {
+            BlendMode::CenterCrop => grid.margin..grid.margin + grid.step(),
+            _ => 0..grid.tile,
+        }
+    }
+
     /// The window along one axis; windows are separable.
     fn profile(self, grid: &TileGrid) -> Array1<f32> {
         let (t, o) = (grid.tile, grid.overlap);

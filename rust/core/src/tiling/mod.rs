@@ -3,6 +3,7 @@
 //! Memory is bounded by one band of tile-high, full-width rows (see
 //! [`stitch::Stitcher`]) plus one batch of tiles, never by the image height.
 
+pub mod area;
 pub mod blend;
 pub mod channel_names;
 pub mod plan;
@@ -16,6 +17,7 @@ pub use blend::BlendMode;
 pub use plan::{default_overlap, TileGrid};
 pub use reader::{read_reflected, InMemoryImage, RegionReader};
 pub use resample::{Downsampled, Resolution, Upsampling};
+pub use area::{AreaPlan, TileCount};
 pub use window::{TileSelection, Window};
 
 use crate::job::JobControl;
@@ -376,6 +378,45 @@ mod tests {
             let expected = whole.0.slice(s![.., window.y..window.y + window.height, window.x..window.x + window.width]);
             let diff = (&part.0 - &expected).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
             assert!(diff < 1e-6, "{window:?}: max difference {diff}");
+        }
+    }
+
+    #[test]
+    fn a_planned_area_is_the_whole_images_whatever_the_blend_and_resolution() {
+        let image = InMemoryImage(random_image(1, 70, 90, 6));
+        for (blend, factor) in [(BlendMode::Linear, 1.0), (BlendMode::Gaussian, 1.0), (BlendMode::Linear, 2.0), (BlendMode::CenterCrop, 1.5)] {
+            let options = TilingOptions { tile_size: 32, overlap: 16, blend, batch_size: 2, tta: false };
+            let mut whole = ProbabilityMap::new(2, 70, 90);
+            if factor == 1.0 {
+                predict_image(&image, &Neighbourhood, &options, &mut whole, &JobControl::new(), &mut |_| {}).unwrap();
+            } else {
+                let down = Downsampled::new(&image, factor).unwrap();
+                let mut up = Upsampling::new(&mut whole, factor, 90, 70).unwrap();
+                predict_image(&down, &Neighbourhood, &options, &mut up, &JobControl::new(), &mut |_| {}).unwrap();
+            }
+            for bounds in [Window { x: 13, y: 9, width: 41, height: 37 }, Window { x: 0, y: 50, width: 90, height: 20 }, Window { x: 89, y: 0, width: 1, height: 1 }] {
+                // Every pixel, then only a diagonal of them: those must not change.
+                let mut diagonal = |s: &mut TileSelection| {
+                    for i in 0..bounds.width.min(bounds.height) {
+                        s.add_span(bounds.y + i, bounds.x + i, bounds.x + i + 1);
+                    }
+                    Ok(())
+                };
+                for needed in [false, true] {
+                    let plan = AreaPlan::new(90, 70, &options, bounds, factor, needed.then_some(&mut diagonal as _)).unwrap();
+                    let mut part = ProbabilityMap::new(2, bounds.height, bounds.width);
+                    plan.predict(&image, &Neighbourhood, &options, &mut part, &JobControl::new(), &mut |_| {}).unwrap();
+                    let expected = whole.0.slice(s![.., bounds.y..bounds.y + bounds.height, bounds.x..bounds.x + bounds.width]);
+                    for ((k, y, x), &p) in part.0.indexed_iter() {
+                        if !needed || x == y {
+                            assert!((p - expected[[k, y, x]]).abs() < 1e-6, "{blend:?} x{factor} {bounds:?} needed {needed}: ({x}, {y}) {p} vs {}", expected[[k, y, x]]);
+                        }
+                    }
+                    if needed && bounds.width > 30 && factor == 1.0 {
+                        assert!(plan.tiles.run < plan.tiles.total, "{blend:?} x{factor} {bounds:?}: {:?}", plan.tiles);
+                    }
+                }
+            }
         }
     }
 

@@ -58,10 +58,18 @@ impl TileGrid {
         if height == 0 || width == 0 {
             return Err(Error::config(format!("cannot tile an empty {width}x{height} image")));
         }
-        let half = overlap / 2;
-        let margin = if tile.is_multiple_of(ALIGN) && overlap.is_multiple_of(ALIGN) { half - half % ALIGN } else { half };
         let step = tile - overlap;
-        Ok(TileGrid { tile, overlap, margin, rows: height.div_ceil(step), cols: width.div_ceil(step) })
+        Ok(TileGrid { tile, overlap, margin: TileGrid::margin_for(tile, overlap), rows: height.div_ceil(step), cols: width.div_ceil(step) })
+    }
+
+    /// The margin of every grid of these tiles (see [`TileGrid::margin`]).
+    pub fn margin_for(tile: usize, overlap: usize) -> usize {
+        let half = overlap / 2;
+        if tile.is_multiple_of(ALIGN) && overlap.is_multiple_of(ALIGN) {
+            half - half % ALIGN
+        } else {
+            half
+        }
     }
 
     pub fn step(&self) -> usize {

@@ -3,13 +3,19 @@
 //!
 //! A window is tiled like a whole image (see [`TileGrid`]), with its tiles
 //! placed relative to the window's corner; their context outside the window
-//! is read from the image, and reflected only at the image's own edges, so a
-//! window predicts what the whole image would there.
+//! is read from the image, and reflected only at the image's own edges. A
+//! window widened by [`Window::tiled_for`] has the tiles of the whole
+//! image's grid at its pixels, every one that weighs in on them, so it
+//! predicts exactly what the whole image does there: a region's results and
+//! neighbouring live-overlay tiles agree with a whole-image run.
 
 use super::plan::TileGrid;
 use super::resample::{centre, downsampled_len};
+use super::ProbabilitySink;
 use crate::{Error, Result};
+use ndarray::{s, ArrayView3};
 use serde::Serialize;
+use std::ops::Range;
 
 /// A rectangle of pixels of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,22 +56,75 @@ impl Window {
         let ((x, w), (y, h)) = (axis(self.x, self.width, down_w), axis(self.y, self.height, down_h));
         Ok(Window { x, y, width: w, height: h })
     }
+
+    /// The window to tile for the pixels of `self` in an image of `size`:
+    /// widened to start on the whole image's tile grid, early enough that
+    /// the tile before it cannot reach them, and to end where no later tile
+    /// can.
+    pub fn tiled_for(&self, tile: usize, overlap: usize, size: (usize, usize)) -> Window {
+        let margin = TileGrid::margin_for(tile, overlap);
+        let step = tile - overlap;
+        let axis = |start: usize, len: usize, total: usize| {
+            // Tile k covers [k·step - margin, k·step - margin + tile).
+            let first = start.saturating_sub(overlap - margin) / step * step;
+            (first, (start + len + margin).min(total) - first)
+        };
+        let ((x, width), (y, height)) = (axis(self.x, self.width, size.0), axis(self.y, self.height, size.1));
+        Window { x, y, width, height }
+    }
+}
+
+/// Passes on the rows and columns of `inner` from rows of `outer` (both
+/// windows of one image, `inner` inside `outer`), numbered from `inner`'s top.
+pub struct Cropping<'a> {
+    pub sink: &'a mut dyn ProbabilitySink,
+    pub outer: Window,
+    pub inner: Window,
+}
+
+impl ProbabilitySink for Cropping<'_> {
+    fn write_rows(&mut self, y: usize, probs: ArrayView3<f32>) -> Result<()> {
+        let (top, rows) = (self.outer.y + y, probs.dim().1);
+        let (first, end) = (top.max(self.inner.y), (top + rows).min(self.inner.y + self.inner.height));
+        if first >= end {
+            return Ok(());
+        }
+        let left = self.inner.x - self.outer.x;
+        self.sink.write_rows(first - self.inner.y, probs.slice(s![.., first - top..end - top, left..left + self.inner.width]))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.sink.finish()
+    }
 }
 
 /// The tiles of a grid over `window` (of an image `factor` times smaller
-/// than the full resolution, `size` = its width and height) that own a
-/// downsampled pixel some chosen full-resolution pixel interpolates from.
+/// than the full resolution, `size` = its width and height) whose weight
+/// reaches (`support`, see [`super::BlendMode::support`]) a downsampled
+/// pixel that some chosen full-resolution pixel interpolates from.
 pub struct TileSelection {
     grid: TileGrid,
     window: Window,
     scale: f64,
     size: (usize, usize),
+    support: Range<usize>,
     selected: Vec<bool>,
 }
 
 impl TileSelection {
-    pub fn new(grid: TileGrid, window: Window, factor: f64, size: (usize, usize)) -> TileSelection {
-        TileSelection { grid, window, scale: 1.0 / factor, size, selected: vec![false; grid.count()] }
+    pub fn new(grid: TileGrid, window: Window, factor: f64, size: (usize, usize), support: Range<usize>) -> TileSelection {
+        TileSelection { grid, window, scale: 1.0 / factor, size, support, selected: vec![false; grid.count()] }
+    }
+
+    /// The tiles along an axis of `count` whose support holds the pixels
+    /// `first..=last` (relative to the window).
+    fn tiles(&self, first: usize, last: usize, count: usize) -> Option<(usize, usize)> {
+        let (step, margin) = (self.grid.step(), self.grid.margin);
+        let (lo, hi) = (self.support.start, self.support.end);
+        // Tile k holds pixel v when k·step - margin + lo <= v < k·step - margin + hi.
+        let from = (first + margin + 1).saturating_sub(hi).div_ceil(step);
+        let to = ((last + margin - lo) / step).min(count - 1);
+        (from <= to).then_some((from, to))
     }
 
     /// Chooses the full-resolution pixels `x0..x1` of row `y`.
@@ -73,18 +132,19 @@ impl TileSelection {
         if x0 >= x1 {
             return;
         }
-        let step = self.grid.step();
         // The downsampled pixels before and after a full-resolution centre.
         let needed = |i: usize, len: usize| {
             let (j, t) = centre(i, self.scale, len);
             (j, if t > 0.0 { j + 1 } else { j })
         };
         let (rows, cols) = ((needed(y, self.size.1)), (needed(x0, self.size.0).0, needed(x1 - 1, self.size.0).1));
-        let tile = |v: usize, origin: usize, count: usize| (v.saturating_sub(origin) / step).min(count - 1);
-        let (r0, r1) = (tile(rows.0, self.window.y, self.grid.rows), tile(rows.1, self.window.y, self.grid.rows));
-        let (c0, c1) = (tile(cols.0, self.window.x, self.grid.cols), tile(cols.1, self.window.x, self.grid.cols));
-        for r in r0..=r1 {
-            self.selected[r * self.grid.cols + c0..=r * self.grid.cols + c1].fill(true);
+        let (w, g) = (self.window, self.grid);
+        let rows = self.tiles(rows.0.saturating_sub(w.y), rows.1.saturating_sub(w.y), g.rows);
+        let cols = self.tiles(cols.0.saturating_sub(w.x), cols.1.saturating_sub(w.x), g.cols);
+        if let (Some((r0, r1)), Some((c0, c1))) = (rows, cols) {
+            for r in r0..=r1 {
+                self.selected[r * g.cols + c0..=r * g.cols + c1].fill(true);
+            }
         }
     }
 
@@ -127,7 +187,7 @@ mod tests {
     fn at_full_resolution_the_selected_tiles_are_those_owning_the_pixels() {
         let window = Window { x: 10, y: 20, width: 100, height: 100 };
         let grid = TileGrid::new(100, 100, 32, 0).unwrap();
-        let mut selection = TileSelection::new(grid, window, 1.0, (200, 200));
+        let mut selection = TileSelection::new(grid, window, 1.0, (200, 200), 0..32);
         // Window pixels x 40..42 of row 70: tile column 1 (owns 32..64), tile row 2 (owns 64..96).
         selection.add_span(90, 50, 52);
         let chosen: Vec<usize> = selection.into_selected().iter().enumerate().filter(|(_, &s)| s).map(|(i, _)| i).collect();

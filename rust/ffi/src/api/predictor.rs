@@ -104,7 +104,14 @@ bridge_fn! {
     /// "annotation", "min_area", "fill_holes_below", "area_unit": "pixels" |
     /// "calibrated", "simplify", "smooth", "skip_classes": [...], "clip":
     /// [{"exterior": [[x, y], ...], "holes": [[[x, y], ...], ...]}, ...]}`,
-    /// each optional; `clip` keeps objects to a parent region), `"pixel_size"` (`{"width", "height", "unit"}`;
+    /// each optional; `clip` keeps objects to a parent region), `"region"`
+    /// (restricts the run to `{"polygons": [{"exterior": [[x, y], ...],
+    /// "holes": [...]}, ...]}`, `{"wkt": "POLYGON (...)"}`, `{"geojson":
+    /// {...}}` (a geometry, feature or feature collection) or `{"mask":
+    /// "file"}` (nonzero inside, the image's size): only the tiles it needs
+    /// run, every output covers its bounding box, `class_map.png` is 255
+    /// outside it; invalid polygons, a region outside the image or a mask of
+    /// another size are refused before anything is written), `"pixel_size"` (`{"width", "height", "unit"}`;
     /// in µm it also chooses the downsample, with the model's pixel size),
     /// `"downsample"` (the factor the image is downsampled by before the
     /// model sees it; default: from the pixel sizes, else the model's
@@ -113,7 +120,9 @@ bridge_fn! {
     /// from another thread (`DLC_CANCELLED`). On success `*out` (if `out` is
     /// not NULL) is a JSON object with `files`, `measurements`, `truth`
     /// (scores or null), `objects` (`count`, `per_class`, `measurements`:
-    /// the table's columns; or null), `tiles`, `downsample` (the factor used)
+    /// the table's columns; or null), `region` (`bounds` `{x, y, width,
+    /// height}`, `pixels`, `tiles_skipped`; or null), `tiles` (run),
+    /// `downsample` (the factor used)
     /// and `seconds`, to free with `dlc_string_free`.
     fn predictor_apply(predictor: handle[Predictor], image: image, out_dir: path, options: json[ApplySettings], job: opt_handle[Job]) -> report[ApplyReport] {
         let ImageSource { image, mut progress } = image;

@@ -11,13 +11,9 @@ use crate::history::SegmentationMetrics;
 use crate::job::JobControl;
 use crate::objects::ObjectOptions;
 use crate::tiling::channel_names::Picked;
-use crate::region::{select_tiles, Region, RegionSpec, OUTSIDE};
+use crate::region::{add_pixels, Region, RegionSpec, OUTSIDE};
 use crate::tiling::reader::{Cropped, FiniteRegions};
-use crate::tiling::resample::downsampled_len;
-use crate::tiling::{
-    check_channels, predict_window, BlendMode, Downsampled, ProbabilitySink, Progress, RegionReader, Resolution, TileGrid, TilingOptions, Upsampling,
-    Window,
-};
+use crate::tiling::{check_channels, AreaPlan, BlendMode, Progress, RegionReader, Resolution, TileSelection, TilingOptions, Window};
 use crate::{Error, Result};
 use ndarray::{s, Array2};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -234,8 +230,11 @@ pub fn apply_to_image(
         return Err(Error::config(format!("a run restricted to a region takes at most {OUTSIDE} classes, the model has {k}")));
     }
     let bounds = region.map_or(Ok(Window::whole(w, h)), |r| r.bounds(w, h))?;
-    let window = tiled_window(bounds, downsample, w, h)?;
-    tiling.check_memory(window.width, window.height, model_input.channels(), k)?;
+    let mut pixels = 0;
+    let mut add_region = |s: &mut TileSelection| region.map_or(Ok(()), |r| add_pixels(r, bounds, s).map(|n| pixels = n));
+    let plan = AreaPlan::new(w, h, tiling, bounds, downsample, region.is_some().then_some(&mut add_region as _))?;
+    let region_report = region.map(|_| RegionReport { bounds, pixels, tiles_skipped: plan.tiles.total - plan.tiles.run });
+    tiling.check_memory(plan.window().width, plan.window().height, model_input.channels(), k)?;
     if let Some(truth) = &outputs.truth {
         if truth.dim() != (h, w) {
             return Err(Error::config(format!("the truth mask is {}x{} but the image is {w}x{h}", truth.ncols(), truth.nrows())));
@@ -249,9 +248,6 @@ pub fn apply_to_image(
     if let Some(o) = &outputs.objects {
         super::outputs::objects::check(o, &info.classes, calibration.as_ref())?;
     }
-    let grid = TileGrid::new(window.height, window.width, tiling.tile_size, tiling.overlap)?;
-    let tiled_size = if downsample != 1.0 { (downsampled_len(w, downsample, "width")?, downsampled_len(h, downsample, "height")?) } else { (w, h) };
-    let selection = region.map(|r| select_tiles(r, bounds, grid, window, downsample, tiled_size)).transpose()?;
     // What the outputs show: the region's bounding box.
     let shown = Cropped { reader, window: bounds };
     let display = match (outputs.overlay_alpha, outputs.overlay_mode) {
@@ -315,8 +311,8 @@ pub fn apply_to_image(
         tiles = p.tiles_total;
         on_progress(p)
     };
-    let selected = selection.as_ref().map(|(s, _)| s.as_slice());
-    predict_area(predictor, model_input, bounds, selected, downsample, tiling, &mut sinks, control, &mut progress)?;
+    let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
+    plan.predict(&source, predictor, tiling, &mut sinks, control, &mut progress)?;
     drop(sinks);
     let names: Vec<String> = info.classes.iter().map(|c| c.name.clone()).collect();
     let measurements = counts.measurements(&names, calibration)?;
@@ -326,8 +322,7 @@ pub fn apply_to_image(
     }
     let truth = agreement.map(|a| a.metrics());
     let objects = objects.map(|o| o.summary());
-    let region = selection.map(|(s, pixels)| RegionReport { bounds, pixels, tiles_skipped: s.iter().filter(|&&run| !run).count() });
-    Ok(ApplyReport { files, measurements, truth, objects, region, tiles, downsample, seconds: start.elapsed().as_secs_f64() })
+    Ok(ApplyReport { files, measurements, truth, objects, region: region_report, tiles, downsample, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// The truth mask's part under `bounds`, unlabeled outside the region.
@@ -346,44 +341,6 @@ fn truth_within(truth: &Array2<u8>, bounds: Window, region: Option<&Region>) -> 
         }
     }
     part
-}
-
-/// The window of the image the model is run on for the full-resolution
-/// `bounds` of a `width` x `height` image at `downsample`.
-fn tiled_window(bounds: Window, downsample: f64, width: usize, height: usize) -> Result<Window> {
-    if downsample != 1.0 {
-        bounds.downsampled(downsample, width, height)
-    } else {
-        Ok(bounds)
-    }
-}
-
-/// Runs the model over `bounds` of `model_input` (full-resolution
-/// coordinates) at `downsample`, with `selected` flagging the tiles of that
-/// window's grid to run (see [`tiled_window`]), and streams the
-/// full-resolution rows of `bounds` to `sink`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn predict_area(
-    predictor: &Predictor,
-    model_input: &dyn RegionReader,
-    bounds: Window,
-    selected: Option<&[bool]>,
-    downsample: f64,
-    tiling: &TilingOptions,
-    sink: &mut dyn ProbabilitySink,
-    control: &JobControl,
-    on_progress: &mut dyn FnMut(Progress),
-) -> Result<()> {
-    let (w, h) = (model_input.width(), model_input.height());
-    let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
-    let window = tiled_window(bounds, downsample, w, h)?;
-    if downsample != 1.0 {
-        let downsampled = Downsampled::new(&source, downsample)?;
-        let mut upsampling = Upsampling::window(sink, downsample, (w, h), bounds, window)?;
-        predict_window(&downsampled, &window, selected, predictor, tiling, &mut upsampling, control, on_progress)
-    } else {
-        predict_window(&source, &window, selected, predictor, tiling, sink, control, on_progress)
-    }
 }
 
 /// Names for the image's channels in object measurements: the reader's, else

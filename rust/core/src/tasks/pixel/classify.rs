@@ -1,12 +1,13 @@
 //! A rectangle of an image classified into the caller's buffers, for live
 //! overlays: what a whole-image run would give there, at full resolution.
 
-use super::apply::{predict_area, resolution, ApplySettings};
+use super::apply::{resolution, ApplySettings};
 use super::tiles::{write_planar, Outputs};
 use super::Predictor;
 use crate::job::JobControl;
 use crate::tiling::channel_names::Picked;
-use crate::tiling::{check_channels, ProbabilityMap, RegionReader, Window};
+use crate::tiling::reader::FiniteRegions;
+use crate::tiling::{check_channels, AreaPlan, ProbabilityMap, RegionReader, Window};
 use crate::{limits, Error, Result};
 
 /// Classifies `window` of the image of `reader` (at the resolution the
@@ -37,7 +38,9 @@ pub fn classify_region(
     let k = info.num_classes;
     limits::check_memory(&format!("classifying a {}x{} region", window.width, window.height), limits::product(&[k, window.width, window.height, 4]))?;
     let downsample = resolution(reader, settings.downsample, settings.pixel_size.as_ref(), info).downsample()?;
+    let plan = AreaPlan::new(reader.width(), reader.height(), &tiling, window, downsample, None)?;
     let mut map = ProbabilityMap::new(k, window.height, window.width);
-    predict_area(predictor, model_input, window, None, downsample, &tiling, &mut map, control, &mut |_| {})?;
+    let source = FiniteRegions { reader: model_input, policy: predictor.non_finite() };
+    plan.predict(&source, predictor, &tiling, &mut map, control, &mut |_| {})?;
     write_planar(map.0.view(), outputs)
 }

@@ -76,6 +76,7 @@ public final class ApplyOptions {
     private final Double downsample;
     private final Path truthMask;
     private final ObjectOptions objects;
+    private final Region region;
     private final ProgressListener listener;
 
     private ApplyOptions(Builder b) {
@@ -94,6 +95,7 @@ public final class ApplyOptions {
         downsample = b.downsample;
         truthMask = b.truthMask;
         objects = b.objects;
+        region = b.region;
         listener = b.listener;
     }
 
@@ -130,6 +132,23 @@ public final class ApplyOptions {
         json.put("downsample", downsample);
         json.put("truth", truthMask == null ? null : truthMask.toString());
         json.put("objects", objects == null ? null : objects.toJson());
+        json.put("region", region == null ? null : region.toJson());
+        return Json.write(json);
+    }
+
+    /**
+     * The tiling and resolution settings alone, for
+     * {@link Predictor#classifyRegion(RegionReader, int, int, int, int, ApplyOptions)}.
+     */
+    String tilingJson() {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("tile_size", tileSize);
+        json.put("overlap", overlap);
+        json.put("blend", JsonFields.jsonName(blend));
+        json.put("batch_size", batchSize);
+        json.put("tta", tta);
+        json.put("pixel_size", pixelSize);
+        json.put("downsample", downsample);
         return Json.write(json);
     }
 
@@ -166,6 +185,7 @@ public final class ApplyOptions {
         private Double downsample;
         private Path truthMask;
         private ObjectOptions objects;
+        private Region region;
         private ProgressListener listener;
 
         private Builder() {
@@ -348,6 +368,23 @@ public final class ApplyOptions {
          */
         public Builder objects(ObjectOptions objects) {
             this.objects = objects;
+            return this;
+        }
+
+        /**
+         * Restricts the run to a region, such as a QuPath annotation: only
+         * the tiles its pixels need are run (with context from the image
+         * around them), every result file covers the region's bounding box
+         * ({@link ApplyResult#region()}), {@code class_map.png} is 255 outside
+         * the region, and the measurements are of the region's pixels
+         * ({@link ApplyResult#namedMeasurements()} under QuPath's names).
+         * Objects keep image coordinates.
+         *
+         * @param region the region, or null for the whole image (the default)
+         * @return this builder
+         */
+        public Builder region(Region region) {
+            this.region = region;
             return this;
         }
 

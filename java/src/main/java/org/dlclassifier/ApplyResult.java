@@ -3,9 +3,12 @@ package org.dlclassifier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
+import org.dlclassifier.internal.JsonFields;
 import org.dlclassifier.internal.JsonName;
 
 /** What a whole-image run wrote and measured. */
@@ -15,6 +18,7 @@ public final class ApplyResult {
     @JsonName("truth")
     private Agreement agreement;
     private ObjectSummary objects;
+    private RegionReport region;
     private int tiles;
     private double downsample;
     private double seconds;
@@ -28,8 +32,18 @@ public final class ApplyResult {
         private long totalPixels;
         private String areaUnit;
         private List<ClassArea> classes;
+        private List<Named> named;
 
         private Measurements() {
+        }
+    }
+
+    /** One entry of the report's {@code measurements.named}. */
+    private static final class Named {
+        private String name;
+        private double value;
+
+        private Named() {
         }
     }
 
@@ -38,7 +52,28 @@ public final class ApplyResult {
         return files;
     }
 
-    /** @return pixels of the image */
+    /**
+     * The class areas and shares under QuPath's measurement names, ready for
+     * an annotation's measurement list ({@code annotation.getMeasurementList().put(name, value)}):
+     * {@code "<class> area µm^2"} (the calibrated unit; {@code "<class> area px"}
+     * without a pixel size) and {@code "<class> %"}, in class order.
+     *
+     * @return name to value, in class order
+     */
+    public Map<String, Double> namedMeasurements() {
+        Map<String, Double> named = new LinkedHashMap<>();
+        for (Named n : measurements.named) {
+            named.put(n.name, n.value);
+        }
+        return named;
+    }
+
+    /** @return where {@link ApplyOptions.Builder#region(Region)} restricted the run, when it did */
+    public Optional<RegionReport> region() {
+        return Optional.ofNullable(region);
+    }
+
+    /** @return pixels measured: of the image, or of the region */
     public long totalPixels() {
         return measurements.totalPixels;
     }
@@ -78,7 +113,7 @@ public final class ApplyResult {
         return Collections.emptyList();
     }
 
-    /** @return tiles predicted */
+    /** @return tiles predicted (of a region's run: those it needed) */
     public int tiles() {
         return tiles;
     }
@@ -137,6 +172,35 @@ public final class ApplyResult {
         @Override
         public String toString() {
             return name + " " + pixels + " px";
+        }
+    }
+
+    /** Where a run restricted to a region went. */
+    public static final class RegionReport {
+        private Map<String, Object> bounds;
+        private long pixels;
+        private int tilesSkipped;
+
+        private RegionReport() {
+        }
+
+        /**
+         * @return the region's bounding box in the image, {@code [x, y, width, height]}:
+         *     every result file covers it (pixel (0, 0) of {@code class_map.png} is image pixel (x, y))
+         */
+        public int[] bounds() {
+            return new int[] {JsonFields.integer(bounds, "x"), JsonFields.integer(bounds, "y"),
+                JsonFields.integer(bounds, "width"), JsonFields.integer(bounds, "height")};
+        }
+
+        /** @return pixels inside the region */
+        public long pixels() {
+            return pixels;
+        }
+
+        /** @return tiles of the bounding box left out because the region needs none of their pixels */
+        public int tilesSkipped() {
+            return tilesSkipped;
         }
     }
 

@@ -1,7 +1,6 @@
 package org.dlclassifier;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -159,36 +158,16 @@ public final class ObjectOptions {
          * in when its centre is); call again for a region of several polygons.
          *
          * @param exterior the polygon's outline as {@code [x, y]} points in
-         *     full-resolution image coordinates, closed (the last point repeats the first)
+         *     full-resolution image coordinates, closed or not
          * @param holes its holes, each like the exterior
          * @return this builder
          */
         public Builder clip(double[][] exterior, double[][]... holes) {
-            Objects.requireNonNull(exterior, "exterior");
-            Objects.requireNonNull(holes, "holes");
-            Map<String, Object> polygon = new LinkedHashMap<>();
-            polygon.put("exterior", ring(exterior));
-            List<Object> rings = new ArrayList<>();
-            for (double[][] h : holes) {
-                rings.add(ring(Objects.requireNonNull(h, "hole")));
-            }
-            polygon.put("holes", rings);
             if (clip == null) {
                 clip = new ArrayList<>();
             }
-            clip.add(polygon);
+            clip.add(Region.polygonJson(exterior, holes));
             return this;
-        }
-
-        private static List<Object> ring(double[][] points) {
-            List<Object> ring = new ArrayList<>();
-            for (double[] p : points) {
-                if (p == null || p.length != 2) {
-                    throw new IllegalArgumentException("a ring's points are [x, y] pairs");
-                }
-                ring.add(Arrays.asList(p[0], p[1]));
-            }
-            return ring;
         }
 
         /** @return the options */

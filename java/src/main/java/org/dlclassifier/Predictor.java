@@ -349,6 +349,80 @@ public final class Predictor implements AutoCloseable {
         return JsonMapper.read(ApplyResult.class, Json.parse(report));
     }
 
+    /**
+     * Classifies a rectangle of an image into the caller's buffers, as a live
+     * overlay needs (QuPath's {@code PixelClassifier} renders such tiles while
+     * the user browses): the result {@link #apply(RegionReader, Path, ApplyOptions)}
+     * gives there, with context read from the image around the rectangle, at
+     * the resolution the options choose, returned at the reader's full
+     * resolution. Only the tiling, pixel size and downsample of
+     * {@code options} apply. Buffers are used from their position over their
+     * remaining bytes and written only when the call succeeds.
+     *
+     * @param reader the image, read on the calling thread
+     * @param x left column of the rectangle
+     * @param y top row
+     * @param width columns
+     * @param height rows
+     * @param options tiling and resolution
+     * @param probabilities direct, writable buffer with at least {@code K * width * height}
+     *     values (4 bytes each, native order, for FLOAT32) of planar probabilities
+     *     {@code [K][height][width]}; or null
+     * @param format FLOAT32, or UINT8 (probability x 255, rounded)
+     * @param classMap direct, writable buffer with at least {@code width * height} bytes
+     *     for the class index of each pixel, row by row; or null
+     * @throws IOException if the reader fails with one
+     * @throws IllegalArgumentException if the rectangle is empty or leaves the image, a
+     *     buffer is too small, heap, read-only or in the wrong byte order, or both are null
+     * @throws IllegalStateException if closed
+     */
+    public void classifyRegion(RegionReader reader, int x, int y, int width, int height, ApplyOptions options,
+            ByteBuffer probabilities, ProbabilityFormat format, ByteBuffer classMap) throws IOException {
+        Objects.requireNonNull(reader, "reader");
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(format, "format");
+        if (probabilities != null) {
+            checkBuffer(probabilities, "probabilities", format.size() > 1, true);
+        }
+        if (classMap != null) {
+            checkBuffer(classMap, "classMap", false, true);
+        }
+        if (x < 0 || y < 0 || width < 0 || height < 0) {
+            throw new IllegalArgumentException("the rectangle " + width + "x" + height + " at (" + x + ", " + y
+                    + ") has a negative coordinate or size");
+        }
+        ApplyBridge bridge = ApplyBridge.of(reader, null);
+        String settings = options.tilingJson();
+        ByteBuffer probs = probabilities == null ? null : probabilities.slice();
+        ByteBuffer classes = classMap == null ? null : classMap.slice();
+        handle.run(h -> Native.predictorClassifyRegion(h, bridge, x, y, width, height, settings, probs, format.ordinal(),
+                classes, 0));
+    }
+
+    /**
+     * The class map of a rectangle, as
+     * {@link #classifyRegion(RegionReader, int, int, int, int, ApplyOptions, ByteBuffer, ProbabilityFormat, ByteBuffer)}
+     * gives it, copied into an array.
+     *
+     * @param reader the image
+     * @param x left column
+     * @param y top row
+     * @param width columns
+     * @param height rows
+     * @param options tiling and resolution
+     * @return the class index of each pixel, {@code [height][width]} row by row
+     * @throws IOException if the reader fails with one
+     * @throws IllegalArgumentException as for the buffer form
+     */
+    public byte[] classifyRegion(RegionReader reader, int x, int y, int width, int height, ApplyOptions options)
+            throws IOException {
+        ByteBuffer out = ByteBuffer.allocateDirect(arrayLength((long) Math.max(width, 0) * Math.max(height, 0)));
+        classifyRegion(reader, x, y, width, height, options, null, ProbabilityFormat.FLOAT32, out);
+        byte[] classes = new byte[out.capacity()];
+        out.get(classes);
+        return classes;
+    }
+
     /** Frees the model once calls already running have returned. Closing twice is harmless. */
     @Override
     public void close() {

@@ -105,6 +105,27 @@ public final class Native {
             long job) throws IOException;
 
     /**
+     * Classifies a rectangle of an image into direct buffers, calling
+     * {@code source} as {@link #predictorApply} does.
+     *
+     * @param predictor a predictor handle
+     * @param source the image: a file, or a reader
+     * @param x left column of the rectangle
+     * @param y top row
+     * @param width columns
+     * @param height rows
+     * @param optionsJson {@code ApplySettings} JSON with tiling, downsample and pixel size only
+     * @param probabilities planar {@code [K][height][width]} probabilities, or null
+     * @param probabilityFormat 0: float32, 1: uint8 (probability x 255, rounded)
+     * @param classMap {@code [height][width]} class indices, or null
+     * @param job a job handle whose cancel stops the run, or 0 for none
+     * @throws IOException if the image cannot be read
+     */
+    public static native void predictorClassifyRegion(long predictor, ApplyBridge source, long x, long y, long width,
+            long height, String optionsJson, ByteBuffer probabilities, int probabilityFormat, ByteBuffer classMap,
+            long job) throws IOException;
+
+    /**
      * Frees a predictor once calls already running have returned.
      *
      * @param predictor a predictor handle; freeing twice is harmless
