@@ -515,8 +515,9 @@ int dlc_predictor_predict(const struct DlcPredictor *predictor,
  * training downsample; outputs stay at full resolution) and `"truth"`
  * (a mask file to score against). `job` (may be NULL) can cancel the run
  * from another thread (`DLC_CANCELLED`). On success `*out` (if `out` is
- * not NULL) is a JSON object with `files`, `measurements`, `truth`
- * (scores or null), `objects` (`count`, `per_class`, `measurements`:
+ * not NULL) is a JSON object with `files`, `measurements` (its `named`:
+ * `[{"name", "value"}]` under QuPath's names, `<class> area µm^2` and
+ * `<class> %`), `truth` (scores or null), `objects` (`count`, `per_class`, `measurements`:
  * the table's columns; or null), `region` (`bounds` `{x, y, width,
  * height}`, `pixels`, `tiles_skipped`; or null), `tiles` (run),
  * `downsample` (the factor used)
