@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
-import org.dlclassifier.internal.JsonFields;
 import org.dlclassifier.internal.JsonName;
 
 /** What a whole-image run wrote and measured. */
@@ -177,11 +176,22 @@ public final class ApplyResult {
 
     /** Where a run restricted to a region went. */
     public static final class RegionReport {
-        private Map<String, Object> bounds;
+        private Bounds bounds;
         private long pixels;
         private int tilesSkipped;
 
         private RegionReport() {
+        }
+
+        /** The report's {@code region.bounds}. */
+        private static final class Bounds {
+            private int x;
+            private int y;
+            private int width;
+            private int height;
+
+            private Bounds() {
+            }
         }
 
         /**
@@ -189,8 +199,7 @@ public final class ApplyResult {
          *     every result file covers it (pixel (0, 0) of {@code class_map.png} is image pixel (x, y))
          */
         public int[] bounds() {
-            return new int[] {JsonFields.integer(bounds, "x"), JsonFields.integer(bounds, "y"),
-                JsonFields.integer(bounds, "width"), JsonFields.integer(bounds, "height")};
+            return new int[] {bounds.x, bounds.y, bounds.width, bounds.height};
         }
 
         /** @return pixels inside the region */

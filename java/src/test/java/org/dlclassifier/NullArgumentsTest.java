@@ -49,9 +49,12 @@ public class NullArgumentsTest {
     private static final Set<String> NULLABLE = Set.of(
             "ApplyOptions.Builder.objects(ObjectOptions) objects",
             "ApplyOptions.Builder.progressListener(ProgressListener) listener",
+            "ApplyOptions.Builder.region(Region) region",
             "ApplyOptions.Builder.truthMask(Path) truthMask",
             "ModelBundle.open(Path,String) modelName",
             "Predictor.openOnnx(Path,Path,PredictorOptions) metadata",
+            "Predictor.classifyRegion(RegionReader,int,int,int,int,ApplyOptions,ByteBuffer,ProbabilityFormat,ByteBuffer) probabilities",
+            "Predictor.classifyRegion(RegionReader,int,int,int,int,ApplyOptions,ByteBuffer,ProbabilityFormat,ByteBuffer) classMap",
             "Predictor.predict(ByteBuffer,TileLayout,ByteBuffer,ByteBuffer) probabilities",
             "Predictor.predict(ByteBuffer,TileLayout,ByteBuffer,ByteBuffer) classMap",
             "Predictor.predict(ByteBuffer,TileLayout,ByteBuffer,ProbabilityFormat,ByteBuffer) probabilities",
@@ -191,6 +194,7 @@ public class NullArgumentsTest {
         instances.put(TransferSettings.Builder.class, TransferSettings::builder);
         instances.put(Augmentation.Builder.class, Augmentation::builder);
         instances.put(ObjectOptions.Builder.class, ObjectOptions::builder);
+        instances.put(Region.class, () -> Region.polygon(new double[][] {{0, 0}, {1, 0}, {1, 1}}));
         instances.put(DetectedObject.class, NullArgumentsTest::oneObject);
         return instances;
     }
