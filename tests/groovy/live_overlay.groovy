@@ -44,9 +44,15 @@ def overlayTile = { int x, int y ->
 
 // The viewer shows a 320x320 field of view at (96, 96): the tiles it touches, composited.
 def view = [x: 96, y: 96, w: 320, h: 320]
+// The image under it stretched to its range in view, as a viewer shows 16-bit data.
+float[] values = raster.getSamples(view.x, view.y, view.w, view.h, 0, (float[]) null)
+float lo = values.toList().min(), hi = values.toList().max()
 def shown = new BufferedImage(view.w, view.h, BufferedImage.TYPE_INT_RGB)
+shown.setRGB(0, 0, view.w, view.h, values.collect { v ->
+    int grey = Math.round(255 * (v - lo) / Math.max(hi - lo, 1f))
+    (grey << 16) | (grey << 8) | grey
+} as int[], 0, view.w)
 def g = shown.createGraphics()
-g.drawImage(image.getSubimage(view.x, view.y, view.w, view.h), 0, 0, null)
 g.composite = AlphaComposite.SrcOver
 for (int ty = view.y.intdiv(tile) * tile; ty < view.y + view.h; ty += tile) {
     for (int tx = view.x.intdiv(tile) * tile; tx < view.x + view.w; tx += tile) {
