@@ -34,7 +34,7 @@ pub use dlclassifier::tasks::pixel::{Predictor, ProbabilityFormat, TileLayout};
 pub use dlclassifier::reservation::Reservation;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-pub use values::{any_overlap, copy_floats, Bytes, BytesMut, CallbackReader, EpochSink, Image, ImageSource};
+pub use values::{any_overlap, copy_floats, Bytes, BytesMut, CallbackMeasurement, CallbackReader, EpochSink, Image, ImageSource};
 
 /// The JSON argument `name` as a `T`. serde's type errors name no field, so
 /// for settings objects whose fields all have defaults the error is traced

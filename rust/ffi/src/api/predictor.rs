@@ -126,11 +126,14 @@ bridge_fn! {
     /// `downsample` (the factor used)
     /// and `seconds`, to free with `dlc_string_free`.
     fn predictor_apply(predictor: handle[Predictor], image: image, out_dir: path, options: json[ApplySettings], job: opt_handle[Job]) -> report[ApplyReport] {
-        let ImageSource { image, mut progress } = image;
+        let ImageSource { image, mut progress, measurements } = image;
         let tiling = options.tiling(predictor.info());
         // Before an image file is read, so that bad settings fail at once.
         tiling.validate_for(predictor.info().fixed_size.map(|(side, _)| side))?;
-        let outputs = options.outputs()?;
+        let mut outputs = options.outputs()?;
+        if let Some(objects) = outputs.objects.as_mut() {
+            objects.custom.0.extend(measurements);
+        }
         let reader: Box<dyn RegionReader> = match image {
             Image::File(path) => Box::new(InMemoryImage(read_image(path)?)),
             Image::Reader(reader) => reader,

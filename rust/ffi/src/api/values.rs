@@ -2,7 +2,10 @@
 //! memory, images and listeners, each built by a C or a JNI conversion.
 
 use crate::error::{FfiError, FfiResult};
+use dlclassifier::geometry::Polygon;
+use dlclassifier::objects::{Measurement, ObjectPixels};
 use dlclassifier::tiling::RegionReader;
+use std::sync::Arc;
 use ndarray::Array3;
 use std::path::PathBuf;
 
@@ -65,6 +68,8 @@ pub fn any_overlap(ranges: &[Option<(usize, usize)>]) -> bool {
 pub struct ImageSource {
     pub image: Image,
     pub progress: Box<dyn FnMut(usize, usize) -> bool>,
+    /// The caller's own per-object measurements (Java's `ObjectMeasurement`s).
+    pub measurements: Vec<Arc<dyn Measurement>>,
 }
 
 pub enum Image {
@@ -74,7 +79,7 @@ pub enum Image {
 
 impl ImageSource {
     pub fn file(path: PathBuf) -> ImageSource {
-        ImageSource { image: Image::File(path), progress: Box::new(|_, _| true) }
+        ImageSource { image: Image::File(path), progress: Box::new(|_, _| true), measurements: Vec::new() }
     }
 }
 
@@ -144,6 +149,24 @@ impl RegionReader for CallbackReader {
 
     fn channel_names(&self) -> Option<Vec<String>> {
         self.names.clone()
+    }
+}
+
+/// A caller's per-object measurement, called back with each object.
+pub struct CallbackMeasurement {
+    pub names: Vec<String>,
+    pub measure: MeasureObject,
+}
+
+pub type MeasureObject = Box<dyn Fn(&Polygon, &str, &ObjectPixels) -> FfiResult<Vec<f64>> + Send + Sync>;
+
+impl Measurement for CallbackMeasurement {
+    fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn measure(&self, polygon: &Polygon, class: &str, pixels: &ObjectPixels) -> dlclassifier::Result<Vec<f64>> {
+        (self.measure)(polygon, class, pixels).map_err(|e| dlclassifier::Error::data("ObjectMeasurement", e.message))
     }
 }
 

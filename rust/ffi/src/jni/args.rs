@@ -3,7 +3,9 @@
 
 use super::callbacks::JavaObject;
 use crate::api::kinds::Region;
-use crate::api::{copy_floats, CallbackReader, EpochSink, Image, ImageSource};
+use crate::api::{copy_floats, CallbackMeasurement, CallbackReader, EpochSink, Image, ImageSource};
+use dlclassifier::geometry::Polygon;
+use dlclassifier::objects::{Measurement, ObjectPixels};
 use crate::error::{FfiError, FfiResult};
 use jni::objects::{JByteBuffer, JIntArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong};
@@ -88,6 +90,7 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
     }
     let bridge = Arc::new(JavaObject::new(env, &bridge)?);
     let progress_bridge = Arc::clone(&bridge);
+    let measurements = measurements(&bridge)?;
     let progress = Box::new(move |done: usize, total: usize| {
         progress_bridge
             .call(|env, object| {
@@ -138,7 +141,88 @@ pub fn image(env: &mut Env, bridge: JObject, name: &str) -> FfiResult<ImageSourc
             ))
         }
     };
-    Ok(ImageSource { image, progress })
+    Ok(ImageSource { image, progress, measurements })
+}
+
+/// The bridge's `measurementCount()` measurements, each named by
+/// `measurementNames(i)`: an object goes into `objectBuffer(bytes)` (the
+/// exterior's x, y doubles, the CHW floats, a mask byte per pixel) and
+/// `measure(...)` writes its values back there as doubles.
+fn measurements(bridge: &Arc<JavaObject>) -> FfiResult<Vec<Arc<dyn Measurement>>> {
+    let count = bridge.call(|env, object| Ok(env.call_method(object, jni_str!("measurementCount"), jni_sig!("()I"), &[])?.i()?))?;
+    let mut measurements: Vec<Arc<dyn Measurement>> = Vec::new();
+    for which in 0..count {
+        let names = bridge.call(|env, object| {
+            let names = env.call_method(object, jni_str!("measurementNames"), jni_sig!("(I)[Ljava/lang/String;"), &[JValue::Int(which)])?.l()?;
+            let names = env.cast_local::<JObjectArray<JString>>(names)?;
+            let mut wired = Vec::new();
+            for i in 0..names.len(env)? {
+                let name = names.get_element(env, i)?.wire(env, "a measurement name")?;
+                wired.push(name.ok_or_else(|| FfiError::invalid_argument("ObjectMeasurement.names() holds null"))?);
+            }
+            Ok(wired)
+        })?;
+        let bridge = Arc::clone(bridge);
+        let measure = Box::new(move |polygon: &Polygon, class: &str, pixels: &ObjectPixels| {
+            bridge.call(|env, object| {
+                let (c, h, w) = pixels.image.dim();
+                let points = polygon.exterior.len();
+                let bytes = 16 * points + 4 * c * h * w + h * w;
+                let size = jint::try_from(bytes).map_err(|_| FfiError::invalid_argument(format!("an object of {bytes} bytes is too large to measure in Java")))?;
+                let buffer = env.call_method(object, jni_str!("objectBuffer"), jni_sig!("(I)Ljava/nio/ByteBuffer;"), &[JValue::Int(size)])?.l()?;
+                let buffer = env.cast_local::<JByteBuffer>(buffer)?;
+                let Some((address, len)) = buffer.wire(env, "the object buffer")? else {
+                    return Err(FfiError::invalid_argument("the object buffer is null"));
+                };
+                // SAFETY: Java keeps the direct buffer alive while we hold its local reference, and no Java code runs while we write.
+                let data = unsafe { std::slice::from_raw_parts_mut(address as *mut u8, len) };
+                fill_object(data, polygon, pixels);
+                let class = JString::from_str(env, class)?;
+                let args = [
+                    JValue::Int(which),
+                    JValue::Object(&class),
+                    JValue::Int(clamp(pixels.x)),
+                    JValue::Int(clamp(pixels.y)),
+                    JValue::Int(clamp(w)),
+                    JValue::Int(clamp(h)),
+                    JValue::Int(clamp(c)),
+                    JValue::Int(clamp(points)),
+                ];
+                let n = env.call_method(object, jni_str!("measure"), jni_sig!("(ILjava/lang/String;IIIIII)I"), &args)?.i()?;
+                let n = usize::try_from(n).unwrap_or(0);
+                // The values replace the object at the buffer's start: read it afresh, it may have grown.
+                let buffer = env.call_method(object, jni_str!("objectBuffer"), jni_sig!("(I)Ljava/nio/ByteBuffer;"), &[JValue::Int(clamp(8 * n))])?.l()?;
+                let buffer = env.cast_local::<JByteBuffer>(buffer)?;
+                let Some((address, len)) = buffer.wire(env, "the object buffer")? else {
+                    return Err(FfiError::invalid_argument("the object buffer is null"));
+                };
+                // SAFETY: as above; Java wrote `n` doubles from the start.
+                let data = unsafe { std::slice::from_raw_parts(address as *const u8, len.min(8 * n)) };
+                Ok(data.chunks_exact(8).map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes"))).collect())
+            })
+        });
+        measurements.push(Arc::new(CallbackMeasurement { names, measure }));
+    }
+    Ok(measurements)
+}
+
+/// The object as `ObjectPixels` reads it: exterior points, CHW floats, mask bytes, in native order.
+fn fill_object(data: &mut [u8], polygon: &Polygon, pixels: &ObjectPixels) {
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        data[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    for p in &polygon.exterior {
+        put(&p[0].to_ne_bytes());
+        put(&p[1].to_ne_bytes());
+    }
+    for &v in pixels.image.iter() {
+        put(&v.to_ne_bytes());
+    }
+    for &m in pixels.mask.iter() {
+        put(&[u8::from(m)]);
+    }
 }
 
 fn clamp(value: usize) -> jint {

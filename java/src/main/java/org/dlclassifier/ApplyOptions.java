@@ -109,6 +109,11 @@ public final class ApplyOptions {
         return new Builder();
     }
 
+    /** @return the object options, or null */
+    ObjectOptions objects() {
+        return objects;
+    }
+
     /** @return the progress listener, or null */
     ProgressListener listener() {
         return listener;

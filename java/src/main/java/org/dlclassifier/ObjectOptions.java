@@ -40,6 +40,7 @@ public final class ObjectOptions {
     private final int smooth;
     private final List<String> skipClasses;
     private final List<Map<String, Object>> clip;
+    private final List<ObjectMeasurement> measurements;
 
     private ObjectOptions(Builder b) {
         objectType = b.objectType;
@@ -50,6 +51,12 @@ public final class ObjectOptions {
         smooth = b.smooth;
         skipClasses = b.skipClasses == null ? null : new ArrayList<>(b.skipClasses);
         clip = b.clip == null ? null : new ArrayList<>(b.clip);
+        measurements = new ArrayList<>(b.measurements);
+    }
+
+    /** @return the caller's own measurements, called back during the run */
+    List<ObjectMeasurement> measurements() {
+        return measurements;
     }
 
     /** @return the defaults: detections, exact outlines, every object kept */
@@ -86,6 +93,7 @@ public final class ObjectOptions {
         private int smooth;
         private List<String> skipClasses;
         private List<Map<String, Object>> clip;
+        private final List<ObjectMeasurement> measurements = new ArrayList<>();
 
         private Builder() {
         }
@@ -167,6 +175,17 @@ public final class ObjectOptions {
                 clip = new ArrayList<>();
             }
             clip.add(Region.polygonJson(exterior, holes));
+            return this;
+        }
+
+        /**
+         * Adds a measurement of the caller's own to every object.
+         *
+         * @param measurement called for each object as it is finished
+         * @return this builder
+         */
+        public Builder measurement(ObjectMeasurement measurement) {
+            measurements.add(Objects.requireNonNull(measurement, "measurement"));
             return this;
         }
 

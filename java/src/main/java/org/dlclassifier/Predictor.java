@@ -320,7 +320,7 @@ public final class Predictor implements AutoCloseable {
         Objects.requireNonNull(reader, "reader");
         Objects.requireNonNull(outDir, "outDir");
         Objects.requireNonNull(options, "options");
-        return apply(ApplyBridge.of(reader, options.listener()), outDir, options);
+        return apply(ApplyBridge.of(reader, options.listener(), hooks(options)), outDir, options);
     }
 
     /**
@@ -339,7 +339,13 @@ public final class Predictor implements AutoCloseable {
         Objects.requireNonNull(imageFile, "imageFile");
         Objects.requireNonNull(outDir, "outDir");
         Objects.requireNonNull(options, "options");
-        return apply(ApplyBridge.of(imageFile, options.listener()), outDir, options);
+        return apply(ApplyBridge.of(imageFile, options.listener(), hooks(options)), outDir, options);
+    }
+
+    /** The caller's object measurements, or null for none. */
+    private static ApplyBridge.Measurements hooks(ApplyOptions options) {
+        ObjectOptions objects = options.objects();
+        return objects == null || objects.measurements().isEmpty() ? null : new MeasurementHooks(objects.measurements());
     }
 
     private ApplyResult apply(ApplyBridge bridge, Path outDir, ApplyOptions options) throws IOException {

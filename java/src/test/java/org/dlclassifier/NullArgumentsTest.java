@@ -86,6 +86,7 @@ public class NullArgumentsTest {
             DlcOutOfMemoryException.class, "an exception: Throwable's contract allows a null message",
             DlcTimeoutException.class, "an exception: Throwable's contract allows a null message",
             RegionReader.class, "an interface the caller implements",
+            ObjectMeasurement.class, "an interface the caller implements",
             TrainingListener.class, "an interface the caller implements",
             ApplyOptions.ProgressListener.class, "an interface the caller implements");
 

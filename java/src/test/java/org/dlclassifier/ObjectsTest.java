@@ -65,6 +65,77 @@ public class ObjectsTest {
         expectIllegalArgument("no measurement 'Volume'", () -> objects.get(0).measurement("Volume"));
     }
 
+    /** Pixels inside the object and their brightest value, from the pixels the engine hands over. */
+    private static final class Brightest implements ObjectMeasurement {
+        @Override
+        public List<String> names() {
+            return Arrays.asList("Java pixels", "Java max");
+        }
+
+        @Override
+        public double[] measure(ObjectPixels o) {
+            double pixels = 0;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int row = 0; row < o.height(); row++) {
+                for (int col = 0; col < o.width(); col++) {
+                    if (o.inside(col, row)) {
+                        pixels++;
+                        max = Math.max(max, o.value(0, col, row));
+                    }
+                }
+            }
+            return new double[] {pixels, max};
+        }
+    }
+
+    @Test
+    public void javaMeasurementsSeeEachObjectsPixelsAndJoinTheBuiltInOnes() throws IOException {
+        ObjectOptions objects = ObjectOptions.builder().measurement(new Brightest()).build();
+        ApplyResult result = predictor.apply(nucleiImage(), tmp.getRoot().toPath().resolve("custom"), ApplyOptions.builder().objects(objects).build());
+        List<DetectedObject> found = result.objects();
+        assertFalse(found.isEmpty());
+        List<String> names = result.objectSummary().get().measurements();
+        assertEquals(Arrays.asList("Java pixels", "Java max"), names.subList(names.size() - 2, names.size()));
+        String maxName = names.stream().filter(n -> n.endsWith(": Max")).findFirst().get();
+        for (DetectedObject o : found) {
+            assertEquals(o.measurement("Area px^2"), o.measurement("Java pixels"), 0);
+            assertEquals(o.measurement(maxName), o.measurement("Java max"), 1e-3);
+        }
+
+        ObjectMeasurement failing = new ObjectMeasurement() {
+            @Override
+            public List<String> names() {
+                return Arrays.asList("Fails");
+            }
+
+            @Override
+            public double[] measure(ObjectPixels o) {
+                throw new UnsupportedOperationException("measured " + o.className());
+            }
+        };
+        Path out = tmp.getRoot().toPath().resolve("failing");
+        try {
+            predictor.apply(nucleiImage(), out, ApplyOptions.builder().objects(ObjectOptions.builder().measurement(failing).build()).build());
+            throw new AssertionError("the measurement's exception should end the run");
+        } catch (UnsupportedOperationException e) {
+            assertEquals("measured Nucleus", e.getMessage());
+        }
+        assertFalse(Files.exists(out.resolve("objects.geojson")));
+        ObjectMeasurement twice = new ObjectMeasurement() {
+            @Override
+            public List<String> names() {
+                return Arrays.asList("Area px^2");
+            }
+
+            @Override
+            public double[] measure(ObjectPixels o) {
+                return new double[] {0};
+            }
+        };
+        expectIllegalArgument("the measurement 'Area px^2' is named twice", () -> predictor.apply(nucleiImage(), out,
+                ApplyOptions.builder().objects(ObjectOptions.builder().measurement(twice).build()).build()));
+    }
+
     @Test
     public void annotationsAboveAMinimumAreaAndBadOptions() throws IOException {
         Path out = tmp.getRoot().toPath().resolve("annotations");

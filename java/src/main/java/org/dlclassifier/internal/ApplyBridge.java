@@ -31,9 +31,37 @@ public final class ApplyBridge {
     private final String[] channelNames;
     private final double pixelSizeMicrons;
     private final ApplyOptions.ProgressListener listener;
+    private final Measurements measurements;
     private ByteBuffer scratch;
+    private ByteBuffer objectData;
 
-    private ApplyBridge(String imagePath, RegionReader reader, ApplyOptions.ProgressListener listener) {
+    /** The caller's per-object measurements, as the engine calls them. */
+    public interface Measurements {
+        /** @return how many measurements there are */
+        int count();
+
+        /**
+         * @param which a measurement
+         * @return its names
+         */
+        String[] names(int which);
+
+        /**
+         * @param which a measurement
+         * @param className the object's class
+         * @param x its bounding box's left column
+         * @param y its top row
+         * @param w its width
+         * @param h its height
+         * @param channels the image's channels
+         * @param points the exterior's points
+         * @param data the exterior's x, y doubles, then the CHW floats, then a mask byte per pixel
+         * @return one value per name
+         */
+        double[] measure(int which, String className, int x, int y, int w, int h, int channels, int points, ByteBuffer data);
+    }
+
+    private ApplyBridge(String imagePath, RegionReader reader, ApplyOptions.ProgressListener listener, Measurements measurements) {
         this.imagePath = imagePath;
         this.reader = reader;
         // Asked once, so the engine and the reader agree for the whole run.
@@ -44,6 +72,7 @@ public final class ApplyBridge {
         this.channelNames = names == null ? null : names.clone();
         this.pixelSizeMicrons = reader == null ? Double.NaN : reader.pixelSizeMicrons();
         this.listener = listener;
+        this.measurements = measurements;
     }
 
     /**
@@ -52,16 +81,27 @@ public final class ApplyBridge {
      * @return the bridge
      */
     public static ApplyBridge of(RegionReader reader, ApplyOptions.ProgressListener listener) {
-        return new ApplyBridge(null, reader, listener);
+        return of(reader, listener, null);
+    }
+
+    /**
+     * @param reader the image, read region by region
+     * @param listener told after each batch, or null
+     * @param measurements the caller's per-object measurements, or null for none
+     * @return the bridge
+     */
+    public static ApplyBridge of(RegionReader reader, ApplyOptions.ProgressListener listener, Measurements measurements) {
+        return new ApplyBridge(null, reader, listener, measurements);
     }
 
     /**
      * @param imageFile an image file the engine reads as a whole
      * @param listener told after each batch, or null
+     * @param measurements the caller's per-object measurements, or null for none
      * @return the bridge
      */
-    public static ApplyBridge of(Path imageFile, ApplyOptions.ProgressListener listener) {
-        return new ApplyBridge(imageFile.toString(), null, listener);
+    public static ApplyBridge of(Path imageFile, ApplyOptions.ProgressListener listener, Measurements measurements) {
+        return new ApplyBridge(imageFile.toString(), null, listener, measurements);
     }
 
     /** @return the image file, or null when the engine reads through {@link #read} */
@@ -133,6 +173,53 @@ public final class ApplyBridge {
                     + ": channel " + first / (w * h) + ", row " + first / w % h + ", column " + first % w + ")");
         }
         return scratch;
+    }
+
+    /** @return how many per-object measurements the caller gave */
+    public int measurementCount() {
+        return measurements == null ? 0 : measurements.count();
+    }
+
+    /**
+     * @param which a measurement
+     * @return its names
+     */
+    public String[] measurementNames(int which) {
+        return measurements.names(which);
+    }
+
+    /**
+     * @param bytes the size of one object's data
+     * @return a direct buffer in native order of at least that size, from offset 0, for the engine to fill
+     */
+    public ByteBuffer objectBuffer(int bytes) {
+        if (objectData == null || objectData.capacity() < bytes) {
+            objectData = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+        }
+        return objectData;
+    }
+
+    /**
+     * Measures the object the engine wrote into {@link #objectBuffer}, and
+     * writes the values back into it as doubles from offset 0.
+     *
+     * @param which a measurement
+     * @param className the object's class
+     * @param x its bounding box's left column
+     * @param y its top row
+     * @param w its width
+     * @param h its height
+     * @param channels the image's channels
+     * @param points the exterior's points
+     * @return how many values were written
+     */
+    public int measure(int which, String className, int x, int y, int w, int h, int channels, int points) {
+        double[] values = measurements.measure(which, className, x, y, w, h, channels, points, objectData);
+        if (values == null) {
+            throw new IllegalStateException("ObjectMeasurement " + which + " returned null");
+        }
+        objectBuffer(Math.multiplyExact(values.length, Double.BYTES)).asDoubleBuffer().put(values);
+        return values.length;
     }
 
     /**
