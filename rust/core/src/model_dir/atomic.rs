@@ -1,7 +1,7 @@
 //! Whole-directory writes that either fully happen or leave nothing behind.
 
 use crate::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Refuses an existing `target` unless `overwrite`; lets long jobs fail
 /// before they start rather than when they write.
@@ -50,6 +50,37 @@ pub fn staged_file(target: &Path) -> Result<tempfile::NamedTempFile> {
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
     builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// An output file that appears only when complete: written as a
+/// [`staged_file`], renamed onto `target` by [`StagedFile::commit`], and
+/// deleted if dropped before that.
+pub struct StagedFile {
+    temp: Option<tempfile::TempPath>,
+    target: PathBuf,
+}
+
+impl StagedFile {
+    /// The staged file and the open file to write it through.
+    pub fn create(target: &Path) -> Result<(StagedFile, std::fs::File)> {
+        let (file, temp) = staged_file(target)?.into_parts();
+        Ok((StagedFile { temp: Some(temp), target: target.to_path_buf() }, file))
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Whether it was committed already.
+    pub fn is_committed(&self) -> bool {
+        self.temp.is_none()
+    }
+
+    /// Renames the finished file into place, replacing any file there.
+    pub fn commit(&mut self) -> Result<()> {
+        let temp = self.temp.take().ok_or_else(|| Error::data(&self.target, "the file was already finished"))?;
+        temp.persist(&self.target).map_err(|e| Error::io(&self.target, e.error))
+    }
 }
 
 fn replace(staged: &Path, target: &Path) -> Result<()> {

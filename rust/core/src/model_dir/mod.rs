@@ -9,7 +9,7 @@ mod metadata;
 mod migrate;
 mod plot;
 
-pub use atomic::{ensure_writable, staged_file, write_atomically};
+pub use atomic::{ensure_writable, staged_file, write_atomically, StagedFile};
 pub use classes::{class_color, ClassMeta};
 pub use export::{export_onnx_dir, export_torchscript};
 pub use metadata::{ArchitectureMeta, InputConfig, ModelMetadata, RunStatus};

@@ -5,12 +5,11 @@
 //! neither file behind.
 
 use super::{DetectedObject, ObjectClass};
-use crate::model_dir::staged_file;
+use crate::model_dir::StagedFile;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use tempfile::TempPath;
+use std::path::Path;
 
 /// Receives objects as they are finished.
 pub trait ObjectSink {
@@ -43,29 +42,28 @@ impl ObjectSink for Vec<&mut dyn ObjectSink> {
     }
 }
 
-/// A text file written through a temporary file beside it.
+/// A text file that appears only when complete.
 struct StagedText {
     out: Option<BufWriter<File>>,
-    temp: Option<TempPath>,
-    target: PathBuf,
+    file: StagedFile,
 }
 
 impl StagedText {
     fn create(target: &Path) -> Result<StagedText> {
-        let (file, temp) = staged_file(target)?.into_parts();
-        Ok(StagedText { out: Some(BufWriter::new(file)), temp: Some(temp), target: target.to_path_buf() })
+        let (file, open) = StagedFile::create(target)?;
+        Ok(StagedText { out: Some(BufWriter::new(open)), file })
     }
 
     fn write(&mut self, text: &str) -> Result<()> {
-        let out = self.out.as_mut().ok_or_else(|| Error::data(&self.target, "written after it was finished"))?;
-        out.write_all(text.as_bytes()).map_err(|e| Error::io(&self.target, e))
+        let out = self.out.as_mut().ok_or_else(|| Error::data(self.file.target(), "written after it was finished"))?;
+        out.write_all(text.as_bytes()).map_err(|e| Error::io(self.file.target(), e))
     }
 
     fn commit(&mut self) -> Result<()> {
-        let out = self.out.take().ok_or_else(|| Error::data(&self.target, "finished twice"))?;
-        out.into_inner().map_err(|e| Error::io(&self.target, e.into_error()))?.sync_all().map_err(|e| Error::io(&self.target, e))?;
-        let temp = self.temp.take().expect("present until committed");
-        temp.persist(&self.target).map_err(|e| Error::io(&self.target, e.error))
+        let target = self.file.target().to_path_buf();
+        let out = self.out.take().ok_or_else(|| Error::data(&target, "finished twice"))?;
+        out.into_inner().map_err(|e| Error::io(&target, e.into_error()))?.sync_all().map_err(|e| Error::io(&target, e))?;
+        self.file.commit()
     }
 }
 

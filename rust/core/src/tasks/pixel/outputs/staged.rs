@@ -2,16 +2,14 @@
 //! file beside the target, which is renamed into place at the end and
 //! deleted if the writer is dropped before that.
 
-use crate::model_dir::staged_file;
+use crate::model_dir::StagedFile;
 use crate::{Error, Result};
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use tempfile::TempPath;
+use std::path::Path;
 
-/// A temporary file for `target` until committed, and the next row it expects.
+/// A staged file for `target`, and the next row it expects.
 pub(super) struct Staged {
-    temp: Option<TempPath>,
-    target: PathBuf,
+    file: StagedFile,
     height: usize,
     next_row: usize,
 }
@@ -21,22 +19,22 @@ impl Staged {
     /// files that are not written by rows). An existing `target` is replaced
     /// when the new file is committed.
     pub fn create(target: &Path, height: usize) -> Result<(Staged, File)> {
-        let (file, temp) = staged_file(target)?.into_parts();
-        Ok((Staged { temp: Some(temp), target: target.to_path_buf(), height, next_row: 0 }, file))
+        let (file, open) = StagedFile::create(target)?;
+        Ok((Staged { file, height, next_row: 0 }, open))
     }
 
     pub fn target(&self) -> &Path {
-        &self.target
+        self.file.target()
     }
 
     /// Accepts rows `y .. y + rows` if they are the next ones.
     pub fn advance(&mut self, y: usize, rows: usize) -> Result<()> {
-        if self.temp.is_none() {
-            return Err(Error::data(&self.target, "rows written after the file was finished"));
+        if self.file.is_committed() {
+            return Err(Error::data(self.target(), "rows written after the file was finished"));
         }
         if y != self.next_row || y + rows > self.height {
             return Err(Error::data(
-                &self.target,
+                self.target(),
                 format!("rows {y}..{} arrived, expected rows from {} of {}", y + rows, self.next_row, self.height),
             ));
         }
@@ -47,15 +45,14 @@ impl Staged {
     /// Fails unless every row has been written.
     pub fn check_complete(&self) -> Result<()> {
         if self.next_row != self.height {
-            return Err(Error::data(&self.target, format!("only {} of {} rows were written", self.next_row, self.height)));
+            return Err(Error::data(self.target(), format!("only {} of {} rows were written", self.next_row, self.height)));
         }
         Ok(())
     }
 
     /// Renames the finished file into place.
     pub fn commit(&mut self) -> Result<()> {
-        let temp = self.temp.take().ok_or_else(|| Error::data(&self.target, "the file was already finished"))?;
-        temp.persist(&self.target).map_err(|e| Error::io(&self.target, e.error))
+        self.file.commit()
     }
 }
 
