@@ -13,7 +13,8 @@ use dlclassifier::onnx::proto::{DataType, ModelProto};
 use prost::Message;
 use dlclassifier::settings::TrainingConfig;
 use std::path::Path;
-use std::process::Command;
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -27,10 +28,41 @@ fn run_python(script: &str, args: &[&str]) -> bool {
     out.status.success()
 }
 
-/// Whether onnx's checker accepts `model` and onnxruntime computes `expected`
-/// from `input` of `io`, within 1e-4.
-fn onnxruntime_agrees(model: &Path, io: &Path) -> bool {
-    run_python("onnx_parity.py", &[model.to_str().unwrap(), io.to_str().unwrap(), "--atol", "1e-4"])
+/// One Python process that checks model after model (its imports take a
+/// second each time): whether onnx's checker accepts a model and onnxruntime
+/// computes `expected` from `input` of its `io`, within 1e-4.
+struct Parity {
+    child: Child,
+    results: Lines<BufReader<ChildStdout>>,
+}
+
+impl Parity {
+    fn start() -> Parity {
+        let python = std::env::var("DLC_PYTHON").expect("set DLC_PYTHON to the test venv's python (make test does: scripts/deps.sh python)");
+        let mut child = Command::new(python)
+            .arg(common::repo().join("tests/python/onnx_parity.py"))
+            .args(["--stdin", "--atol", "1e-4"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        let results = BufReader::new(child.stdout.take().unwrap()).lines();
+        Parity { child, results }
+    }
+
+    /// Whether onnxruntime agrees on `model`; shows the script's result line.
+    fn agrees(&mut self, model: &Path, io: &Path) -> bool {
+        writeln!(self.child.stdin.as_mut().unwrap(), "{}\t{}", model.display(), io.display()).unwrap();
+        let line = self.results.next().expect("a result line").unwrap();
+        eprintln!("{line}");
+        line.starts_with(&format!("{}: ", model.display())) && line.ends_with(" OK")
+    }
+
+    /// Whether the script ended successfully after the last model.
+    fn finish(mut self) -> bool {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap().success()
+    }
 }
 
 /// A model whose BatchNorms hold non-default affine parameters and running
@@ -69,6 +101,7 @@ fn write_io(vs: &mut VarStore, model: &SegmentationModel, size: [i64; 4], io: &P
 fn every_encoder_exports_onnx_that_onnxruntime_runs_like_tch() {
     // Single-channel, RGB and 4-channel inputs; 2 and 3 classes.
     let shapes = [(1, 2), (3, 3), (4, 2), (3, 2), (4, 3)].into_iter().cycle();
+    let mut parity = Parity::start();
     for (encoder, (in_channels, num_classes)) in EncoderKind::ALL.into_iter().zip(shapes) {
         let spec = ModelSpec { architecture: Architecture::Unet, encoder, in_channels, num_classes };
         let (mut vs, model) = trained_like(spec);
@@ -79,8 +112,9 @@ fn every_encoder_exports_onnx_that_onnxruntime_runs_like_tch() {
         let io = dir.path().join("io.safetensors");
         write_io(&mut vs, &model, [2, in_channels, 64, 96], &io);
         eprintln!("{encoder} ({in_channels} channels, {num_classes} classes):");
-        assert!(onnxruntime_agrees(&onnx, &io), "{encoder}: onnxruntime disagrees with tch");
+        assert!(parity.agrees(&onnx, &io), "{encoder}: onnxruntime disagrees with tch");
     }
+    assert!(parity.finish(), "the parity script failed");
 }
 
 #[test]
@@ -99,6 +133,7 @@ fn every_architecture_exports_onnx_that_onnxruntime_runs_like_tch() {
         (Architecture::LinkNet, EncoderKind::ResNet34),
         (Architecture::Pan, EncoderKind::MobileNetV2),
     ];
+    let mut parity = Parity::start();
     for (architecture, encoder) in cases {
         let spec = ModelSpec { architecture, encoder, in_channels: 2, num_classes: 3 };
         let (mut vs, model) = trained_like(spec);
@@ -109,8 +144,9 @@ fn every_architecture_exports_onnx_that_onnxruntime_runs_like_tch() {
         let io = dir.path().join("io.safetensors");
         write_io(&mut vs, &model, [2, 2, side, side + 32], &io);
         eprintln!("{architecture}/{encoder}:");
-        assert!(onnxruntime_agrees(&onnx, &io), "{architecture}/{encoder}: onnxruntime disagrees with tch");
+        assert!(parity.agrees(&onnx, &io), "{architecture}/{encoder}: onnxruntime disagrees with tch");
     }
+    assert!(parity.finish(), "the parity script failed");
 }
 
 fn metadata(spec: ModelSpec) -> ModelMetadata {
@@ -169,7 +205,9 @@ fn model_folders_export_onnx_on_demand_and_bad_folders_are_refused() {
     let scratch = tempfile::tempdir().unwrap();
     let io = scratch.path().join("io.safetensors");
     write_io(&mut vs, &model, [1, 2, 32, 64], &io);
-    assert!(onnxruntime_agrees(&onnx, &io), "onnxruntime disagrees with tch");
+    let mut parity = Parity::start();
+    assert!(parity.agrees(&onnx, &io), "onnxruntime disagrees with tch");
+    assert!(parity.finish(), "the parity script failed");
     let mut files: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
     assert_eq!(files, [model_dir::METADATA_FILE, model_dir::ONNX_FILE, model_dir::WEIGHTS_FILE], "no temporary file is left");

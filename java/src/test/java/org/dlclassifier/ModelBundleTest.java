@@ -10,6 +10,7 @@ import static org.junit.Assert.fail;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.junit.Rule;
 import org.junit.Test;
@@ -21,6 +22,26 @@ public class ModelBundleTest {
 
     private static final TileLayout LAYOUT = TileLayout.of(1, 1, 64, 64, TileLayout.Order.HWC, TileLayout.Dtype.U8);
 
+    /** The nuclei model's bundle, packed once: compressing its three model files takes seconds. */
+    private static Path sharedBundle;
+    private static ModelBundle.Manifest sharedManifest;
+
+    private static synchronized Path sharedBundle() throws IOException {
+        if (sharedBundle == null) {
+            Path root = Files.createTempDirectory("dlc-bundle-test");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> InferenceFixtures.delete(root)));
+            Path zip = root.resolve("nuclei.zip");
+            sharedManifest = ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1.2", "DAPI nuclei");
+            sharedBundle = zip;
+        }
+        return sharedBundle;
+    }
+
+    /** This test's own copy of the packed bundle, which it may change. */
+    private Path bundle(String name) throws IOException {
+        return Files.copy(sharedBundle(), tmp.getRoot().toPath().resolve(name), StandardCopyOption.COPY_ATTRIBUTES);
+    }
+
     private static float[] predict(Path model, byte[] tile) throws IOException {
         try (Predictor p = Predictor.open(model, PredictorOptions.builder().device("cpu").threads(2).build())) {
             return p.predict(tile, LAYOUT);
@@ -29,8 +50,8 @@ public class ModelBundleTest {
 
     @Test
     public void aBundleRoundTripsAndPredictsAsTheOriginal() throws IOException {
-        Path zip = tmp.getRoot().toPath().resolve("nuclei.zip");
-        ModelBundle.Manifest packed = ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1.2", "DAPI nuclei");
+        Path zip = bundle("nuclei.zip");
+        ModelBundle.Manifest packed = sharedManifest;
         assertEquals(List.of("nuclei"), packed.models());
         ModelBundle.Manifest verified = ModelBundle.verify(zip);
         assertEquals("1.2", verified.version());
@@ -55,8 +76,7 @@ public class ModelBundleTest {
 
     @Test
     public void aChangedBundleIsRefusedWithTheReason() throws IOException {
-        Path zip = tmp.getRoot().toPath().resolve("nuclei.zip");
-        ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1", "");
+        Path zip = bundle("nuclei.zip");
         byte[] bytes = Files.readAllBytes(zip);
         bytes[bytes.length / 2] ^= 0x55;
         Files.write(zip, bytes);
@@ -70,8 +90,7 @@ public class ModelBundleTest {
 
     @Test
     public void aBundleOverTheSizeLimitIsRefused() throws IOException {
-        Path zip = tmp.getRoot().toPath().resolve("limited.zip");
-        ModelBundle.pack(List.of(nucleiModel()), zip, "nuclei", "1", "");
+        Path zip = bundle("limited.zip");
         try {
             ModelBundle.verify(zip, 1000);
             fail("accepted a bundle over its size limit");
