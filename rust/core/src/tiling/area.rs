@@ -2,7 +2,8 @@
 //! whole image's grid that weigh in on it, only those a region needs, and
 //! its rows back at full resolution.
 
-use super::resample::{downsampled_len, Downsampled, Upsampling};
+use super::resample::{Downsampled, Upsampling};
+use super::scale::downsampled_len;
 use super::window::{Cropping, TileSelection, Window};
 use super::{predict_window, ProbabilitySink, Progress, RegionReader, TileGrid, TileModel, TilingOptions};
 use crate::job::JobControl;

@@ -9,6 +9,7 @@ pub mod channel_names;
 pub mod plan;
 pub mod reader;
 pub mod resample;
+pub mod scale;
 pub mod stitch;
 pub mod tta;
 pub mod window;

@@ -14,6 +14,7 @@
 //! pixel's centre and clamped at the edges, so that they still sum to one.
 
 use super::reader::RegionReader;
+use super::scale::{centre, downsampled_len};
 use super::window::Window;
 use super::ProbabilitySink;
 use crate::{Error, Result};
@@ -61,19 +62,6 @@ impl Resolution {
     }
 }
 
-/// The side of a `len`-pixel axis downsampled by `factor`, refusing a
-/// factor that leaves less than one pixel.
-pub fn downsampled_len(len: usize, factor: f64, what: &str) -> Result<usize> {
-    if !(factor.is_finite() && factor > 0.0) {
-        return Err(Error::config(format!("downsample must be a positive number, got {factor}")));
-    }
-    let scaled = len as f64 / factor;
-    if scaled < 1.0 {
-        return Err(Error::config(format!("downsample {factor} leaves the {what} of {len} pixels smaller than one pixel")));
-    }
-    Ok(scaled.ceil() as usize)
-}
-
 /// Source indices and weights (summing to 1) of downsampled pixel `i` along
 /// an axis of `len` full-resolution pixels; see the module documentation.
 fn taps(i: usize, factor: f64, len: usize) -> Vec<(usize, f32)> {
@@ -92,15 +80,6 @@ fn taps(i: usize, factor: f64, len: usize) -> Vec<(usize, f32)> {
             vec![(j, 1.0)]
         }
     }
-}
-
-/// Where the centre of pixel `i` of a grid `scale` times finer falls on an
-/// axis of `len` pixels: the pixel before it and the fraction towards the
-/// next, clamped to the axis.
-pub(super) fn centre(i: usize, scale: f64, len: usize) -> (usize, f32) {
-    let v = ((i as f64 + 0.5) * scale - 0.5).clamp(0.0, (len - 1) as f64);
-    let j = (v.floor() as usize).min(len - 1);
-    (j, if j + 1 < len { (v - j as f64) as f32 } else { 0.0 })
 }
 
 /// The image of `reader` downsampled by `factor`; see the module documentation.

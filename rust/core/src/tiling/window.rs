@@ -10,7 +10,7 @@
 //! neighbouring live-overlay tiles agree with a whole-image run.
 
 use super::plan::TileGrid;
-use super::resample::{centre, downsampled_len};
+use super::scale::{centre, downsampled_len};
 use super::ProbabilitySink;
 use crate::{Error, Result};
 use ndarray::{s, ArrayView3};
