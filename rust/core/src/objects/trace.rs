@@ -45,12 +45,17 @@ pub fn polygon(runs: &[Run]) -> Polygon {
             continue;
         }
         let mut path: Vec<Vertex> = vec![edges[first].0];
+        // Where the walk passed the corners it can come back to: its start,
+        // and corners where two edges leave (one edge in and out elsewhere).
         let mut seen: HashMap<Vertex, usize> = HashMap::from([(edges[first].0, 0)]);
         let mut edge = first;
         loop {
             used[edge] = true;
             let (from, to) = edges[edge];
-            if let Some(&at) = seen.get(&to) {
+            let candidates = outgoing(to);
+            let junction = candidates[1] != usize::MAX;
+            let passed = if junction || to == path[0] { seen.get(&to).copied() } else { None };
+            if let Some(at) = passed {
                 let mut ring: Vec<Vertex> = path.drain(at + 1..).collect();
                 ring.insert(0, path[at]);
                 ring.push(to);
@@ -59,10 +64,11 @@ pub fn polygon(runs: &[Run]) -> Polygon {
                 }
                 keep(simplify_collinear(&ring));
             } else {
-                seen.insert(to, path.len());
+                if junction {
+                    seen.insert(to, path.len());
+                }
                 path.push(to);
             }
-            let candidates = outgoing(to);
             let free = |i: usize| i != usize::MAX && !used[i];
             edge = match (free(candidates[0]), free(candidates[1])) {
                 (true, true) => left_turn(from, to, &edges, candidates),
