@@ -85,8 +85,6 @@ impl AreaPlan {
             let size = (reader.width(), reader.height());
             let mut upsampling = Upsampling::window(sink, self.factor, size, self.bounds, *window)?;
             predict_window(&downsampled, window, selected, model, options, &mut upsampling, control, on_progress)
-        } else if *window == self.bounds {
-            predict_window(reader, window, selected, model, options, sink, control, on_progress)
         } else {
             let mut cropping = Cropping { sink, outer: *window, inner: self.bounds };
             predict_window(reader, window, selected, model, options, &mut cropping, control, on_progress)

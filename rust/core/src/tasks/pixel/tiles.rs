@@ -85,6 +85,24 @@ pub enum ProbabilityFormat {
     U8,
 }
 
+impl ProbabilityFormat {
+    /// Bytes per value.
+    pub fn size(self) -> usize {
+        match self {
+            ProbabilityFormat::F32 => 4,
+            ProbabilityFormat::U8 => 1,
+        }
+    }
+
+    /// Stores `p` as value `index` of `buf`.
+    fn put(self, buf: &mut [u8], index: usize, p: f32) {
+        match self {
+            ProbabilityFormat::F32 => buf[4 * index..4 * index + 4].copy_from_slice(&p.to_ne_bytes()),
+            ProbabilityFormat::U8 => buf[index] = (p * 255.0).round() as u8,
+        }
+    }
+}
+
 /// Caller-owned destinations; at least one must be given. Probabilities use
 /// the input's order (`[N,H,W,K]` for HWC, `[N,K,H,W]` for CHW); the class
 /// map is `[N,H,W]` bytes holding the argmax class.
@@ -223,8 +241,7 @@ pub fn write_outputs(logits: ArrayView4<f32>, layout: &TileLayout, outputs: Outp
         return Err(Error::config(format!("a byte class map cannot hold {k} classes")));
     }
     if let Some((buf, format)) = &probabilities {
-        let size = if *format == ProbabilityFormat::F32 { 4 } else { 1 };
-        expect_len("probability", buf.len(), layout.count * k * pixels * size)?;
+        expect_len("probability", buf.len(), layout.count * k * pixels * format.size())?;
     }
     if let Some(buf) = &class_map {
         expect_len("class map", buf.len(), layout.count * pixels)?;
@@ -239,10 +256,7 @@ pub fn write_outputs(logits: ArrayView4<f32>, layout: &TileLayout, outputs: Outp
                     Order::Hwc => (t * pixels + pixel) * k + c,
                     Order::Chw => (t * k + c) * pixels + pixel,
                 };
-                match format {
-                    ProbabilityFormat::F32 => buf[4 * index..4 * index + 4].copy_from_slice(&p.to_ne_bytes()),
-                    ProbabilityFormat::U8 => buf[index] = (p * 255.0).round() as u8,
-                }
+                format.put(buf, index, p);
             }
         }
     });
@@ -260,17 +274,14 @@ pub fn write_planar(probs: ArrayView3<f32>, outputs: Outputs) -> Result<()> {
         expect_len("class map", buf.len(), h * w)?;
     }
     if let Some((buf, format)) = &probabilities {
-        expect_len("probability", buf.len(), k * h * w * if *format == ProbabilityFormat::F32 { 4 } else { 1 })?;
+        expect_len("probability", buf.len(), k * h * w * format.size())?;
     }
     if let (Some(buf), Some(labels)) = (class_map, labels) {
         buf[..h * w].copy_from_slice(labels.as_standard_layout().as_slice().expect("standard layout"));
     }
     if let Some((buf, format)) = probabilities {
         for (i, &p) in probs.iter().enumerate() {
-            match format {
-                ProbabilityFormat::F32 => buf[4 * i..4 * i + 4].copy_from_slice(&p.to_ne_bytes()),
-                ProbabilityFormat::U8 => buf[i] = (p * 255.0).round() as u8,
-            }
+            format.put(buf, i, p);
         }
     }
     Ok(())
