@@ -121,20 +121,13 @@ public final class ApplyOptions {
 
     /** The settings as the engine reads them ({@code ApplySettings}; everything but the listener). */
     String toJson() {
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("tile_size", tileSize);
-        json.put("overlap", overlap);
-        json.put("blend", JsonFields.jsonName(blend));
-        json.put("batch_size", batchSize);
-        json.put("tta", tta);
+        Map<String, Object> json = tiling();
         json.put("class_map", classMap);
         json.put("probabilities", probabilities == Probabilities.NONE ? null : JsonFields.jsonName(probabilities));
         json.put("overlay_alpha", overlayAlpha);
         json.put("overlay_mode", JsonFields.jsonName(overlay));
         json.put("display_range", displayRangeJson());
         json.put("measurements", measurements);
-        json.put("pixel_size", pixelSize);
-        json.put("downsample", downsample);
         json.put("truth", truthMask == null ? null : truthMask.toString());
         json.put("objects", objects == null ? null : objects.toJson());
         json.put("region", region == null ? null : region.toJson());
@@ -146,6 +139,11 @@ public final class ApplyOptions {
      * {@link Predictor#classifyRegion(RegionReader, int, int, int, int, ApplyOptions)}.
      */
     String tilingJson() {
+        return Json.write(tiling());
+    }
+
+    /** The tiling, pixel size and downsample fields of {@code ApplySettings}. */
+    private Map<String, Object> tiling() {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("tile_size", tileSize);
         json.put("overlap", overlap);
@@ -154,7 +152,7 @@ public final class ApplyOptions {
         json.put("tta", tta);
         json.put("pixel_size", pixelSize);
         json.put("downsample", downsample);
-        return Json.write(json);
+        return json;
     }
 
     private List<List<Double>> displayRangeJson() {

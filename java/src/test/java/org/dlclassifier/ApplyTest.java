@@ -33,7 +33,7 @@ import org.junit.rules.TemporaryFolder;
 /** Whole-image inference from files and from Java region readers, on real data. */
 public class ApplyTest {
     private static Predictor predictor;
-    private static Raster image;
+    private static final Raster image = InferenceFixtures.nucleiRaster();
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
@@ -41,8 +41,6 @@ public class ApplyTest {
     @BeforeClass
     public static void open() throws IOException {
         predictor = Predictor.open(nucleiModel(), PredictorOptions.builder().device("cpu").threads(2).build());
-        // The JDK reads the 16-bit TIFF itself: what a Java host would hand the engine.
-        image = ImageIO.read(nucleiImage().toFile()).getRaster();
     }
 
     @AfterClass
@@ -85,7 +83,8 @@ public class ApplyTest {
         return tmp.getRoot().toPath().resolve(name);
     }
 
-    private static byte[] pixels(Path png) throws IOException {
+    /** The first band of a PNG, row by row. */
+    static byte[] pixels(Path png) throws IOException {
         Raster r = ImageIO.read(png.toFile()).getRaster();
         byte[] values = new byte[r.getWidth() * r.getHeight()];
         for (int y = 0; y < r.getHeight(); y++) {

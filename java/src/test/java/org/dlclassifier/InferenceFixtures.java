@@ -1,5 +1,6 @@
 package org.dlclassifier;
 
+import java.awt.image.Raster;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Random;
 import java.util.stream.Stream;
+import javax.imageio.ImageIO;
 
 /**
  * A real model for the inference tests, trained once per JVM on the bundled
@@ -16,6 +18,7 @@ import java.util.stream.Stream;
  */
 final class InferenceFixtures {
     private static Path model;
+    private static Raster raster;
 
     private InferenceFixtures() {
     }
@@ -35,6 +38,18 @@ final class InferenceFixtures {
     /** The held-out 512 x 512 16-bit nuclei image. */
     static Path nucleiImage() {
         return TrainingFixtures.nuclei().resolve("full").resolve("image.tif");
+    }
+
+    /** The nuclei image's pixels, read by the JDK: what a Java host would hand the engine. */
+    static synchronized Raster nucleiRaster() {
+        if (raster == null) {
+            try {
+                raster = ImageIO.read(nucleiImage().toFile()).getRaster();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return raster;
     }
 
     /** The image's ground-truth class mask. */

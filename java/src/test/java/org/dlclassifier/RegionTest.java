@@ -8,7 +8,6 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
-import java.awt.image.Raster;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -16,7 +15,6 @@ import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import javax.imageio.ImageIO;
 import org.junit.AfterClass;
 import org.junit.BeforeClass;
 import org.junit.Rule;
@@ -27,7 +25,6 @@ import org.junit.rules.TemporaryFolder;
 public class RegionTest {
     private static final double[][] L_SHAPE = {{40, 40}, {400, 40}, {400, 200}, {200, 200}, {200, 460}, {40, 460}};
     private static Predictor predictor;
-    private static Raster image;
 
     @Rule
     public TemporaryFolder tmp = new TemporaryFolder();
@@ -35,50 +32,11 @@ public class RegionTest {
     @BeforeClass
     public static void open() throws IOException {
         predictor = Predictor.open(nucleiModel(), PredictorOptions.builder().device("cpu").threads(2).build());
-        image = ImageIO.read(nucleiImage().toFile()).getRaster();
     }
 
     @AfterClass
     public static void close() {
         predictor.close();
-    }
-
-    /** The nuclei image served from Java. */
-    static final class Reader implements RegionReader {
-        @Override
-        public int width() {
-            return image.getWidth();
-        }
-
-        @Override
-        public int height() {
-            return image.getHeight();
-        }
-
-        @Override
-        public int channels() {
-            return 1;
-        }
-
-        @Override
-        public void read(int x, int y, int w, int h, FloatBuffer dest) {
-            for (int row = 0; row < h; row++) {
-                for (int col = 0; col < w; col++) {
-                    dest.put(row * w + col, image.getSample(x + col, y + row, 0));
-                }
-            }
-        }
-    }
-
-    private static int[][] classes(Path png) throws IOException {
-        Raster r = ImageIO.read(png.toFile()).getRaster();
-        int[][] values = new int[r.getHeight()][r.getWidth()];
-        for (int y = 0; y < r.getHeight(); y++) {
-            for (int x = 0; x < r.getWidth(); x++) {
-                values[y][x] = r.getSample(x, y, 0);
-            }
-        }
-        return values;
     }
 
     private static boolean inL(int x, int y) {
@@ -91,9 +49,9 @@ public class RegionTest {
     public void anLShapedAnnotationGetsTheWholeImagesClassesAndQuPathMeasurements() throws IOException {
         ApplyOptions.Builder options = ApplyOptions.builder().tileSize(128).overlap(32).pixelSize(0.5, 0.5, "µm");
         Path wholeOut = tmp.getRoot().toPath().resolve("whole");
-        predictor.apply(new Reader(), wholeOut, options.build());
+        predictor.apply(new ApplyTest.ImageReader(), wholeOut, options.build());
         Path out = tmp.getRoot().toPath().resolve("region");
-        ApplyResult result = predictor.apply(new Reader(), out, options.region(Region.polygon(L_SHAPE)).build());
+        ApplyResult result = predictor.apply(new ApplyTest.ImageReader(), out, options.region(Region.polygon(L_SHAPE)).build());
 
         ApplyResult.RegionReport region = result.region().get();
         assertArrayEquals(new int[] {40, 40, 360, 420}, region.bounds());
@@ -104,14 +62,14 @@ public class RegionTest {
         assertTrue("fewer tiles than the whole image's 36: " + result.tiles(), result.tiles() < 36);
 
         // Inside the L the whole image's classes, 255 elsewhere in the box.
-        int[][] whole = classes(wholeOut.resolve("class_map.png"));
-        int[][] part = classes(out.resolve("class_map.png"));
+        byte[] whole = ApplyTest.pixels(wholeOut.resolve("class_map.png"));
+        byte[] part = ApplyTest.pixels(out.resolve("class_map.png"));
         long nuclei = 0;
         for (int y = 0; y < 420; y++) {
             for (int x = 0; x < 360; x++) {
-                int expected = inL(x + 40, y + 40) ? whole[y + 40][x + 40] : 255;
-                assertEquals("(" + x + ", " + y + ")", expected, part[y][x]);
-                nuclei += part[y][x] == 1 ? 1 : 0;
+                int expected = inL(x + 40, y + 40) ? whole[(y + 40) * 512 + x + 40] & 0xff : 255;
+                assertEquals("(" + x + ", " + y + ")", expected, part[y * 360 + x] & 0xff);
+                nuclei += part[y * 360 + x] == 1 ? 1 : 0;
             }
         }
         Map<String, Double> named = result.namedMeasurements();
@@ -125,10 +83,10 @@ public class RegionTest {
         Path out = tmp.getRoot().toPath().resolve("refused");
         double[][] bowTie = {{0, 0}, {10, 10}, {10, 0}, {0, 10}};
         expectIllegalArgument("region polygon 0 is not valid",
-                () -> predictor.apply(new Reader(), out, ApplyOptions.builder().region(Region.polygon(bowTie)).build()));
-        expectIllegalArgument("lies outside the 512x512 image", () -> predictor.apply(new Reader(), out,
+                () -> predictor.apply(new ApplyTest.ImageReader(), out, ApplyOptions.builder().region(Region.polygon(bowTie)).build()));
+        expectIllegalArgument("lies outside the 512x512 image", () -> predictor.apply(new ApplyTest.ImageReader(), out,
                 ApplyOptions.builder().region(Region.wkt("POLYGON ((600 0, 700 0, 700 50, 600 0))")).build()));
-        expectIllegalArgument("GeoJSON: a Point", () -> predictor.apply(new Reader(), out,
+        expectIllegalArgument("GeoJSON: a Point", () -> predictor.apply(new ApplyTest.ImageReader(), out,
                 ApplyOptions.builder().region(Region.geoJson("{\"type\": \"Point\", \"coordinates\": [1, 2]}")).build()));
         assertFalse(Files.exists(out));
         expectIllegalArgument("", () -> Region.geoJson("not json"));
@@ -138,30 +96,30 @@ public class RegionTest {
     public void rectanglesIntoBuffersAreTheWholeImagesAndTileSeamlessly() throws IOException {
         ApplyOptions options = ApplyOptions.builder().tileSize(128).overlap(32).build();
         Path wholeOut = tmp.getRoot().toPath().resolve("whole");
-        predictor.apply(new Reader(), wholeOut, options);
-        int[][] whole = classes(wholeOut.resolve("class_map.png"));
+        predictor.apply(new ApplyTest.ImageReader(), wholeOut, options);
+        byte[] whole = ApplyTest.pixels(wholeOut.resolve("class_map.png"));
         // Two neighbouring viewer tiles, as a live overlay asks for them.
         for (int x0 : new int[] {100, 164}) {
-            byte[] classes = predictor.classifyRegion(new Reader(), x0, 200, 64, 48, options);
+            byte[] classes = predictor.classifyRegion(new ApplyTest.ImageReader(), x0, 200, 64, 48, options);
             for (int y = 0; y < 48; y++) {
                 for (int x = 0; x < 64; x++) {
-                    assertEquals("(" + (x0 + x) + ", " + (200 + y) + ")", whole[200 + y][x0 + x], classes[y * 64 + x]);
+                    assertEquals("(" + (x0 + x) + ", " + (200 + y) + ")", whole[(200 + y) * 512 + x0 + x], classes[y * 64 + x]);
                 }
             }
         }
         ByteBuffer probabilities = ByteBuffer.allocateDirect(2 * 64 * 48 * 4).order(ByteOrder.nativeOrder());
         ByteBuffer classMap = ByteBuffer.allocateDirect(64 * 48);
-        predictor.classifyRegion(new Reader(), 100, 200, 64, 48, options, probabilities, ProbabilityFormat.FLOAT32, classMap);
+        predictor.classifyRegion(new ApplyTest.ImageReader(), 100, 200, 64, 48, options, probabilities, ProbabilityFormat.FLOAT32, classMap);
         FloatBuffer p = probabilities.asFloatBuffer();
         for (int i = 0; i < 64 * 48; i++) {
             assertEquals(1.0, p.get(i) + p.get(64 * 48 + i), 1e-4);
             assertEquals(p.get(64 * 48 + i) > p.get(i) ? 1 : 0, classMap.get(i));
         }
-        expectIllegalArgument("reaches outside the 512x512 image", () -> predictor.classifyRegion(new Reader(), 500, 0, 64, 48, options));
-        expectIllegalArgument("class map output buffer holds 10 bytes", () -> predictor.classifyRegion(new Reader(), 0, 0, 64, 48, options,
+        expectIllegalArgument("reaches outside the 512x512 image", () -> predictor.classifyRegion(new ApplyTest.ImageReader(), 500, 0, 64, 48, options));
+        expectIllegalArgument("class map output buffer holds 10 bytes", () -> predictor.classifyRegion(new ApplyTest.ImageReader(), 0, 0, 64, 48, options,
                 null, ProbabilityFormat.FLOAT32, ByteBuffer.allocateDirect(10)));
-        expectIllegalArgument("must be a direct ByteBuffer", () -> predictor.classifyRegion(new Reader(), 0, 0, 64, 48, options,
+        expectIllegalArgument("must be a direct ByteBuffer", () -> predictor.classifyRegion(new ApplyTest.ImageReader(), 0, 0, 64, 48, options,
                 null, ProbabilityFormat.FLOAT32, ByteBuffer.allocate(64 * 48)));
-        expectIllegalArgument("negative", () -> predictor.classifyRegion(new Reader(), -1, 0, 64, 48, options));
+        expectIllegalArgument("negative", () -> predictor.classifyRegion(new ApplyTest.ImageReader(), -1, 0, 64, 48, options));
     }
 }
