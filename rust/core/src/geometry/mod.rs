@@ -38,9 +38,10 @@ pub struct Rect {
     pub height: f64,
 }
 
-/// The shoelace area of a closed ring: positive when counter-clockwise.
+/// The shoelace area of a ring, closed or not: positive when counter-clockwise.
 pub fn signed_area(ring: &[Point]) -> f64 {
-    ring.windows(2).map(|w| w[0][0] * w[1][1] - w[1][0] * w[0][1]).sum::<f64>() / 2.0
+    // Closed on the first point: a repeated first point adds nothing, an open ring gets its last edge.
+    ring.iter().zip(ring.iter().cycle().skip(1)).map(|(a, b)| a[0] * b[1] - b[0] * a[1]).sum::<f64>() / 2.0
 }
 
 /// Length of a closed ring.

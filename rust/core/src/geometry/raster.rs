@@ -35,8 +35,9 @@ impl Rasterizer {
                     continue;
                 }
                 let sign = if area > 0.0 { want } else { -want };
-                for w in ring.windows(2) {
-                    let (a, b) = (w[0], w[1]);
+                // Rings close on their first point whether or not they repeat it.
+                for (i, &a) in ring.iter().enumerate() {
+                    let b = ring[(i + 1) % ring.len()];
                     if a[1] == b[1] {
                         continue;
                     }
@@ -122,5 +123,23 @@ mod tests {
             }
             assert_eq!(y, 33);
         }
+    }
+
+    #[test]
+    fn an_open_ring_is_closed_on_its_first_point() {
+        let closed = Polygon { exterior: ring(&[(1.0, 1.0), (7.0, 2.0), (4.0, 6.0)]), holes: vec![] };
+        let mut open = closed.clone();
+        open.exterior.pop();
+        let rows = |p: &Polygon| {
+            let mut r = Rasterizer::new(std::slice::from_ref(p), 0, 0, 8, 8);
+            let mut row = vec![false; 8];
+            let mut all = Vec::new();
+            while r.next_row(&mut row) {
+                all.extend_from_slice(&row);
+            }
+            all
+        };
+        assert_eq!(rows(&open), rows(&closed));
+        assert!(rows(&open).iter().any(|&v| v));
     }
 }
